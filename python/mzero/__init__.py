@@ -1,0 +1,33 @@
+"""mzero: MuZero for Python with a Rust engine.
+
+Batched Monte Carlo Tree Search and the replay buffer run in Rust
+(``mzero._core``); networks, self-play, the learner and the command line are
+Python. See https://arxiv.org/abs/1911.08265 (MuZero) and
+https://openreview.net/forum?id=bERaNdoegnO (Gumbel MuZero).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from mzero.errors import (
+    CorruptFileError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    MZeroError,
+    MZeroIOError,
+)
+
+try:
+    __version__ = version("mzero")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "CorruptFileError",
+    "InvalidArgumentError",
+    "InvalidTypeError",
+    "MZeroError",
+    "MZeroIOError",
+    "__version__",
+]

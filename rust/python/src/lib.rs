@@ -1,0 +1,16 @@
+//! `mzero._core`: thin pyo3 bindings of `mzero-core`.
+//!
+//! Each binding validates and borrows its numpy inputs, releases the GIL for the
+//! core call, and maps [`mzero_core::Error`] onto the exception classes of
+//! `mzero.errors`. No algorithm lives here.
+
+use pyo3::prelude::*;
+
+mod error;
+
+/// The extension module.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

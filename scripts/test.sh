@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every check of mzero: install, format, lint, Rust tests, Python tests.
+# Creates (or reuses) the virtual environment $MZERO_VENV (default .venv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv="${MZERO_VENV:-.venv}"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+py="$venv/bin/python"
+
+echo "== install (editable, release build of the Rust engine)"
+"$py" -m pip install --quiet --upgrade pip
+"$py" -m pip install --quiet -e '.[test]'
+
+echo "== format and lint"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+"$py" -m ruff check python tests benches
+"$py" -m ruff format --check python tests benches
+
+echo "== Rust tests"
+cargo test -p mzero-core --locked
+
+echo "== Python tests"
+"$py" -m pytest "$@"
