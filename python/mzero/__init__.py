@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from mzero.config import Config
 from mzero.errors import (
     CorruptFileError,
     InvalidArgumentError,
@@ -24,6 +25,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "Config",
     "CorruptFileError",
     "InvalidArgumentError",
     "InvalidTypeError",

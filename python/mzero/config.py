@@ -1,0 +1,828 @@
+"""Configuration: one dataclass per section, presets, file load/save, command-line overrides.
+
+A run is described by one :class:`Config` made of five sections::
+
+    Config(env=EnvConfig, network=NetworkConfig, search=SearchSettings,
+           replay=ReplaySettings, train=TrainConfig)
+
+Every field carries a docstring (the string literal under it); the command line
+shows it as the option's help. Any field can be overridden from the command line
+as ``--SECTION.FIELD VALUE`` with dashes or underscores in FIELD, e.g.
+``--search.num-simulations 25`` or ``--train.lr=0.01``; tuple fields take one or
+more values (``--network.hidden 128 128``); optional fields accept ``none``.
+
+Configs are saved as indented JSON (:meth:`Config.save`) and read back with
+:meth:`Config.load`; both directions check every name and type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import difflib
+import inspect
+import itertools
+import json
+import math
+import os
+import tempfile
+import textwrap
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from mzero.errors import InvalidArgumentError, InvalidTypeError, MZeroIOError
+
+__all__ = [
+    "PRESETS",
+    "Config",
+    "EnvConfig",
+    "NetworkConfig",
+    "ReplaySettings",
+    "SearchSettings",
+    "TrainConfig",
+    "add_override_arguments",
+    "apply_overrides",
+    "field_docs",
+    "overrides_from_namespace",
+    "parse_overrides",
+    "preset",
+]
+
+
+@dataclass
+class EnvConfig:
+    """The environment played by self-play and evaluation."""
+
+    id: str = "CartPole-v1"
+    """A gymnasium id (Discrete actions, Box observation) or a built-in game: ``tictactoe``."""
+
+    max_episode_steps: int | None = None
+    """Truncate episodes after this many steps; ``None`` keeps the environment's own limit."""
+
+    frame_stack: int = 1
+    """Number of most recent observations stacked on a new leading axis as the network input."""
+
+    def validate(self) -> None:
+        """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
+        _check(bool(self.id), "env.id", "a non-empty environment id", self.id)
+        _check_positive("env.max_episode_steps", self.max_episode_steps, optional=True)
+        _check_positive("env.frame_stack", self.frame_stack)
+
+
+@dataclass
+class NetworkConfig:
+    """Representation h, dynamics g and prediction f (MuZero paper, section 3)."""
+
+    kind: Literal["mlp", "resnet"] = "mlp"
+    """``mlp`` for vector observations, ``resnet`` for board or image observations [C, H, W]."""
+
+    latent_dim: int = 64
+    """MLP: size of the latent state s."""
+
+    hidden: tuple[int, ...] = (64,)
+    """MLP: hidden layer sizes of each of the representation, dynamics and prediction MLPs."""
+
+    channels: int = 32
+    """ResNet: channels of the latent state [channels, H, W] and of every residual block."""
+
+    blocks: int = 2
+    """ResNet: residual blocks in each of the representation and dynamics networks."""
+
+    head_channels: int = 16
+    """ResNet: channels of the 1x1 convolution that starts each value, reward and policy head."""
+
+    value_support: int = 25
+    """S of the categorical value head: logits over the integers [-S, S] of h(value)."""
+
+    reward_support: int = 5
+    """S of the categorical reward head: logits over the integers [-S, S] of h(reward)."""
+
+    def validate(self) -> None:
+        """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
+        _check_positive("network.latent_dim", self.latent_dim)
+        _check(
+            len(self.hidden) > 0 and all(h > 0 for h in self.hidden),
+            "network.hidden",
+            "one or more positive layer sizes",
+            self.hidden,
+        )
+        _check_positive("network.channels", self.channels)
+        _check_positive("network.blocks", self.blocks)
+        _check_positive("network.head_channels", self.head_channels)
+        _check_positive("network.value_support", self.value_support)
+        _check_positive("network.reward_support", self.reward_support)
+
+
+@dataclass
+class SearchSettings:
+    """Monte Carlo Tree Search in self-play; the fields of :class:`mzero.SearchConfig`.
+
+    ``two_player`` is not a field here: it comes from the environment.
+    """
+
+    num_simulations: int = 50
+    """Simulations per search, i.e. expanded nodes per tree."""
+
+    discount: float = 0.997
+    """Discount gamma of rewards and values (1.0 for board games)."""
+
+    pb_c_init: float = 1.25
+    """c1 of the PUCT rule (MuZero paper, appendix B)."""
+
+    pb_c_base: float = 19652.0
+    """c2 of the PUCT rule (MuZero paper, appendix B)."""
+
+    dirichlet_alpha: float = 0.25
+    """Concentration of the Dirichlet noise added to the root prior in self-play."""
+
+    dirichlet_fraction: float = 0.25
+    """Weight of the Dirichlet noise at the root in self-play (evaluation uses none)."""
+
+    algorithm: Literal["muzero", "gumbel"] = "muzero"
+    """``muzero`` (PUCT) or ``gumbel`` (Gumbel MuZero, sequential halving at the root)."""
+
+    max_considered_actions: int = 16
+    """Gumbel: actions sampled at the root by Gumbel-top-k."""
+
+    gumbel_scale: float = 1.0
+    """Gumbel: scale of the Gumbel noise (0: deterministic search)."""
+
+    c_visit: float = 50.0
+    """Gumbel: c_visit of sigma(q) = (c_visit + max_b N(b)) * c_scale * q."""
+
+    c_scale: float = 0.1
+    """Gumbel: c_scale of sigma(q) = (c_visit + max_b N(b)) * c_scale * q."""
+
+    def validate(self) -> None:
+        """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
+        _check_positive("search.num_simulations", self.num_simulations)
+        _check(0.0 < self.discount <= 1.0, "search.discount", "a value in (0, 1]", self.discount)
+        _check(self.pb_c_init >= 0.0, "search.pb_c_init", "a value >= 0", self.pb_c_init)
+        _check(self.pb_c_base > 0.0, "search.pb_c_base", "a value > 0", self.pb_c_base)
+        _check(
+            self.dirichlet_alpha > 0.0,
+            "search.dirichlet_alpha",
+            "a value > 0",
+            self.dirichlet_alpha,
+        )
+        _check(
+            0.0 <= self.dirichlet_fraction <= 1.0,
+            "search.dirichlet_fraction",
+            "a value in [0, 1]",
+            self.dirichlet_fraction,
+        )
+        _check_positive("search.max_considered_actions", self.max_considered_actions)
+        _check(self.gumbel_scale >= 0.0, "search.gumbel_scale", "a value >= 0", self.gumbel_scale)
+        _check(self.c_visit >= 0.0, "search.c_visit", "a value >= 0", self.c_visit)
+        _check(self.c_scale >= 0.0, "search.c_scale", "a value >= 0", self.c_scale)
+
+    def search_config_kwargs(self, *, two_player: bool, explore: bool) -> dict[str, Any]:
+        """The keyword arguments of :class:`mzero.SearchConfig`.
+
+        ``explore=False`` (evaluation, acting) turns the root Dirichlet noise off.
+        """
+        kwargs = dataclasses.asdict(self)
+        kwargs["two_player"] = two_player
+        if not explore:
+            kwargs["dirichlet_fraction"] = 0.0
+        return kwargs
+
+    def to_search_config(self, *, two_player: bool, explore: bool) -> Any:
+        """A :class:`mzero.SearchConfig` from these settings (see ``search_config_kwargs``)."""
+        import mzero
+
+        return mzero.SearchConfig(
+            **self.search_config_kwargs(two_player=two_player, explore=explore)
+        )
+
+
+@dataclass
+class ReplaySettings:
+    """The Rust :class:`mzero.ReplayBuffer` (prioritised replay, MuZero paper appendix G)."""
+
+    capacity: int = 100_000
+    """Transitions kept; the oldest whole games leave first."""
+
+    alpha: float = 0.0
+    """Priority exponent: positions are sampled with probability p^alpha (0: uniform)."""
+
+    beta: float = 1.0
+    """Importance-sampling exponent of the loss weights (N P(i))^-beta."""
+
+    def validate(self) -> None:
+        """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
+        _check_positive("replay.capacity", self.capacity)
+        _check(self.alpha >= 0.0, "replay.alpha", "a value >= 0", self.alpha)
+        _check(self.beta >= 0.0, "replay.beta", "a value >= 0", self.beta)
+
+
+@dataclass
+class TrainConfig:
+    """Self-play actors and the learner, run together in one process."""
+
+    seed: int = 0
+    """Seed of the environments, the search, replay sampling and the network initialisation."""
+
+    device: str = "auto"
+    """Torch device of the network: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (cuda if present)."""
+
+    num_envs: int = 16
+    """B: environments stepped together in self-play, searched as one batch."""
+
+    max_minutes: float | None = None
+    """Stop after this many minutes of wall-clock time; ``None``: no time limit."""
+
+    max_env_steps: int | None = None
+    """Stop after this many environment steps; ``None``: no limit."""
+
+    max_train_steps: int | None = None
+    """Stop after this many learner steps; ``None``: no limit."""
+
+    batch_size: int = 256
+    """Positions per learner step, each unrolled K steps."""
+
+    unroll_steps: int = 5
+    """K: steps the dynamics network is unrolled in the loss."""
+
+    td_steps: int = 10
+    """n of the n-step value target z_t."""
+
+    lr: float = 3e-3
+    """Peak learning rate of AdamW."""
+
+    lr_schedule: Literal["constant", "cosine", "exponential"] = "constant"
+    """Learning rate after warm-up: ``constant``; ``cosine`` decay to ``lr_min`` over
+    ``lr_decay_steps``; ``exponential``: lr * lr_decay_rate ** (step / lr_decay_steps)."""
+
+    lr_warmup_steps: int = 0
+    """Learner steps of linear warm-up from 0 to ``lr``."""
+
+    lr_decay_steps: int = 10_000
+    """Learner steps of the cosine period, or of one ``lr_decay_rate`` factor."""
+
+    lr_decay_rate: float = 0.1
+    """Exponential schedule: factor applied to the learning rate every ``lr_decay_steps``."""
+
+    lr_min: float = 0.0
+    """Floor of the decayed learning rate."""
+
+    weight_decay: float = 1e-4
+    """Decoupled weight decay of AdamW."""
+
+    grad_clip: float | None = 5.0
+    """Clip the global gradient norm to this value; ``None``: no clipping."""
+
+    value_loss_weight: float = 0.25
+    """Weight of the value cross-entropy (MuZero Reanalyze uses 0.25)."""
+
+    train_ratio: float = 0.25
+    """Learner steps per environment step (counting each of the B environments)."""
+
+    min_replay: int = 1000
+    """Transitions in the replay buffer before the learner starts."""
+
+    temperatures: tuple[float, ...] = (1.0, 0.5, 0.25)
+    """Visit-count temperatures of self-play actions, in order (0: greedy)."""
+
+    temperature_milestones: tuple[int, ...] = (10_000, 20_000)
+    """Learner steps at which self-play moves to the next of ``temperatures``."""
+
+    eval_interval: int = 5_000
+    """Environment steps between greedy evaluations; 0 disables evaluation during training."""
+
+    eval_episodes: int = 20
+    """Episodes per evaluation."""
+
+    checkpoint_interval: int = 1_000
+    """Learner steps between checkpoints (written atomically into the run directory)."""
+
+    log_interval: int = 100
+    """Learner steps between lines of metrics.jsonl and TensorBoard scalars."""
+
+    def validate(self) -> None:
+        """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
+        _check(
+            self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
+            "train.device",
+            "cpu, cuda, cuda:N, mps or auto",
+            self.device,
+        )
+        _check_positive("train.num_envs", self.num_envs)
+        _check(
+            self.max_minutes is None or self.max_minutes > 0,
+            "train.max_minutes",
+            "a value > 0 or none",
+            self.max_minutes,
+        )
+        _check_positive("train.max_env_steps", self.max_env_steps, optional=True)
+        _check_positive("train.max_train_steps", self.max_train_steps, optional=True)
+        _check_positive("train.batch_size", self.batch_size)
+        _check_positive("train.unroll_steps", self.unroll_steps)
+        _check_positive("train.td_steps", self.td_steps)
+        _check(self.lr > 0.0, "train.lr", "a value > 0", self.lr)
+        _check(self.lr_warmup_steps >= 0, "train.lr_warmup_steps", ">= 0", self.lr_warmup_steps)
+        _check_positive("train.lr_decay_steps", self.lr_decay_steps)
+        _check(
+            0.0 < self.lr_decay_rate <= 1.0,
+            "train.lr_decay_rate",
+            "a value in (0, 1]",
+            self.lr_decay_rate,
+        )
+        _check(0.0 <= self.lr_min <= self.lr, "train.lr_min", "a value in [0, lr]", self.lr_min)
+        _check(self.weight_decay >= 0.0, "train.weight_decay", "a value >= 0", self.weight_decay)
+        _check(
+            self.grad_clip is None or self.grad_clip > 0.0,
+            "train.grad_clip",
+            "a value > 0 or none",
+            self.grad_clip,
+        )
+        _check(
+            self.value_loss_weight >= 0.0,
+            "train.value_loss_weight",
+            "a value >= 0",
+            self.value_loss_weight,
+        )
+        _check(self.train_ratio > 0.0, "train.train_ratio", "a value > 0", self.train_ratio)
+        _check(self.min_replay >= 0, "train.min_replay", "a value >= 0", self.min_replay)
+        _check(
+            len(self.temperatures) == len(self.temperature_milestones) + 1,
+            "train.temperatures",
+            f"one more value than train.temperature_milestones "
+            f"({len(self.temperature_milestones) + 1})",
+            self.temperatures,
+        )
+        _check(
+            all(t >= 0.0 for t in self.temperatures),
+            "train.temperatures",
+            "values >= 0",
+            self.temperatures,
+        )
+        milestones = self.temperature_milestones
+        _check(
+            all(a < b for a, b in itertools.pairwise(milestones)),
+            "train.temperature_milestones",
+            "strictly increasing learner steps",
+            milestones,
+        )
+        _check(self.eval_interval >= 0, "train.eval_interval", "a value >= 0", self.eval_interval)
+        _check_positive("train.eval_episodes", self.eval_episodes)
+        _check_positive("train.checkpoint_interval", self.checkpoint_interval)
+        _check_positive("train.log_interval", self.log_interval)
+
+    def temperature(self, train_steps: int) -> float:
+        """The self-play visit-count temperature after ``train_steps`` learner steps."""
+        index = sum(1 for milestone in self.temperature_milestones if train_steps >= milestone)
+        return self.temperatures[index]
+
+
+@dataclass
+class Config:
+    """Everything that defines a run; saved as ``config.json`` in the run directory."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    """The environment."""
+
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    """The MuZero network."""
+
+    search: SearchSettings = field(default_factory=SearchSettings)
+    """The search in self-play."""
+
+    replay: ReplaySettings = field(default_factory=ReplaySettings)
+    """The replay buffer."""
+
+    train: TrainConfig = field(default_factory=TrainConfig)
+    """Self-play and learning."""
+
+    def validate(self) -> Config:
+        """Checks every section; returns ``self`` so calls can chain."""
+        for section in _sections(self):
+            section.validate()
+        return self
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Nested plain dict (tuples become lists), ready for JSON."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
+        """Builds and validates a config; missing fields keep their defaults.
+
+        Raises :class:`InvalidArgumentError` for an unknown section or field and
+        :class:`InvalidTypeError` for a value of the wrong type.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidTypeError(f"config: expected a mapping of sections, got {_kind(data)}")
+        config = cls()
+        for section_name, values in data.items():
+            section = _section(config, section_name)
+            if not isinstance(values, Mapping):
+                raise InvalidTypeError(
+                    f"config section {section_name!r}: expected a mapping, got {_kind(values)}"
+                )
+            for name, value in values.items():
+                spec = _field(section, section_name, name)
+                tp = _hints(type(section))[spec.name]
+                setattr(
+                    section,
+                    spec.name,
+                    _coerce(f"{section_name}.{spec.name}", tp, value, parse=False),
+                )
+        return config.validate()
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the config as indented JSON, atomically (temporary file, then rename)."""
+        path = Path(path)
+        text = json.dumps(self.to_dict(), indent=2) + "\n"
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except OSError as err:
+            raise MZeroIOError(f"config: cannot write {path}: {err}") from err
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Config:
+        """Reads a config written by :meth:`save` (or by hand); checks names and types."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as err:
+            raise MZeroIOError(f"config: cannot read {path}: {err}") from err
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InvalidArgumentError(f"config file {path}: not valid JSON ({err})") from err
+        return cls.from_dict(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets
+
+
+def _cartpole() -> Config:
+    """CartPole-v1: small MLPs, 50 simulations, 16 environments."""
+    return Config(
+        env=EnvConfig(id="CartPole-v1"),
+        network=NetworkConfig(
+            kind="mlp", latent_dim=64, hidden=(64,), value_support=25, reward_support=5
+        ),
+        search=SearchSettings(
+            num_simulations=50, discount=0.997, dirichlet_alpha=0.25, dirichlet_fraction=0.25
+        ),
+        replay=ReplaySettings(capacity=100_000, alpha=0.0, beta=1.0),
+        train=TrainConfig(
+            num_envs=16,
+            batch_size=256,
+            unroll_steps=5,
+            td_steps=10,
+            lr=3e-3,
+            weight_decay=1e-4,
+            grad_clip=5.0,
+            train_ratio=0.25,
+            min_replay=1000,
+            temperatures=(1.0, 0.5, 0.25),
+            temperature_milestones=(5_000, 10_000),
+            eval_interval=5_000,
+            eval_episodes=20,
+        ),
+    )
+
+
+def _tictactoe() -> Config:
+    """TicTacToe against itself: a small ResNet, undiscounted, two-player search."""
+    return Config(
+        env=EnvConfig(id="tictactoe"),
+        network=NetworkConfig(
+            kind="resnet",
+            channels=32,
+            blocks=2,
+            head_channels=16,
+            hidden=(32,),
+            value_support=1,
+            reward_support=1,
+        ),
+        search=SearchSettings(
+            num_simulations=50, discount=1.0, dirichlet_alpha=0.3, dirichlet_fraction=0.25
+        ),
+        replay=ReplaySettings(capacity=50_000, alpha=0.0, beta=1.0),
+        train=TrainConfig(
+            num_envs=32,
+            batch_size=256,
+            unroll_steps=5,
+            td_steps=9,
+            lr=3e-3,
+            weight_decay=1e-4,
+            grad_clip=5.0,
+            train_ratio=0.5,
+            min_replay=500,
+            temperatures=(1.0, 0.5, 0.25),
+            temperature_milestones=(5_000, 10_000),
+            eval_interval=5_000,
+            eval_episodes=20,
+        ),
+    )
+
+
+PRESETS: dict[str, Callable[[], Config]] = {"cartpole": _cartpole, "tictactoe": _tictactoe}
+"""Preset name -> factory of a fresh :class:`Config`."""
+
+
+def preset(name: str) -> Config:
+    """A fresh copy of the preset ``name`` (one of :data:`PRESETS`)."""
+    try:
+        factory = PRESETS[name]
+    except KeyError:
+        raise InvalidArgumentError(
+            f"preset: expected one of {', '.join(sorted(PRESETS))}, got {name!r}"
+        ) from None
+    return factory().validate()
+
+
+# ---------------------------------------------------------------------------------------------
+# Command-line overrides
+
+
+def add_override_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds one ``--SECTION.FIELD`` option (dash and underscore spellings) per config field.
+
+    Options default to "absent" (``argparse.SUPPRESS``), so only the fields given on
+    the command line appear in the namespace, under the dest ``"SECTION.FIELD"``;
+    pass it to :func:`overrides_from_namespace`. The help text is the field's docstring.
+    """
+    for section_name, section_cls in _section_classes().items():
+        group = parser.add_argument_group(
+            f"{section_name} overrides", inspect.getdoc(section_cls) or None
+        )
+        docs = field_docs(section_cls)
+        hints = _hints(section_cls)
+        defaults = section_cls()
+        for spec in dataclasses.fields(section_cls):
+            tp = hints[spec.name]
+            flags = [f"--{section_name}.{spec.name.replace('_', '-')}"]
+            if "_" in spec.name:
+                flags.append(f"--{section_name}.{spec.name}")
+            default = getattr(defaults, spec.name)
+            help_text = docs.get(spec.name, "")
+            group.add_argument(
+                *flags,
+                dest=f"{section_name}.{spec.name}",
+                default=argparse.SUPPRESS,
+                nargs="+" if _is_tuple(tp) else None,
+                metavar=_metavar(tp),
+                help=f"{help_text} (default: {_format(default)})",
+            )
+
+
+def overrides_from_namespace(namespace: argparse.Namespace) -> dict[str, Any]:
+    """The ``"SECTION.FIELD" -> raw value`` pairs that :func:`add_override_arguments` parsed."""
+    sections = set(_section_classes())
+    return {
+        key: value
+        for key, value in vars(namespace).items()
+        if "." in key and key.split(".", 1)[0] in sections
+    }
+
+
+def apply_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
+    """A copy of ``config`` with ``"SECTION.FIELD"`` (or ``"SECTION.FIELD-NAME"``) replaced.
+
+    String values (from a command line) are parsed to the field's type; other values
+    are type-checked. The result is validated. Unknown names raise
+    :class:`InvalidArgumentError` naming them, with the closest known field.
+    """
+    result = Config.from_dict(config.to_dict())
+    for key, raw in overrides.items():
+        section_name, _, name = key.lstrip("-").partition(".")
+        section = _section(result, section_name)
+        spec = _field(section, section_name, name)
+        label = f"{section_name}.{spec.name}"
+        setattr(
+            section, spec.name, _coerce(label, _hints(type(section))[spec.name], raw, parse=True)
+        )
+    return result.validate()
+
+
+def parse_overrides(config: Config, argv: Sequence[str]) -> Config:
+    """``config`` with the ``--SECTION.FIELD VALUE`` options of ``argv`` applied.
+
+    Accepts ``--a.b VALUE``, ``--a.b=VALUE`` and, for tuple fields, several values.
+    Anything else in ``argv`` raises :class:`InvalidArgumentError` naming it.
+    """
+    overrides: dict[str, Any] = {}
+    i = 0
+    argv = list(argv)
+    while i < len(argv):
+        token = argv[i]
+        if not token.startswith("--") or "." not in token:
+            raise InvalidArgumentError(
+                f"config override: expected --SECTION.FIELD VALUE, got {token!r}"
+            )
+        key, eq, value = token[2:].partition("=")
+        section_name, _, name = key.partition(".")
+        spec = _field(_section(config, section_name), section_name, name)
+        tp = _hints(type(getattr(config, section_name)))[spec.name]
+        i += 1
+        if eq:
+            values = [value]
+        else:
+            values = []
+            while i < len(argv) and not _is_option(argv[i]):
+                values.append(argv[i])
+                i += 1
+                if not _is_tuple(tp):
+                    break
+            if not values:
+                raise InvalidArgumentError(f"config override --{key}: expected a value")
+        overrides[key] = values if _is_tuple(tp) else values[0]
+    return apply_overrides(config, overrides)
+
+
+# ---------------------------------------------------------------------------------------------
+# Field docstrings
+
+
+@cache
+def field_docs(cls: type) -> dict[str, str]:
+    """Field name -> the docstring written under the field in the class body (whitespace-joined).
+
+    Returns an empty dict if the source is unavailable (e.g. a zipped install).
+    """
+    try:
+        source = textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError):
+        return {}
+    body = ast.parse(source).body[0]
+    assert isinstance(body, ast.ClassDef)
+    docs: dict[str, str] = {}
+    statements = body.body
+    for stmt, nxt in itertools.pairwise(statements):
+        if (
+            isinstance(stmt, ast.AnnAssign)
+            and isinstance(stmt.target, ast.Name)
+            and isinstance(nxt, ast.Expr)
+            and isinstance(nxt.value, ast.Constant)
+            and isinstance(nxt.value.value, str)
+        ):
+            docs[stmt.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _section_classes() -> dict[str, type]:
+    hints = _hints(Config)
+    return {spec.name: hints[spec.name] for spec in dataclasses.fields(Config)}
+
+
+def _sections(config: Config) -> list[Any]:
+    return [getattr(config, spec.name) for spec in dataclasses.fields(Config)]
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _section(config: Config, name: str) -> Any:
+    names = [spec.name for spec in dataclasses.fields(Config)]
+    if name not in names:
+        raise InvalidArgumentError(
+            f"config: unknown section {name!r}; expected one of {', '.join(names)}"
+        )
+    return getattr(config, name)
+
+
+def _field(section: Any, section_name: str, name: str) -> dataclasses.Field[Any]:
+    specs = {spec.name: spec for spec in dataclasses.fields(section)}
+    key = name.replace("-", "_")
+    if key not in specs:
+        close = difflib.get_close_matches(key, list(specs), n=1)
+        hint = f" (did you mean {section_name}.{close[0]}?)" if close else ""
+        raise InvalidArgumentError(
+            f"config: unknown field {section_name}.{name}{hint}; "
+            f"fields of {section_name}: {', '.join(specs)}"
+        )
+    return specs[key]
+
+
+def _is_option(token: str) -> bool:
+    return token.startswith("--")
+
+
+def _is_tuple(tp: Any) -> bool:
+    return typing.get_origin(tp) is tuple
+
+
+def _optional_inner(tp: Any) -> Any | None:
+    """``X`` for ``X | None``, else None."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0]
+    return None
+
+
+def _metavar(tp: Any) -> str:
+    inner = _optional_inner(tp)
+    if inner is not None:
+        return f"{_metavar(inner)}|none"
+    if typing.get_origin(tp) is Literal:
+        return "{" + ",".join(str(a) for a in typing.get_args(tp)) + "}"
+    if _is_tuple(tp):
+        return _metavar(typing.get_args(tp)[0])
+    return getattr(tp, "__name__", str(tp)).upper()
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, tuple):
+        return " ".join(str(v) for v in value)
+    return "none" if value is None else str(value)
+
+
+def _kind(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _coerce(label: str, tp: Any, value: Any, *, parse: bool) -> Any:
+    """``value`` as type ``tp``.
+
+    ``parse=True`` (command line): strings are parsed into the field's type.
+    ``parse=False`` (files): the JSON type must already match (an int is a valid float).
+    """
+    inner = _optional_inner(tp)
+    if inner is not None:
+        if value is None or (parse and isinstance(value, str) and value.lower() == "none"):
+            return None
+        return _coerce(label, inner, value, parse=parse)
+    if typing.get_origin(tp) is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise InvalidArgumentError(
+                f"config {label}: expected one of {', '.join(map(str, choices))}, got {value!r}"
+            )
+        return value
+    if _is_tuple(tp):
+        if parse and isinstance(value, str):
+            value = value.replace(",", " ").split()
+        if not isinstance(value, (list, tuple)):
+            raise InvalidTypeError(f"config {label}: expected a list, got {_kind(value)}")
+        item = typing.get_args(tp)[0]
+        return tuple(_coerce(label, item, v, parse=parse) for v in value)
+    if parse and isinstance(value, str):
+        return _parse(label, tp, value)
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _finite(label, float(value))
+    if tp is str and isinstance(value, str):
+        return value
+    expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    raise InvalidTypeError(f"config {label}: expected {expected[tp]}, got {_kind(value)}")
+
+
+def _parse(label: str, tp: Any, text: str) -> Any:
+    """A command-line string as a bool, int, float or str."""
+    if tp is str:
+        return text
+    if tp is bool:
+        if text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+        raise InvalidArgumentError(f"config {label}: expected true or false, got {text!r}")
+    try:
+        number = int(text.replace("_", "")) if tp is int else float(text)
+    except ValueError:
+        expected = "an integer" if tp is int else "a number"
+        raise InvalidArgumentError(f"config {label}: expected {expected}, got {text!r}") from None
+    return number if tp is int else _finite(label, number)
+
+
+def _finite(label: str, number: float) -> float:
+    if not math.isfinite(number):
+        raise InvalidArgumentError(f"config {label}: expected a finite number, got {number!r}")
+    return number
+
+
+def _check(ok: bool, label: str, expected: str, got: Any) -> None:
+    if not ok:
+        raise InvalidArgumentError(f"config {label}: expected {expected}, got {got!r}")
+
+
+def _check_positive(label: str, value: int | None, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    _check(value is not None and value > 0, label, "a positive integer", value)
