@@ -308,9 +308,9 @@ class TrainConfig:
     def validate(self) -> None:
         """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
         _check(
-            self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
+            self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"),
             "train.device",
-            "cpu, cuda, cuda:N, mps or auto",
+            "cpu, cuda, cuda:N or auto",
             self.device,
         )
         _check_positive("train.num_envs", self.num_envs)

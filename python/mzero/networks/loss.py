@@ -1,0 +1,158 @@
+"""The MuZero loss over a K-step unroll of a replay batch.
+
+MuZero (Schrittwieser et al. 2020, equation 1 and the appendix pseudocode)::
+
+    l = sum_{k=0..K} l^p(pi_{t+k}, p^k) + w_v l^v(z_{t+k}, v^k) + l^r(u_{t+k}, r^k)
+
+* the network is unrolled from ``s^0 = h(o_t)`` through ``s^k = g(s^{k-1}, a_{t+k-1})``;
+  the gradient into each latent state is halved (``scale_gradient(s^k, 0.5)``);
+* each recurrent step's loss has its gradient scaled by ``1/K`` (the forward value
+  is unchanged, as in the pseudocode's ``scale_gradient(l, 1/K)``);
+* policy: cross-entropy against the search policy; value and reward:
+  cross-entropy against the two-hot encoding of ``h(target)`` on their supports;
+* masks: the value and policy of step k count iff ``mask[k]`` (the position is
+  inside the game); the reward of step k >= 1 counts iff ``mask[k-1]`` (the action
+  into step k was played; this keeps the final reward of a game). Steps past the
+  end contribute nothing;
+* prioritised replay: each sample's loss is multiplied by its importance weight,
+  and its new priority is ``|v^0 - z_t|`` (appendix G).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from mzero.networks.muzero_net import MuZeroNetwork, NetworkOutput, scale_gradient
+from mzero.networks.transforms import scalar_to_two_hot
+
+__all__ = ["LossOutput", "TrainingBatch", "muzero_loss", "unroll"]
+
+DYNAMICS_GRADIENT_SCALE = 0.5
+"""Gradient scale into each latent state between unroll steps (MuZero appendix G)."""
+
+
+@dataclass(frozen=True)
+class TrainingBatch:
+    """A replay batch as torch tensors (``B`` positions, ``K`` unroll steps, ``A`` actions)."""
+
+    observation: Tensor
+    """float32 ``[B, stack, *obs_shape]`` at position t."""
+    actions: Tensor
+    """int64 ``[B, K]``: a_t .. a_{t+K-1}."""
+    target_value: Tensor
+    """float32 ``[B, K + 1]``: z_{t+k}."""
+    target_reward: Tensor
+    """float32 ``[B, K + 1]``: u_{t+k} (index 0 unused)."""
+    target_policy: Tensor
+    """float32 ``[B, K + 1, A]``: search policies pi_{t+k}."""
+    mask: Tensor
+    """float32 ``[B, K + 1]``: 1 where t + k is inside the game."""
+    weight: Tensor
+    """float32 ``[B]``: importance-sampling weights."""
+
+    @classmethod
+    def from_sample(cls, sample: Any, device: torch.device | str = "cpu") -> TrainingBatch:
+        """From the numpy arrays of ``mzero.ReplayBuffer.sample`` (attributes of the same names)."""
+
+        def tensor(name: str, dtype: torch.dtype) -> Tensor:
+            array = np.ascontiguousarray(getattr(sample, name))
+            return torch.from_numpy(array).to(device=device, dtype=dtype, non_blocking=True)
+
+        return cls(
+            observation=tensor("observation", torch.float32),
+            actions=tensor("actions", torch.int64),
+            target_value=tensor("target_value", torch.float32),
+            target_reward=tensor("target_reward", torch.float32),
+            target_policy=tensor("target_policy", torch.float32),
+            mask=tensor("mask", torch.float32),
+            weight=tensor("weight", torch.float32),
+        )
+
+
+class LossOutput(NamedTuple):
+    """The loss to minimise and its parts (means over the batch, sums over the unroll)."""
+
+    loss: Tensor
+    """Scalar: ``mean_b weight_b sum_k (l^p + w_v l^v + l^r)``, differentiable."""
+    policy: Tensor
+    """Scalar, detached: policy cross-entropy."""
+    value: Tensor
+    """Scalar, detached: value cross-entropy (before ``value_weight``)."""
+    reward: Tensor
+    """Scalar, detached: reward cross-entropy."""
+    priorities: Tensor
+    """``[B]``, detached: ``|v^0 - z_t|``, the new replay priorities."""
+
+
+def unroll(
+    network: MuZeroNetwork,
+    observation: Tensor,
+    actions: Tensor,
+    dynamics_gradient_scale: float = DYNAMICS_GRADIENT_SCALE,
+) -> list[NetworkOutput]:
+    """``[initial_inference(o_t), recurrent step 1, ..., recurrent step K]``.
+
+    ``observation [B, stack, *obs_shape]`` (or ``[B, *obs_shape]``), ``actions int64 [B, K]``.
+    The latent state carried from step k to k + 1 has its gradient scaled by
+    ``dynamics_gradient_scale``.
+    """
+    outputs = [network.initial_inference(observation)]
+    latent = outputs[0].latent
+    for k in range(actions.shape[1]):
+        out = network.recurrent_inference(latent, actions[:, k])
+        outputs.append(out)
+        latent = scale_gradient(out.latent, dynamics_gradient_scale)
+    return outputs
+
+
+def _cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
+    """``-sum_i target_i log softmax(logits)_i`` over the last axis."""
+    return -(target * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
+
+
+def muzero_loss(
+    network: MuZeroNetwork, batch: TrainingBatch, value_weight: float = 0.25
+) -> LossOutput:
+    """The K-step MuZero loss of ``batch`` (see the module docstring for every term)."""
+    num_steps = batch.actions.shape[1]
+    outputs = unroll(network, batch.observation, batch.actions)
+
+    policy_logits = torch.stack([o.policy_logits for o in outputs], dim=1)  # [B, K+1, A]
+    value_logits = torch.stack([o.value_logits for o in outputs], dim=1)  # [B, K+1, 2S+1]
+    policy_ce = _cross_entropy(policy_logits, batch.target_policy)  # [B, K+1]
+    value_ce = _cross_entropy(
+        value_logits, scalar_to_two_hot(batch.target_value, network.value_support)
+    )
+    reward_ce = torch.zeros_like(value_ce)
+    if num_steps > 0:
+        reward_logits = torch.stack([o.reward_logits for o in outputs[1:]], dim=1)  # [B, K, 2R+1]
+        reward_target = scalar_to_two_hot(batch.target_reward[:, 1:], network.reward_support)
+        reward_ce = torch.cat(
+            [reward_ce[:, :1], _cross_entropy(reward_logits, reward_target)], dim=1
+        )
+
+    state_mask = batch.mask
+    reward_mask = torch.cat([torch.zeros_like(state_mask[:, :1]), state_mask[:, :-1]], dim=1)
+    policy_ce = policy_ce * state_mask
+    value_ce = value_ce * state_mask
+    reward_ce = reward_ce * reward_mask
+
+    # gradient scale 1 for the initial step and 1/K for each recurrent step
+    step_scale = torch.full((num_steps + 1,), 1.0 / max(num_steps, 1), device=policy_ce.device)
+    step_scale[0] = 1.0
+    per_step = scale_gradient(policy_ce + value_weight * value_ce + reward_ce, step_scale)
+    loss = (batch.weight * per_step.sum(dim=1)).mean()
+
+    priorities = (outputs[0].value.detach() - batch.target_value[:, 0]).abs()
+    return LossOutput(
+        loss=loss,
+        policy=policy_ce.detach().sum(dim=1).mean(),
+        value=value_ce.detach().sum(dim=1).mean(),
+        reward=reward_ce.detach().sum(dim=1).mean(),
+        priorities=priorities,
+    )

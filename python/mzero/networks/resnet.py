@@ -1,0 +1,153 @@
+"""A small ResNet representation, dynamics and prediction for board or image observations.
+
+Shapes (``C`` channels of the latent state, board ``H x W``):
+
+* representation ``h``: observation ``[B, C_in, H, W]`` -> latent ``[B, C, H, W]``;
+* dynamics ``g``: (latent ``[B, C, H, W]``, action ``[B]``) -> next latent
+  ``[B, C, H, W]``; reward logits ``[B, 2R + 1]`` from the (scaled) next latent;
+* prediction ``f``: latent -> policy logits ``[B, A]``, value logits ``[B, 2S + 1]``.
+
+As in the MuZero paper's board-game networks (appendix F, after AlphaZero): 3x3
+convolutions with batch normalisation, residual blocks, and heads that start with
+a 1x1 convolution. The action enters the dynamics as extra input planes: one plane
+with a 1 on the action's cell when the actions are the ``H * W`` cells (board
+games such as TicTacToe), else ``A`` constant one-hot planes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from mzero.networks.mlp import mlp
+
+__all__ = ["ResNetDynamics", "ResNetPrediction", "ResNetRepresentation", "ResidualBlock"]
+
+
+def conv_bn(in_channels: int, out_channels: int, kernel: int = 3) -> nn.Sequential:
+    """Convolution (same padding, no bias) followed by batch normalisation."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+class ResidualBlock(nn.Module):
+    """``x -> relu(x + bn(conv(relu(bn(conv(x))))))``; shape ``[B, C, H, W]`` preserved."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.first = conv_bn(channels, channels)
+        self.second = conv_bn(channels, channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, C, H, W]`` -> ``[B, C, H, W]``."""
+        return torch.relu(x + self.second(torch.relu(self.first(x))))
+
+
+class Head(nn.Module):
+    """1x1 conv -> BN -> ReLU -> flatten -> MLP: ``[B, C, H, W]`` -> ``[B, out]``."""
+
+    def __init__(
+        self,
+        channels: int,
+        head_channels: int,
+        board: tuple[int, int],
+        hidden: Sequence[int],
+        out: int,
+        *,
+        zero_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.conv = conv_bn(channels, head_channels, kernel=1)
+        self.mlp = mlp(head_channels * board[0] * board[1], hidden, out, zero_last=zero_last)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, C, H, W]`` -> ``[B, out]``."""
+        return self.mlp(torch.relu(self.conv(x)).flatten(1))
+
+
+class ResNetRepresentation(nn.Module):
+    """h: observation ``[B, C_in, H, W]`` -> latent ``[B, C, H, W]`` (before scaling)."""
+
+    def __init__(self, in_channels: int, channels: int, blocks: int) -> None:
+        super().__init__()
+        self.stem = conv_bn(in_channels, channels)
+        self.blocks = nn.Sequential(*(ResidualBlock(channels) for _ in range(blocks)))
+
+    def forward(self, obs: Tensor) -> Tensor:
+        """``obs [B, C_in, H, W]`` -> ``[B, C, H, W]``."""
+        return self.blocks(torch.relu(self.stem(obs)))
+
+
+class ResNetDynamics(nn.Module):
+    """g: (latent ``[B, C, H, W]``, action ``[B]``) -> next latent; plus its reward head.
+
+    ``next = blocks(relu(s + bn(conv([s, action planes]))))``. The caller min-max
+    scales it and reads the reward logits ``[B, 2R + 1]`` with :meth:`reward`.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        num_actions: int,
+        board: tuple[int, int],
+        blocks: int,
+        head_channels: int,
+        hidden: Sequence[int],
+        reward_support: int,
+    ) -> None:
+        super().__init__()
+        self.num_actions = num_actions
+        self.board = board
+        self.cell_actions = num_actions == board[0] * board[1]
+        action_planes = 1 if self.cell_actions else num_actions
+        self.transition = conv_bn(channels + action_planes, channels)
+        self.blocks = nn.Sequential(*(ResidualBlock(channels) for _ in range(blocks)))
+        self.reward_head = Head(
+            channels, head_channels, board, hidden, 2 * reward_support + 1, zero_last=True
+        )
+
+    def action_planes(self, action: Tensor, dtype: torch.dtype) -> Tensor:
+        """``action int64 [B]`` -> ``[B, 1, H, W]`` (cell actions) or ``[B, A, H, W]``."""
+        height, width = self.board
+        if self.cell_actions:
+            onehot = nn.functional.one_hot(action, self.num_actions).to(dtype)
+            return onehot.view(-1, 1, height, width)
+        onehot = nn.functional.one_hot(action, self.num_actions).to(dtype)
+        return onehot[:, :, None, None].expand(-1, -1, height, width)
+
+    def forward(self, latent: Tensor, action: Tensor) -> Tensor:
+        """``latent [B, C, H, W]``, ``action int64 [B]`` -> next latent (before scaling)."""
+        planes = self.action_planes(action, latent.dtype)
+        x = torch.relu(latent + self.transition(torch.cat([latent, planes], dim=1)))
+        return self.blocks(x)
+
+    def reward(self, next_latent: Tensor) -> Tensor:
+        """``next_latent [B, C, H, W]`` -> reward logits ``[B, 2R + 1]``."""
+        return self.reward_head(next_latent)
+
+
+class ResNetPrediction(nn.Module):
+    """f: latent ``[B, C, H, W]`` -> (policy logits ``[B, A]``, value logits ``[B, 2S + 1]``)."""
+
+    def __init__(
+        self,
+        channels: int,
+        num_actions: int,
+        board: tuple[int, int],
+        head_channels: int,
+        hidden: Sequence[int],
+        value_support: int,
+    ) -> None:
+        super().__init__()
+        self.policy_head = Head(channels, head_channels, board, hidden, num_actions)
+        self.value_head = Head(
+            channels, head_channels, board, hidden, 2 * value_support + 1, zero_last=True
+        )
+
+    def forward(self, latent: Tensor) -> tuple[Tensor, Tensor]:
+        """``latent [B, C, H, W]`` -> (policy logits ``[B, A]``, value logits ``[B, 2S + 1]``)."""
+        return self.policy_head(latent), self.value_head(latent)

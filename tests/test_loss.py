@@ -1,0 +1,243 @@
+"""The K-step MuZero loss: against a plain reference, masks, weights, gradient scales."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from mzero.config import NetworkConfig
+from mzero.networks import MuZeroNetwork, TrainingBatch, muzero_loss, unroll
+from mzero.networks.transforms import h, scalar_to_two_hot
+
+torch.set_num_threads(1)
+
+B, K, A = 6, 3, 2
+CONFIG = NetworkConfig(kind="mlp", latent_dim=8, hidden=(16,), value_support=4, reward_support=2)
+
+
+def network() -> MuZeroNetwork:
+    torch.manual_seed(1)
+    net = MuZeroNetwork((4,), A, CONFIG)
+    # move the zero-initialised value and reward layers away from zero so that every
+    # term of the loss depends on every part of the network
+    with torch.no_grad():
+        for param in net.parameters():
+            param.add_(0.1 * torch.randn_like(param))
+    return net
+
+
+def batch(seed: int = 0, mask: list[list[float]] | None = None) -> TrainingBatch:
+    g = torch.Generator().manual_seed(seed)
+    if mask is None:
+        # games ending inside the unroll: rows have 4, 3, 2, 1, 4, 4 valid steps
+        lengths = [4, 3, 2, 1, 4, 4]
+        mask = [[1.0 if k < n else 0.0 for k in range(K + 1)] for n in lengths]
+    policy = torch.rand(B, K + 1, A, generator=g)
+    return TrainingBatch(
+        observation=torch.randn(B, 1, 4, generator=g),
+        actions=torch.randint(0, A, (B, K), generator=g),
+        target_value=torch.randn(B, K + 1, generator=g) * 20,
+        target_reward=torch.rand(B, K + 1, generator=g) * 3,
+        target_policy=policy / policy.sum(-1, keepdim=True),
+        mask=torch.tensor(mask),
+        weight=torch.rand(B, generator=g) + 0.5,
+    )
+
+
+def reference_two_hot(y: float, size: int) -> list[float]:
+    y = min(max(y, -size), size)
+    out = [0.0] * (2 * size + 1)
+    low = math.floor(y)
+    out[low + size] += 1.0 - (y - low)
+    if low < size:
+        out[low + size + 1] += y - low
+    return out
+
+
+def cross_entropy(logits: list[float], target: list[float]) -> float:
+    top = max(logits)
+    log_z = top + math.log(sum(math.exp(v - top) for v in logits))
+    return -sum(t * (v - log_z) for t, v in zip(target, logits, strict=True))
+
+
+def reference_loss(net: MuZeroNetwork, b: TrainingBatch, value_weight: float) -> dict[str, float]:
+    """The loss written out per sample and step in plain Python from the unrolled outputs."""
+    with torch.no_grad():
+        outputs = unroll(net, b.observation, b.actions)
+    totals = {"loss": 0.0, "policy": 0.0, "value": 0.0, "reward": 0.0}
+    for i in range(B):
+        sample = {"policy": 0.0, "value": 0.0, "reward": 0.0}
+        for k in range(K + 1):
+            out = outputs[k]
+            if b.mask[i, k] > 0:
+                sample["policy"] += cross_entropy(
+                    out.policy_logits[i].tolist(), b.target_policy[i, k].tolist()
+                )
+                z = h(b.target_value[i, k].double()).item()
+                sample["value"] += cross_entropy(
+                    out.value_logits[i].tolist(), reference_two_hot(z, CONFIG.value_support)
+                )
+            if k > 0 and b.mask[i, k - 1] > 0:
+                u = h(b.target_reward[i, k].double()).item()
+                sample["reward"] += cross_entropy(
+                    out.reward_logits[i].tolist(), reference_two_hot(u, CONFIG.reward_support)
+                )
+        weighted = sample["policy"] + value_weight * sample["value"] + sample["reward"]
+        totals["loss"] += b.weight[i].item() * weighted / B
+        for key in ("policy", "value", "reward"):
+            totals[key] += sample[key] / B
+    return totals
+
+
+def grads(net: MuZeroNetwork, loss: torch.Tensor) -> dict[str, torch.Tensor]:
+    net.zero_grad()
+    loss.backward()
+    return {
+        name: torch.zeros_like(p) if p.grad is None else p.grad.clone()
+        for name, p in net.named_parameters()
+    }
+
+
+@pytest.mark.parametrize("value_weight", [0.25, 1.0])
+def test_loss_matches_the_plain_reference(value_weight: float) -> None:
+    net, b = network(), batch()
+    out = muzero_loss(net, b, value_weight=value_weight)
+    expected = reference_loss(net, b, value_weight)
+    assert out.loss.item() == pytest.approx(expected["loss"], rel=1e-5)
+    assert out.policy.item() == pytest.approx(expected["policy"], rel=1e-5)
+    assert out.value.item() == pytest.approx(expected["value"], rel=1e-5)
+    assert out.reward.item() == pytest.approx(expected["reward"], rel=1e-5)
+    assert out.loss.requires_grad
+    assert not out.policy.requires_grad
+
+
+def test_priorities_are_the_root_value_error() -> None:
+    net, b = network(), batch()
+    out = muzero_loss(net, b)
+    with torch.no_grad():
+        v0 = net.initial_inference(b.observation).value
+    torch.testing.assert_close(out.priorities, (v0 - b.target_value[:, 0]).abs())
+    assert out.priorities.shape == (B,)
+    assert not out.priorities.requires_grad
+
+
+def test_masked_steps_contribute_nothing() -> None:
+    net, b = network(), batch()
+    base = muzero_loss(net, b)
+    base_grads = grads(net, base.loss)
+
+    # garbage in every target that a mask excludes
+    state_off = b.mask == 0
+    reward_off = torch.cat([torch.ones(B, 1, dtype=torch.bool), state_off[:, :-1]], dim=1)
+    noise = torch.Generator().manual_seed(9)
+    policy = torch.rand(B, K + 1, A, generator=noise)
+    changed = TrainingBatch(
+        observation=b.observation,
+        actions=b.actions,
+        target_value=torch.where(state_off, 1e3 * torch.rand(B, K + 1), b.target_value),
+        target_reward=torch.where(reward_off, -50.0, b.target_reward),
+        target_policy=torch.where(state_off[..., None], policy, b.target_policy),
+        mask=b.mask,
+        weight=b.weight,
+    )
+    assert not torch.equal(changed.target_value, b.target_value)  # something did change
+    out = muzero_loss(net, changed)
+    assert out.loss.item() == pytest.approx(base.loss.item(), rel=1e-6)
+    for name, grad in grads(net, out.loss).items():
+        torch.testing.assert_close(grad, base_grads[name], msg=name)
+
+
+def test_the_final_reward_of_a_game_counts() -> None:
+    # row 3 has one valid position (mask [1, 0, 0, 0]): its step-1 reward is the
+    # reward of the last move and must be trained
+    net, b = network(), batch()
+    base = muzero_loss(net, b).reward.item()
+    changed = TrainingBatch(**{**b.__dict__, "target_reward": b.target_reward.clone()})
+    changed.target_reward[3, 1] += 2.0
+    assert muzero_loss(net, changed).reward.item() != pytest.approx(base, rel=1e-6)
+
+
+def test_importance_weights_scale_each_sample() -> None:
+    net, b = network(), batch()
+    unit = TrainingBatch(**{**b.__dict__, "weight": torch.ones(B)})
+    doubled = TrainingBatch(**{**b.__dict__, "weight": torch.full((B,), 2.0)})
+    assert muzero_loss(net, doubled).loss.item() == pytest.approx(
+        2 * muzero_loss(net, unit).loss.item(), rel=1e-6
+    )
+    only_first = TrainingBatch(**{**b.__dict__, "weight": torch.eye(B)[0]})
+    first_row = TrainingBatch(**{k: v[:1] for k, v in unit.__dict__.items()})
+    assert muzero_loss(net, only_first).loss.item() == pytest.approx(
+        muzero_loss(net, first_row).loss.item() / B, rel=1e-5
+    )
+
+
+def test_recurrent_steps_have_their_gradient_scaled_by_one_over_k() -> None:
+    # only step K counts (value and policy; its reward is masked by mask[K-1] = 0)
+    net = network()
+    b = batch(mask=[[0.0] * K + [1.0]] * B)
+    out = muzero_loss(net, b, value_weight=1.0)
+    got = grads(net, out.loss)
+
+    outputs = unroll(net, b.observation, b.actions)
+    last = outputs[K]
+    value_target = scalar_to_two_hot(b.target_value[:, K], CONFIG.value_support)
+    term = -(b.target_policy[:, K] * torch.log_softmax(last.policy_logits, -1)).sum(-1)
+    term = term - (value_target * torch.log_softmax(last.value_logits, -1)).sum(-1)
+    unscaled = (b.weight * term).mean()
+    assert out.loss.item() == pytest.approx(unscaled.item(), rel=1e-5)  # forward unchanged
+    expected = grads(net, unscaled)
+    for name, grad in got.items():
+        torch.testing.assert_close(grad, expected[name] / K, msg=name)
+
+
+def test_gradient_into_the_dynamics_is_halved_per_step() -> None:
+    # the value at step 2 reaches the representation only through s^1, whose
+    # gradient is scaled by 0.5 (and through s^0 -> s^1 unscaled)
+    net, b = network(), batch()
+    names = [n for n, _ in net.named_parameters() if n.startswith("representation.")]
+
+    def representation_grads(scale: float) -> dict[str, torch.Tensor]:
+        outputs = unroll(net, b.observation, b.actions, dynamics_gradient_scale=scale)
+        g = grads(net, outputs[2].value.sum())
+        return {n: g[n] for n in names}
+
+    halved, full = representation_grads(0.5), representation_grads(1.0)
+    assert any(v.abs().sum() > 0 for v in full.values())
+    for name in names:
+        torch.testing.assert_close(halved[name], 0.5 * full[name], msg=name)
+
+
+def test_training_on_one_batch_lowers_the_loss() -> None:
+    net, b = network(), batch()
+    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
+    first = muzero_loss(net, b).loss.item()
+    for _ in range(100):
+        optimiser.zero_grad()
+        muzero_loss(net, b).loss.backward()
+        optimiser.step()
+    assert muzero_loss(net, b).loss.item() < 0.5 * first
+
+
+def test_training_batch_from_replay_sample_arrays() -> None:
+    rng = np.random.default_rng(0)
+    sample = SimpleNamespace(
+        observation=rng.random((B, 1, 4), dtype=np.float32),
+        actions=rng.integers(0, A, (B, K)),
+        target_value=rng.random((B, K + 1), dtype=np.float32),
+        target_reward=rng.random((B, K + 1), dtype=np.float32),
+        target_policy=np.full((B, K + 1, A), 0.5, dtype=np.float32),
+        mask=np.ones((B, K + 1), dtype=np.float32),
+        weight=np.ones(B, dtype=np.float32),
+        game_id=np.zeros(B, dtype=np.int64),
+    )
+    b = TrainingBatch.from_sample(sample)
+    assert b.actions.dtype == torch.int64
+    assert b.observation.dtype == torch.float32
+    np.testing.assert_array_equal(b.observation.numpy(), sample.observation)
+    np.testing.assert_array_equal(b.actions.numpy(), sample.actions)
+    out = muzero_loss(network(), b)
+    assert torch.isfinite(out.loss)
