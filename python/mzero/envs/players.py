@@ -1,0 +1,125 @@
+"""Fixed TicTacToe opponents (perfect minimax, uniform random) and a game loop.
+
+Every player has the agent's signature ``act(observation, legal_mask) -> int``
+on the :mod:`~mzero.envs.tictactoe` encoding, so evaluation can seat an agent or
+a player on either side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+import numpy as np
+
+from mzero.envs.tictactoe import LINES, TicTacToeEnv
+
+__all__ = [
+    "MinimaxPlayer",
+    "Player",
+    "RandomPlayer",
+    "minimax_value",
+    "optimal_actions",
+    "play_game",
+]
+
+_LINE_MASKS = tuple(sum(1 << cell for cell in line) for line in LINES)
+_FULL = (1 << 9) - 1
+
+
+class Player(Protocol):
+    """Anything that picks a move from the mover's view."""
+
+    def act(self, observation: np.ndarray, legal_mask: np.ndarray | None = None) -> int:
+        """``observation`` float32 [3, 3, 3], ``legal_mask`` bool [9] -> an action in 0..8."""
+        ...
+
+
+def _has_line(stones: int) -> bool:
+    return any(stones & line == line for line in _LINE_MASKS)
+
+
+@cache
+def minimax_value(mine: int, theirs: int) -> int:
+    """Game value for the player to move under perfect play: +1 win, 0 draw, -1 loss.
+
+    ``mine`` and ``theirs`` are 9-bit boards (bit ``row * 3 + col``) of the mover's
+    and the opponent's stones (negamax over the at most 5478 reachable positions).
+    """
+    if _has_line(theirs):
+        return -1
+    empty = _FULL & ~(mine | theirs)
+    if empty == 0:
+        return 0
+    return max(-minimax_value(theirs, mine | (1 << c)) for c in range(9) if empty >> c & 1)
+
+
+def _bits(plane: np.ndarray) -> int:
+    cells = np.flatnonzero(np.asarray(plane).reshape(9) > 0.5)
+    return sum(1 << int(c) for c in cells)
+
+
+def optimal_actions(observation: np.ndarray) -> list[int]:
+    """The moves that keep the mover's minimax value, from an observation [3, 3, 3]."""
+    mine, theirs = _bits(observation[0]), _bits(observation[1])
+    empty = [c for c in range(9) if not (mine | theirs) >> c & 1]
+    values = {c: -minimax_value(theirs, mine | (1 << c)) for c in empty}
+    best = max(values.values())
+    return [c for c in empty if values[c] == best]
+
+
+@dataclass
+class MinimaxPlayer:
+    """Perfect play, uniform among the optimal moves (seeded)."""
+
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
+
+    def act(self, observation: np.ndarray, legal_mask: np.ndarray | None = None) -> int:
+        """An optimal move of the player to move in ``observation``."""
+        return int(self.rng.choice(optimal_actions(observation)))
+
+
+@dataclass
+class RandomPlayer:
+    """Uniform among the legal moves (the empty cells if no mask is given), seeded."""
+
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
+
+    def act(self, observation: np.ndarray, legal_mask: np.ndarray | None = None) -> int:
+        """A uniformly random legal move."""
+        if legal_mask is None:
+            legal_mask = (observation[0] + observation[1]).reshape(9) < 0.5
+        return int(self.rng.choice(np.flatnonzero(legal_mask)))
+
+
+def play_game(
+    first: Player | Callable[[np.ndarray, np.ndarray], int],
+    second: Player | Callable[[np.ndarray, np.ndarray], int],
+    env: TicTacToeEnv | None = None,
+) -> int:
+    """Plays one game; returns 1 if ``first`` wins, -1 if ``second`` wins, 0 for a draw.
+
+    A player is an object with ``act`` or a callable ``(observation, legal_mask) -> int``.
+    An illegal move loses the game for its player.
+    """
+    env = env or TicTacToeEnv()
+    observation, info = env.reset()
+    players = [first, second]
+    while True:
+        mover = info["to_play"]
+        player = players[mover]
+        act = player.act if hasattr(player, "act") else player
+        observation, reward, terminated, _, info = env.step(act(observation, info["legal_mask"]))
+        if terminated:
+            if reward == 0:
+                return 0
+            mover_won = reward > 0
+            return 1 if mover_won == (mover == 0) else -1

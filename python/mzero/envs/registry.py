@@ -1,0 +1,53 @@
+"""Environment ids and presets -> environments.
+
+``make_env(id)`` accepts a built-in game (``tictactoe``), a short alias
+(``cartpole`` -> ``CartPole-v1``) or any registered gymnasium id, and returns a
+:class:`~mzero.envs.gym.GymAdapter`. The built-in TicTacToe is also registered
+with gymnasium as ``mzero/TicTacToe-v0``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+
+from mzero.config import EnvConfig
+from mzero.envs.gym import GymAdapter
+from mzero.errors import InvalidArgumentError
+
+__all__ = ["ALIASES", "BUILTIN", "make_env", "make_env_from_config"]
+
+BUILTIN: dict[str, str] = {"tictactoe": "mzero/TicTacToe-v0"}
+"""Built-in games: name -> gymnasium id."""
+
+ALIASES: dict[str, str] = {"cartpole": "CartPole-v1"}
+"""Short names (the preset names) -> gymnasium ids."""
+
+if BUILTIN["tictactoe"] not in gymnasium.registry:
+    gymnasium.register(BUILTIN["tictactoe"], entry_point="mzero.envs.tictactoe:TicTacToeEnv")
+
+
+def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -> GymAdapter:
+    """The environment ``env_id`` (built-in, alias or gymnasium id) behind a :class:`GymAdapter`.
+
+    ``max_episode_steps`` adds or replaces a time limit; ``kwargs`` go to ``gymnasium.make``.
+    """
+    gym_id = BUILTIN.get(env_id) or ALIASES.get(env_id) or env_id
+    try:
+        env = gymnasium.make(gym_id, max_episode_steps=max_episode_steps, **kwargs)
+    except gymnasium.error.Error as err:
+        raise InvalidArgumentError(
+            f"env.id: cannot make environment {env_id!r} ({err}); expected a gymnasium id "
+            f"or one of {', '.join(sorted({*BUILTIN, *ALIASES}))}"
+        ) from err
+    try:
+        return GymAdapter(env, name=env_id)
+    except InvalidArgumentError:
+        env.close()
+        raise
+
+
+def make_env_from_config(config: EnvConfig, **kwargs: Any) -> GymAdapter:
+    """``make_env(config.id, config.max_episode_steps, **kwargs)``."""
+    return make_env(config.id, config.max_episode_steps, **kwargs)

@@ -1,0 +1,146 @@
+"""TicTacToe as a two-player gymnasium environment, seen by the player to move.
+
+Encoding (fixed; agents and tests depend on it):
+
+* observation: float32 ``[3, 3, 3]``, planes of the 3x3 board:
+  ``[0]`` stones of the player to move, ``[1]`` stones of the opponent,
+  ``[2]`` all ones when the first player is to move, all zeros otherwise;
+* action: ``row * 3 + col`` in ``0..8``;
+* legal actions: :meth:`TicTacToeEnv.legal_mask` (bool ``[9]``, the empty cells;
+  all False once the game is over), also in ``info["legal_mask"]``;
+* players alternate; ``info["to_play"]`` is 0 when the first player is to move;
+* reward: from the view of the player who just moved: +1 for a win, 0 otherwise
+  (a draw or a game still going);
+* an illegal move (an occupied cell) ends the game as a loss for its player:
+  reward -1, ``terminated=True``, ``info["illegal_move"] = True``. Agents that
+  respect the legal mask never see this;
+* stepping a finished game raises :class:`mzero.InvalidArgumentError`; call reset.
+
+The board is ``self.board``: int8 ``[3, 3]`` with +1 for the first player's stones,
+-1 for the second's, 0 for empty cells.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from mzero.errors import InvalidArgumentError
+
+__all__ = ["LINES", "TicTacToeEnv", "winner"]
+
+LINES: tuple[tuple[int, int, int], ...] = (
+    (0, 1, 2),
+    (3, 4, 5),
+    (6, 7, 8),
+    (0, 3, 6),
+    (1, 4, 7),
+    (2, 5, 8),
+    (0, 4, 8),
+    (2, 4, 6),
+)
+"""The eight winning lines as cell indices ``row * 3 + col``."""
+
+
+def winner(board: np.ndarray) -> int:
+    """+1 or -1 if that player has three in a line on ``board`` (int8 [3, 3]), else 0."""
+    cells = board.reshape(9)
+    for a, b, c in LINES:
+        total = int(cells[a]) + int(cells[b]) + int(cells[c])
+        if total in (3, -3):
+            return total // 3
+    return 0
+
+
+class TicTacToeEnv(gym.Env[np.ndarray, np.int64]):
+    """TicTacToe for two alternating players (see the module docstring for the encoding)."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
+    two_player: ClassVar[bool] = True
+    """Read by :class:`mzero.envs.GymAdapter`: rewards and values alternate sides."""
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise InvalidArgumentError(
+                f"render_mode: expected one of ansi, human or None, got {render_mode!r}"
+            )
+        self.render_mode = render_mode
+        self.observation_space = spaces.Box(0.0, 1.0, (3, 3, 3), dtype=np.float32)
+        self.action_space = spaces.Discrete(9)
+        self.board = np.zeros((3, 3), dtype=np.int8)
+        self.to_play = 0
+        self.done = False
+
+    @property
+    def _stone(self) -> int:
+        """The stone of the player to move: +1 (first player) or -1."""
+        return 1 if self.to_play == 0 else -1
+
+    def legal_mask(self) -> np.ndarray:
+        """bool ``[9]``: True on the empty cells; all False once the game is over."""
+        if self.done:
+            return np.zeros(9, dtype=bool)
+        return self.board.reshape(9) == 0
+
+    def observation(self) -> np.ndarray:
+        """float32 ``[3, 3, 3]``: own stones, opponent stones, first-player-to-move plane."""
+        obs = np.empty((3, 3, 3), dtype=np.float32)
+        obs[0] = self.board == self._stone
+        obs[1] = self.board == -self._stone
+        obs[2] = 1.0 if self.to_play == 0 else 0.0
+        return obs
+
+    def _info(self, **extra: Any) -> dict[str, Any]:
+        return {"legal_mask": self.legal_mask(), "to_play": self.to_play, **extra}
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Empties the board; the first player moves. The game has no randomness."""
+        super().reset(seed=seed)
+        self.board[:] = 0
+        self.to_play = 0
+        self.done = False
+        return self.observation(), self._info()
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Places the mover's stone on cell ``action``; returns the next player's view."""
+        if self.done:
+            raise InvalidArgumentError("step: the game is over; call reset() first")
+        if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
+            raise InvalidArgumentError(f"action: expected an integer in 0..8, got {action!r}")
+        if not 0 <= int(action) < 9:
+            raise InvalidArgumentError(f"action: expected an integer in 0..8, got {action!r}")
+        row, col = divmod(int(action), 3)
+        if self.board[row, col] != 0:
+            self.done = True
+            self.to_play = 1 - self.to_play
+            return self.observation(), -1.0, True, False, self._info(illegal_move=True)
+        self.board[row, col] = self._stone
+        won = winner(self.board) != 0
+        self.done = won or not (self.board == 0).any()
+        self.to_play = 1 - self.to_play
+        reward = 1.0 if won else 0.0
+        if self.render_mode == "human":
+            print(self.render_text())
+        return self.observation(), reward, self.done, False, self._info()
+
+    def render_text(self) -> str:
+        """The board as text: X for the first player, O for the second, cell numbers elsewhere."""
+        symbols = {1: "X", -1: "O"}
+        rows = []
+        for r in range(3):
+            cells = [symbols.get(int(self.board[r, c]), str(r * 3 + c)) for c in range(3)]
+            rows.append(" " + " | ".join(cells))
+        return "\n---+---+---\n".join(rows) + "\n"
+
+    def render(self) -> str | None:
+        """``ansi``: returns the board as text; ``human``: prints it."""
+        if self.render_mode == "ansi":
+            return self.render_text()
+        if self.render_mode == "human":
+            print(self.render_text())
+        return None

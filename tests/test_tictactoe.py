@@ -1,0 +1,195 @@
+"""TicTacToe: rules, encoding, gymnasium conformance, and the minimax and random players."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import mzero
+from mzero.envs import MinimaxPlayer, RandomPlayer, TicTacToeEnv, play_game
+from mzero.envs.players import minimax_value, optimal_actions
+from mzero.envs.tictactoe import LINES, winner
+
+
+def play(env: TicTacToeEnv, moves: list[int]) -> tuple:
+    env.reset()
+    result = None
+    for move in moves:
+        result = env.step(move)
+    return result
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_the_first_player_wins_on_every_line(line: tuple[int, int, int]) -> None:
+    env = TicTacToeEnv()
+    # the second player answers twice outside the line (two stones cannot win)
+    second = [c for c in range(9) if c not in line][:2]
+    moves = [line[0], second[0], line[1], second[1], line[2]]
+    _, reward, terminated, truncated, info = play(env, moves)
+    assert (reward, terminated, truncated) == (1.0, True, False)
+    assert winner(env.board) == 1
+    assert not info["legal_mask"].any()
+
+
+def test_the_second_player_can_win_and_is_rewarded() -> None:
+    env = TicTacToeEnv()
+    # X: 0, 1, 8 ; O: 3, 4, 5 (middle row)
+    results = [None] * 6
+    env.reset()
+    for i, move in enumerate([0, 3, 1, 4, 8, 5]):
+        results[i] = env.step(move)
+    _, reward, terminated, _, _ = results[-1]
+    assert reward == 1.0 and terminated
+    assert winner(env.board) == -1
+    assert all(r[1] == 0.0 and not r[2] for r in results[:-1])
+
+
+def test_a_full_board_without_a_line_is_a_draw() -> None:
+    env = TicTacToeEnv()
+    # X O X / X O O / O X X
+    _, reward, terminated, _, _ = play(env, [0, 1, 2, 4, 3, 5, 7, 6, 8])
+    assert (reward, terminated) == (0.0, True)
+    assert winner(env.board) == 0
+    assert (env.board != 0).all()
+
+
+def test_observation_planes_follow_the_player_to_move() -> None:
+    env = TicTacToeEnv()
+    obs, info = env.reset()
+    assert obs.dtype == np.float32 and obs.shape == (3, 3, 3)
+    assert not obs[0].any() and not obs[1].any() and (obs[2] == 1).all()
+    assert info["to_play"] == 0 and info["legal_mask"].all()
+
+    obs, *_, info = env.step(4)  # X in the centre; O to move
+    assert info["to_play"] == 1
+    assert obs[0].sum() == 0  # O has no stones
+    assert obs[1, 1, 1] == 1 and obs[1].sum() == 1  # the opponent's X
+    assert (obs[2] == 0).all()
+
+    obs, *_, info = env.step(2)  # O at row 0, col 2; X to move
+    assert info["to_play"] == 0
+    assert obs[0, 1, 1] == 1 and obs[0].sum() == 1  # own X
+    assert obs[1, 0, 2] == 1 and obs[1].sum() == 1  # opponent's O
+    assert (obs[2] == 1).all()
+    expected_mask = np.ones(9, dtype=bool)
+    expected_mask[[4, 2]] = False
+    np.testing.assert_array_equal(env.legal_mask(), expected_mask)
+    np.testing.assert_array_equal(info["legal_mask"], expected_mask)
+
+
+def test_action_is_row_times_three_plus_col() -> None:
+    env = TicTacToeEnv()
+    env.reset()
+    env.step(7)
+    assert env.board[2, 1] == 1 and (env.board != 0).sum() == 1
+
+
+def test_an_illegal_move_loses_for_its_player() -> None:
+    env = TicTacToeEnv()
+    env.reset()
+    env.step(4)
+    _, reward, terminated, truncated, info = env.step(4)
+    assert (reward, terminated, truncated) == (-1.0, True, False)
+    assert info["illegal_move"] is True
+    assert not info["legal_mask"].any()
+
+
+@pytest.mark.parametrize("action", [-1, 9, 2.5, "3", True])
+def test_out_of_range_actions_raise(action: object) -> None:
+    env = TicTacToeEnv()
+    env.reset()
+    with pytest.raises(mzero.InvalidArgumentError, match=r"action: expected an integer in 0\.\.8"):
+        env.step(action)
+    assert (env.board == 0).all()  # nothing changed
+
+
+def test_stepping_a_finished_game_raises() -> None:
+    env = TicTacToeEnv()
+    play(env, [0, 3, 1, 4, 2])
+    with pytest.raises(mzero.InvalidArgumentError, match="game is over"):
+        env.step(8)
+
+
+def test_reset_starts_over() -> None:
+    env = TicTacToeEnv()
+    play(env, [0, 3, 1, 4, 2])
+    obs, info = env.reset(seed=3)
+    assert (env.board == 0).all() and info["to_play"] == 0 and (obs[2] == 1).all()
+
+
+def test_passes_the_gymnasium_env_checker() -> None:
+    env = gymnasium.make("mzero/TicTacToe-v0").unwrapped
+    check_env(env)
+
+
+def test_render_modes() -> None:
+    env = TicTacToeEnv(render_mode="ansi")
+    env.reset()
+    env.step(0)
+    env.step(4)
+    text = env.render()
+    assert text.splitlines()[0] == " X | 1 | 2"
+    assert text.splitlines()[2] == " 3 | O | 5"
+    with pytest.raises(mzero.InvalidArgumentError, match="render_mode"):
+        TicTacToeEnv(render_mode="rgb_array")
+
+
+def test_minimax_values_of_known_positions() -> None:
+    assert minimax_value(0, 0) == 0  # TicTacToe is a draw
+    # X (to move) has 0 and 1: completes the row
+    assert minimax_value(0b000000011, 0b000011000) == 1
+    # O (4, 8) to move, X (0, 1, 3) threatens 2 and 6 at once: O loses
+    assert minimax_value(0b100010000, 0b000001011) == -1
+
+
+def test_optimal_actions_take_a_win_and_block_a_loss() -> None:
+    env = TicTacToeEnv()
+    obs, *_ = play(env, [0, 4, 1])  # X threatens 2; O must block
+    assert optimal_actions(obs) == [2]
+    obs, *_ = play(env, [0, 3, 1, 4])  # X to move: 2 wins at once
+    assert optimal_actions(obs) == [2]
+
+
+def test_minimax_never_loses_to_random_from_either_side() -> None:
+    for game in range(60):
+        minimax, random = MinimaxPlayer(seed=game), RandomPlayer(seed=1000 + game)
+        assert play_game(minimax, random) >= 0
+        assert play_game(random, minimax) <= 0
+
+
+def test_minimax_against_itself_always_draws() -> None:
+    for game in range(20):
+        assert play_game(MinimaxPlayer(seed=game), MinimaxPlayer(seed=100 + game)) == 0
+
+
+def test_minimax_picks_uniformly_among_optimal_moves() -> None:
+    # on the empty board every move is optimal (all draw): a seeded player spreads out
+    obs, _ = TicTacToeEnv().reset()
+    assert optimal_actions(obs) == list(range(9))
+    player = MinimaxPlayer(seed=0)
+    counts = np.bincount([player.act(obs) for _ in range(900)], minlength=9)
+    assert counts.min() > 60  # 100 expected per cell
+    assert MinimaxPlayer(seed=5).act(obs) == MinimaxPlayer(seed=5).act(obs)
+
+
+def test_random_player_respects_the_mask_and_wins_sometimes() -> None:
+    obs, _ = TicTacToeEnv().reset()
+    mask = np.zeros(9, dtype=bool)
+    mask[[2, 7]] = True
+    player = RandomPlayer(seed=1)
+    assert {player.act(obs, mask) for _ in range(50)} == {2, 7}
+    results = [play_game(RandomPlayer(seed=i), RandomPlayer(seed=50 + i)) for i in range(100)]
+    assert {-1, 0, 1} <= set(results)
+
+
+def test_play_game_accepts_callables_and_scores_from_the_first_player() -> None:
+    def first(obs: np.ndarray, mask: np.ndarray) -> int:
+        return [0, 1, 2][int(obs[0].sum())]  # X plays the top row
+
+    def second(obs: np.ndarray, mask: np.ndarray) -> int:
+        return [3, 4, 5][int(obs[0].sum())]
+
+    assert play_game(first, second) == 1
+    assert play_game(second, first) == 1  # the top row again comes first
