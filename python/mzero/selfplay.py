@@ -1,0 +1,263 @@
+"""Self-play: B environments stepped together, planned by one batched search per step.
+
+One step of :class:`SelfPlay` (DESIGN.md, "Data flow of one self-play step"):
+
+1. stack the B current observations ``[B, stack, *obs_shape]`` and run
+   ``initial_inference`` once: root latent, value ``[B]`` and logits ``[B, A]``;
+2. call ``mzero.search`` once for the batch. Its ``recurrent_fn(game, parent, action,
+   node)`` gathers the parents' latents from one preallocated tensor
+   ``latent[num_simulations + 1, B, *latent_shape]`` on the network's device
+   (node 0 is the root, simulation k expands node k + 1), runs
+   ``recurrent_inference`` and writes the children's latents back;
+3. pick actions from the visit counts with ``mzero.select_action`` at the
+   scheduled temperature (Dirichlet noise at the root comes from the search
+   config's ``dirichlet_fraction``);
+4. step every environment and record (observation, action, reward, search value,
+   search policy); a finished game goes into the replay buffer whole and its
+   environment starts a new one.
+
+The :class:`Planner` (steps 1-2) is shared by self-play, evaluation and the agent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+import mzero
+from mzero.config import Config
+from mzero.envs import Environment, make_env_from_config
+from mzero.errors import InvalidArgumentError
+from mzero.networks import MuZeroNetwork
+
+__all__ = ["EpisodeStats", "GameRecord", "Planner", "SelfPlay"]
+
+_SEED_BOUND = 2**63
+
+
+class Planner:
+    """Batched MuZero planning: root inference, ``mzero.search``, latents kept on the device.
+
+    ``search_config`` is a :class:`mzero.SearchConfig`; ``max_games`` the largest batch
+    :meth:`plan` will see (it sizes the latent tensor).
+    """
+
+    def __init__(self, network: MuZeroNetwork, search_config: Any, max_games: int) -> None:
+        if max_games < 1:
+            raise InvalidArgumentError(f"max_games: expected >= 1, got {max_games}")
+        self.network = network
+        self.search_config = search_config
+        self.max_games = max_games
+        self.device = network.device
+        with torch.inference_mode():
+            self.latent = torch.empty(
+                (search_config.num_simulations + 1, max_games, *network.latent_shape),
+                device=self.device,
+            )
+
+    def _to_device(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, non_blocking=True)
+
+    @torch.inference_mode()
+    def initial_inference(self, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``observations [B, stack, *obs_shape]`` -> (value float32 ``[B]``, logits ``[B, A]``).
+
+        Also stores the root latents as node 0 of ``self.latent``.
+        """
+        batch = observations.shape[0]
+        root = self.network.initial_inference(self._to_device(observations))
+        self.latent[0, :batch] = root.latent
+        packed = torch.cat([root.value[:, None], root.policy_logits], dim=1).float().cpu()
+        packed_np = packed.numpy()
+        return np.ascontiguousarray(packed_np[:, 0]), np.ascontiguousarray(packed_np[:, 1:])
+
+    def recurrent_fn(
+        self, game: np.ndarray, parent: np.ndarray, action: np.ndarray, node: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The callback: ids ``int64 [N]`` -> reward ``[N]``, value ``[N]``, logits ``[N, A]``."""
+        with torch.inference_mode():
+            # one host-to-device copy for the four id arrays
+            ids = self._to_device(np.stack([game, parent, action, node]).astype(np.int64))
+            game_t, parent_t, action_t, node_t = ids
+            out = self.network.recurrent_inference(self.latent[parent_t, game_t], action_t)
+            self.latent[node_t, game_t] = out.latent
+            packed = torch.cat([out.reward[:, None], out.value[:, None], out.policy_logits], dim=1)
+            packed_np = packed.float().cpu().numpy()
+        return (
+            np.ascontiguousarray(packed_np[:, 0]),
+            np.ascontiguousarray(packed_np[:, 1]),
+            np.ascontiguousarray(packed_np[:, 2:]),
+        )
+
+    def plan(
+        self, observations: np.ndarray, legal_mask: np.ndarray | None = None, seed: int = 0
+    ) -> Any:
+        """One batched search from ``observations [B, stack, *obs_shape]``.
+
+        ``legal_mask`` is bool ``[B, A]`` (root only). Returns ``mzero.search``'s output
+        (``visit_counts``, ``policy``, ``root_value``, ``q_values``, ``action``). The
+        network runs in eval mode; its previous mode is restored afterwards.
+        """
+        batch = observations.shape[0]
+        if not 1 <= batch <= self.max_games:
+            raise InvalidArgumentError(
+                f"observations: expected 1 to {self.max_games} games, got {batch}"
+            )
+        was_training = self.network.training
+        self.network.eval()
+        try:
+            root_value, root_logits = self.initial_inference(observations)
+            return mzero.search(
+                root_value,
+                root_logits,
+                self.recurrent_fn,
+                self.search_config,
+                legal_mask=legal_mask,
+                seed=seed,
+            )
+        finally:
+            self.network.train(was_training)
+
+    @torch.inference_mode()
+    def value(self, observations: np.ndarray) -> np.ndarray:
+        """The network's value of ``observations [B, stack, *obs_shape]``: float32 ``[B]``."""
+        was_training = self.network.training
+        self.network.eval()
+        try:
+            out = self.network.initial_inference(self._to_device(observations))
+        finally:
+            self.network.train(was_training)
+        return out.value.float().cpu().numpy()
+
+
+@dataclass
+class GameRecord:
+    """One game in progress: the arrays ``ReplayBuffer.add_game`` takes, as lists."""
+
+    observations: list[np.ndarray]
+    """o_0 .. o_t so far, each float32 ``obs_shape``."""
+    legal_mask: np.ndarray
+    """bool ``[A]``: legal actions at the latest observation."""
+    actions: list[int] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    root_values: list[float] = field(default_factory=list)
+    policies: list[np.ndarray] = field(default_factory=list)
+
+    def stacked(self, stack: int) -> np.ndarray:
+        """The last ``stack`` observations ``[stack, *obs_shape]``; frames before o_0 repeat o_0."""
+        frames = self.observations[-stack:]
+        frames = [frames[0]] * (stack - len(frames)) + frames
+        return np.stack(frames)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+
+@dataclass(frozen=True)
+class EpisodeStats:
+    """A finished self-play game."""
+
+    episode_return: float
+    """Sum of rewards; two-player games: the first player's result (+1, 0, -1)."""
+    length: int
+    """Moves played."""
+    terminated: bool
+    """False if the episode was truncated (e.g. by a time limit)."""
+
+
+class SelfPlay:
+    """B environments (``config.train.num_envs``) played by one network and one batched search.
+
+    Finished games go to ``replay.add_game`` (an :class:`mzero.ReplayBuffer`); truncated
+    games bootstrap from the network's value of their last observation.
+    ``env_factory`` defaults to the config's environment.
+    """
+
+    def __init__(
+        self,
+        network: MuZeroNetwork,
+        config: Config,
+        replay: Any,
+        seed: int = 0,
+        env_factory: Callable[[], Environment] | None = None,
+    ) -> None:
+        factory = env_factory or (lambda: make_env_from_config(config.env))
+        self.config = config
+        self.replay = replay
+        self.num_games = config.train.num_envs
+        self.stack = config.env.frame_stack
+        self.envs = [factory() for _ in range(self.num_games)]
+        self.two_player = self.envs[0].two_player
+        self.planner = Planner(
+            network,
+            config.search.to_search_config(two_player=self.two_player, explore=True),
+            self.num_games,
+        )
+        self.rng = np.random.default_rng(seed)
+        self.env_steps = 0
+        self.games = [self._new_game(env) for env in self.envs]
+
+    def _new_game(self, env: Environment) -> GameRecord:
+        obs, mask = env.reset(seed=int(self.rng.integers(_SEED_BOUND)))
+        return GameRecord(observations=[obs], legal_mask=mask)
+
+    def step(self, temperature: float) -> list[EpisodeStats]:
+        """Plays one move in every game; returns the games that finished."""
+        observations = np.stack([game.stacked(self.stack) for game in self.games])
+        legal_mask = np.stack([game.legal_mask for game in self.games])
+        out = self.planner.plan(observations, legal_mask, seed=int(self.rng.integers(_SEED_BOUND)))
+        actions = mzero.select_action(out.visit_counts, temperature, self.rng)
+
+        finished: list[tuple[int, bool]] = []
+        for i, (env, game) in enumerate(zip(self.envs, self.games, strict=True)):
+            action = int(actions[i])
+            step = env.step(action)
+            game.actions.append(action)
+            game.rewards.append(step.reward)
+            game.root_values.append(float(out.root_value[i]))
+            game.policies.append(np.array(out.policy[i], dtype=np.float32))
+            game.observations.append(step.observation)
+            game.legal_mask = step.legal_mask
+            if step.terminated or step.truncated:
+                finished.append((i, step.terminated))
+        self.env_steps += self.num_games
+        return self._finish(finished)
+
+    def _finish(self, finished: list[tuple[int, bool]]) -> list[EpisodeStats]:
+        truncated = [i for i, terminated in finished if not terminated]
+        bootstrap = dict.fromkeys(truncated, 0.0)
+        if truncated:
+            last = np.stack([self.games[i].stacked(self.stack) for i in truncated])
+            bootstrap = dict(zip(truncated, self.planner.value(last).tolist(), strict=True))
+        stats = []
+        for i, terminated in finished:
+            game = self.games[i]
+            self.replay.add_game(
+                np.stack(game.observations).astype(np.float32, copy=False),
+                np.asarray(game.actions, dtype=np.int64),
+                np.asarray(game.rewards, dtype=np.float32),
+                np.asarray(game.root_values, dtype=np.float32),
+                np.stack(game.policies),
+                terminated=terminated,
+                bootstrap_value=bootstrap.get(i, 0.0),
+            )
+            stats.append(EpisodeStats(self._episode_return(game), len(game), terminated=terminated))
+            self.games[i] = self._new_game(self.envs[i])
+        return stats
+
+    def _episode_return(self, game: GameRecord) -> float:
+        if not self.two_player:
+            return float(math.fsum(game.rewards))
+        # the last mover's reward, seen from the first player (who moves at even steps)
+        last = game.rewards[-1]
+        return last if (len(game) - 1) % 2 == 0 else -last
+
+    def close(self) -> None:
+        """Closes every environment."""
+        for env in self.envs:
+            env.close()
