@@ -8,6 +8,10 @@ network. When the Rust search is present, an integration test runs it too.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -272,3 +276,23 @@ def test_self_play_with_the_rust_search() -> None:
         actions = game["actions"].tolist()
         assert len(set(actions)) == len(actions)
         np.testing.assert_allclose(game["policies"].sum(1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.skipif(not HAVE_SEARCH, reason="mzero.search is not merged into this branch yet")
+def test_bench_selfplay_quick_writes_its_json(tmp_path: Path) -> None:
+    out = tmp_path / "selfplay.json"
+    bench = Path(__file__).parents[1] / "benches" / "bench_selfplay.py"
+    result = subprocess.run(
+        [sys.executable, str(bench), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["benchmark"] == "selfplay" and report["env"] == "CartPole-v1"
+    assert [row["B"] for row in report["results"]] == [1, 4]
+    for row in report["results"]:
+        assert row["env_steps_per_s_median"] > 0
+        assert 0 < row["network_share_median"] <= 1
+        assert row["replay_transitions"] >= 0

@@ -81,11 +81,13 @@ class Planner:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The callback: ids ``int64 [N]`` -> reward ``[N]``, value ``[N]``, logits ``[N, A]``."""
         with torch.inference_mode():
-            # one host-to-device copy for the four id arrays
-            ids = self._to_device(np.stack([game, parent, action, node]).astype(np.int64))
-            game_t, parent_t, action_t, node_t = ids
-            out = self.network.recurrent_inference(self.latent[parent_t, game_t], action_t)
-            self.latent[node_t, game_t] = out.latent
+            # rows of latent viewed as [(num_simulations + 1) * max_games, ...]: row
+            # node * max_games + game; one host-to-device copy for all the ids
+            ids = np.stack([parent * self.max_games + game, node * self.max_games + game, action])
+            parent_row, node_row, action_t = self._to_device(ids.astype(np.int64, copy=False))
+            flat = self.latent.view(-1, *self.network.latent_shape)
+            out = self.network.recurrent_inference(flat.index_select(0, parent_row), action_t)
+            flat.index_copy_(0, node_row, out.latent)
             packed = torch.cat([out.reward[:, None], out.value[:, None], out.policy_logits], dim=1)
             packed_np = packed.float().cpu().numpy()
         return (
