@@ -17,6 +17,7 @@ from mzero.errors import (
     MZeroError,
     MZeroIOError,
 )
+from mzero.replay import ReplayBuffer, SampleBatch
 
 try:
     __version__ = version("mzero")
@@ -29,5 +30,7 @@ __all__ = [
     "InvalidTypeError",
     "MZeroError",
     "MZeroIOError",
+    "ReplayBuffer",
+    "SampleBatch",
     "__version__",
 ]
