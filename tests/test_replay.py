@@ -171,7 +171,7 @@ class Reference:
                 assert math.isclose(batch.target_value[b, k], value, rel_tol=1e-5, abs_tol=1e-5), (
                     f"row {b} k {k}: {batch.target_value[b, k]} vs {value}"
                 )
-                reward = game.rewards[t + k - 1] if 1 <= k and t + k <= steps else 0.0
+                reward = game.rewards[t + k - 1] if k >= 1 and t + k <= steps else 0.0
                 assert batch.target_reward[b, k] == reward
                 policy = game.policies[t + k] if alive else np.zeros(a, np.float32)
                 np.testing.assert_array_equal(batch.target_policy[b, k], policy)
@@ -266,7 +266,8 @@ def test_hand_computed_two_player_targets() -> None:
     batch = buf.sample(64, 0)
     row = int(np.argmax(batch.position == 0))
     assert batch.position[row] == 0
-    # z_0 = 1 - 0.5 * 2 + 0.25 * 40 = 10; z_1 = 2 - 0.5 * 4 + 0.25 * 8 = 2; z_2 = 4 - 0.5 * 0 + 0.25 * 8 = 6
+    # z_0 = 1 - 0.5 * 2 + 0.25 * 40 = 10; z_1 = 2 - 0.5 * 4 + 0.25 * 8 = 2;
+    # z_2 = 4 - 0.5 * 0 + 0.25 * 8 = 6
     np.testing.assert_allclose(batch.target_value[row], [10, 2, 6, 0])
     np.testing.assert_array_equal(batch.target_reward[row], [0, 1, 2, 4])
     np.testing.assert_array_equal(batch.mask[row], [1, 1, 1, 0])
@@ -580,15 +581,15 @@ def test_bad_constructor_arguments_are_named(kwargs: dict, name: str, error: typ
 
 
 def test_bad_sample_arguments_are_named(filled) -> None:
-    with pytest.raises(mzero.InvalidArgumentError, match="^batch_size: expected"):
+    with pytest.raises(mzero.InvalidArgumentError, match=r"^batch_size: expected"):
         filled.sample(0, 0)
-    with pytest.raises(mzero.InvalidArgumentError, match="^seed: expected"):
+    with pytest.raises(mzero.InvalidArgumentError, match=r"^seed: expected"):
         filled.sample(4, -1)
-    with pytest.raises(mzero.InvalidArgumentError, match="^seed: expected"):
+    with pytest.raises(mzero.InvalidArgumentError, match=r"^seed: expected"):
         filled.sample(4, 2**64)
-    with pytest.raises(mzero.InvalidTypeError, match="^seed: expected"):
+    with pytest.raises(mzero.InvalidTypeError, match=r"^seed: expected"):
         filled.sample(4, 1.5)
-    with pytest.raises(mzero.InvalidArgumentError, match="^buffer: expected"):
+    with pytest.raises(mzero.InvalidArgumentError, match=r"^buffer: expected"):
         ReplayBuffer(10, (4,), 2).sample(4, 0)
     assert filled.sample(4, 2**64 - 1).index.shape == (4,)
 
@@ -597,7 +598,7 @@ def test_obs_dtype_is_kept_and_enforced() -> None:
     rng = np.random.default_rng(12)
     buf = ReplayBuffer(50, (2, 2), 2, obs_dtype="uint8")
     assert buf.obs_dtype == np.uint8
-    with pytest.raises(mzero.InvalidTypeError, match="^observations: expected dtype uint8"):
+    with pytest.raises(mzero.InvalidTypeError, match=r"^observations: expected dtype uint8"):
         make_game(rng, 3, (2, 2), 2).add_to(buf)
     assert len(buf) == 0
     make_game(rng, 3, (2, 2), 2, dtype="uint8").add_to(buf)

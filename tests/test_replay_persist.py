@@ -117,7 +117,7 @@ def test_a_truncated_file_is_refused(
     tmp_path: Path, snapshot_bytes: bytes, fraction: float
 ) -> None:
     cut = int(len(snapshot_bytes) * fraction)
-    with pytest.raises(mzero.CorruptFileError, match="bad.bin"):
+    with pytest.raises(mzero.CorruptFileError, match=r"bad\.bin"):
         ReplayBuffer.load(write(tmp_path, snapshot_bytes[:cut]))
     with pytest.raises(mzero.CorruptFileError):
         ReplayBuffer.load(write(tmp_path, snapshot_bytes[:-1]))
