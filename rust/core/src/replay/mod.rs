@@ -300,11 +300,27 @@ impl ReplayBuffer {
         let Some(columns) = self.columns.as_ref().filter(|_| self.len > 0) else {
             return Err(Error::invalid("buffer", "at least one stored transition to sample", "none"));
         };
+        let (k_steps, num_actions, stack) =
+            (self.config.unroll_steps, self.config.num_actions, self.config.stack);
+        let frame_len = self.config.frame_len();
+        // Sizes of the outputs, checked so that a huge request is an error, not an abort.
+        let too_big = || {
+            Error::invalid(
+                "batch_size",
+                "a batch that fits in memory",
+                format!("{batch_size} rows x {stack} frames x {} unroll steps", k_steps.saturating_add(1)),
+            )
+        };
+        let steps = k_steps.checked_add(1).and_then(|k1| batch_size.checked_mul(k1));
+        let frames = batch_size.checked_mul(stack);
+        let observation_len = frames.and_then(|f| f.checked_mul(frame_len));
+        let policy_len = steps.and_then(|s| s.checked_mul(num_actions));
+
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
         // 1. Draw the transitions and their importance weights.
-        let mut index = Vec::with_capacity(batch_size);
-        let mut weight = Vec::with_capacity(batch_size);
+        let mut index = try_with_capacity(Some(batch_size), too_big)?;
+        let mut weight = try_with_capacity(Some(batch_size), too_big)?;
         match &self.tree {
             None => {
                 for _ in 0..batch_size {
@@ -329,21 +345,19 @@ impl ReplayBuffer {
         }
 
         // 2. Assemble the unrolled targets of each row.
-        let (k_steps, num_actions, stack) =
-            (self.config.unroll_steps, self.config.num_actions, self.config.stack);
         let mut batch = Batch {
             observation: ObsVec::new(columns.frames.dtype()),
-            actions: Vec::with_capacity(batch_size * k_steps),
-            target_value: vec![0.0; batch_size * (k_steps + 1)],
-            target_reward: vec![0.0; batch_size * (k_steps + 1)],
-            target_policy: vec![0.0; batch_size * (k_steps + 1) * num_actions],
-            mask: vec![0.0; batch_size * (k_steps + 1)],
+            actions: try_with_capacity(batch_size.checked_mul(k_steps), too_big)?,
+            target_value: try_zeros(steps, too_big)?,
+            target_reward: try_zeros(steps, too_big)?,
+            target_policy: try_zeros(policy_len, too_big)?,
+            mask: try_zeros(steps, too_big)?,
             weight,
-            game_id: Vec::with_capacity(batch_size),
-            position: Vec::with_capacity(batch_size),
+            game_id: try_with_capacity(Some(batch_size), too_big)?,
+            position: try_with_capacity(Some(batch_size), too_big)?,
             index: index.iter().map(|&i| to_i64(i)).collect(),
         };
-        let mut frame_slots = Vec::with_capacity(batch_size * stack);
+        let mut frame_slots = try_with_capacity(frames, too_big)?;
         for (b, &i) in index.iter().enumerate() {
             let game = &self.games[self.games.partition_point(|g| g.end() <= i)];
             let t = (i - game.first) as usize;
@@ -373,10 +387,17 @@ impl ReplayBuffer {
             // o_{t-stack+1} .. o_t, clamped to o_0 before the start.
             frame_slots.extend((0..stack).map(|s| slot_at((t + s + 1).saturating_sub(stack))));
         }
-        let frame_len = self.config.frame_len();
         batch.observation = match &columns.frames {
-            ObsVec::Float32(frames) => ObsVec::Float32(gather(frames, frame_len, &frame_slots)),
-            ObsVec::Uint8(frames) => ObsVec::Uint8(gather(frames, frame_len, &frame_slots)),
+            ObsVec::Float32(frames) => {
+                let mut out = try_with_capacity(observation_len, too_big)?;
+                gather_into(&mut out, frames, frame_len, &frame_slots);
+                ObsVec::Float32(out)
+            }
+            ObsVec::Uint8(frames) => {
+                let mut out = try_with_capacity(observation_len, too_big)?;
+                gather_into(&mut out, frames, frame_len, &frame_slots);
+                ObsVec::Uint8(out)
+            }
         };
         Ok(batch)
     }
@@ -433,13 +454,34 @@ impl ReplayBuffer {
     }
 }
 
-/// Copies the `frame_len`-element rows `slots` of `frames`, in order.
-fn gather<T: Copy>(frames: &[T], frame_len: usize, slots: &[usize]) -> Vec<T> {
-    let mut out = Vec::with_capacity(slots.len() * frame_len);
+/// Appends the `frame_len`-element rows `slots` of `frames` to `out`, in order.
+fn gather_into<T: Copy>(out: &mut Vec<T>, frames: &[T], frame_len: usize, slots: &[usize]) {
     for &slot in slots {
         out.extend_from_slice(&frames[slot * frame_len..(slot + 1) * frame_len]);
     }
+}
+
+/// The `frame_len`-element rows `slots` of `frames`, in order.
+fn gather<T: Copy>(frames: &[T], frame_len: usize, slots: &[usize]) -> Vec<T> {
+    let mut out = Vec::with_capacity(slots.len() * frame_len);
+    gather_into(&mut out, frames, frame_len, slots);
     out
+}
+
+/// An empty vector with room for `len` elements, or `too_big()` if `len`
+/// overflowed (`None`) or cannot be allocated.
+fn try_with_capacity<T>(len: Option<usize>, too_big: impl Fn() -> Error) -> Result<Vec<T>> {
+    let len = len.ok_or_else(&too_big)?;
+    let mut out = Vec::new();
+    out.try_reserve_exact(len).map_err(|_| too_big())?;
+    Ok(out)
+}
+
+/// `len` zeros, or `too_big()` (see [`try_with_capacity`]).
+fn try_zeros<T: Clone + Default>(len: Option<usize>, too_big: impl Fn() -> Error) -> Result<Vec<T>> {
+    let mut out = try_with_capacity(len, too_big)?;
+    out.resize(len.unwrap_or(0), T::default());
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -419,6 +419,21 @@ fn sampling_an_empty_buffer_or_a_zero_batch_fails() {
     assert!(buffer.sample(0, 0).unwrap_err().to_string().starts_with("batch_size: expected"));
 }
 
+#[test]
+fn a_batch_too_big_for_memory_is_an_error_not_an_abort() {
+    for cfg in [
+        ReplayConfig { stack: usize::MAX / 2, ..config(10, &[3], 2) },
+        ReplayConfig { unroll_steps: usize::MAX, ..config(10, &[3], 2) },
+        ReplayConfig { unroll_steps: 1 << 40, ..config(10, &[3], 1 << 20) },
+    ] {
+        let mut buffer = ReplayBuffer::new(cfg).unwrap();
+        let num_actions = buffer.config().num_actions;
+        buffer.add_game(&make_game(2, &[3], num_actions, 0).view()).unwrap();
+        let err = buffer.sample(1 << 20, 0).unwrap_err().to_string();
+        assert!(err.starts_with("batch_size: expected a batch that fits in memory"), "{err}");
+    }
+}
+
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("mzero-replay-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
