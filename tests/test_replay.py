@@ -219,7 +219,7 @@ def setups(draw: st.DrawFn) -> tuple[dict, list[dict], int]:
     return config, games, draw(st.integers(0, 2**32))
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(setup=setups(), dtype=st.sampled_from(["float32", "uint8"]))
 def test_every_sampled_target_follows_the_formulas(setup, dtype: str) -> None:
     config, specs, seed = setup
@@ -463,7 +463,8 @@ BAD_GAMES = {
     "priorities zero": ("priorities", _set("priorities", np.array([1, 1, 0, 1, 1], np.float32))),
     "priorities negative": ("priorities", _set("priorities", np.full(5, -1, np.float32))),
     "priorities NaN": ("priorities", _set("priorities", np.full(5, np.nan, np.float32))),
-    "priorities float64": ("priorities", _set("priorities", np.ones(5))),
+    "priorities type str": ("priorities", _set("priorities", np.array(list("abcde")))),
+    "priorities overflow": ("priorities", _set("priorities", np.full(5, 1e300))),
 }
 
 
@@ -514,7 +515,7 @@ def test_a_bad_game_names_its_argument_and_changes_nothing(filled, case: str) ->
     with pytest.raises(ValueError, match=rf"^{name}: expected") as caught:
         game.add_to(filled)
     assert isinstance(caught.value, mzero.MZeroError)
-    wrong_type = "float64" in case or "int32" in case or "type" in case or "list" in case
+    wrong_type = any(word in case for word in ("float64", "int32", "type", "list"))
     assert isinstance(caught.value, mzero.InvalidTypeError) == wrong_type, caught.value
     assert snapshot(filled) == before
     assert good_game().add_to(filled) == 3  # the failed call did not use an id
@@ -523,12 +524,13 @@ def test_a_bad_game_names_its_argument_and_changes_nothing(filled, case: str) ->
 BAD_UPDATES = {
     "never issued": ("index", np.array([38], np.int64), np.ones(1, np.float32)),
     "negative": ("index", np.array([5, -1], np.int64), np.ones(2, np.float32)),
-    "int32": ("index", np.array([5], np.int32), np.ones(1, np.float32)),
+    "float index": ("index", np.array([5.0]), np.ones(1, np.float32)),
     "2-D index": ("index", np.array([[5]], np.int64), np.ones(1, np.float32)),
     "length": ("priorities", np.array([5, 6], np.int64), np.ones(3, np.float32)),
     "zero": ("priorities", np.array([5, 6], np.int64), np.array([1, 0], np.float32)),
     "NaN": ("priorities", np.array([5], np.int64), np.array([np.nan], np.float32)),
-    "float64": ("priorities", np.array([5], np.int64), np.ones(1)),
+    "overflow": ("priorities", np.array([5], np.int64), np.array([1e300])),
+    "strings": ("priorities", np.array([5], np.int64), np.array(["1"])),
 }
 
 
@@ -539,6 +541,17 @@ def test_a_bad_update_names_its_argument_and_changes_nothing(filled, case: str) 
     with pytest.raises(ValueError, match=rf"^{name}: expected"):
         filled.update_priorities(index, priorities)
     assert snapshot(filled) == before
+
+
+def test_priorities_and_indices_of_any_real_dtype_are_cast(filled) -> None:
+    filled.update_priorities([3, 4], [2.5, 3])  # lists: int64 and float64
+    filled.update_priorities(np.array([5], np.int32), np.array([4.0], np.float64))
+    _, priorities = filled.priorities()
+    np.testing.assert_array_equal(priorities[3:6], [2.5, 3, 4])
+    game = good_game()
+    game.priorities = np.arange(1, 6)  # int64
+    game.add_to(filled)
+    np.testing.assert_array_equal(filled.priorities()[1][-5:], [1, 2, 3, 4, 5])
 
 
 def test_updates_of_evicted_transitions_are_skipped(filled) -> None:

@@ -83,6 +83,20 @@ def _dtype_name(obs_dtype: Any) -> str | None:
     return name
 
 
+def _as_array(name: str, values: Any, kinds: str, dtype: type, expected: str) -> np.ndarray:
+    """`values` as a numpy array of `dtype`, if its dtype is of one of `kinds` (numpy kind codes).
+
+    Priorities and indices have no fixed dtype in the contract: any real (or
+    integer) array is accepted and cast; values that overflow become inf and are
+    refused by the buffer.
+    """
+    array = np.asarray(values)
+    if array.dtype.kind not in kinds and array.size > 0:
+        raise InvalidTypeError(f"{name}: expected {expected}, got dtype {array.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        return array.astype(dtype, copy=False)
+
+
 class ReplayBuffer:
     """A MuZero replay buffer of whole games, with prioritized unrolled sampling.
 
@@ -173,12 +187,15 @@ class ReplayBuffer:
             terminated: the game reached a terminal state; else it was truncated
                 and ``bootstrap_value`` (the value of ``o_T``) bootstraps past ``T``.
             bootstrap_value: see ``terminated``.
-            priorities: float32 ``[T]``, finite and > 0; ``None`` gives every
-                transition the largest priority seen so far (1 at first).
+            priorities: ``[T]`` real numbers (cast to float32), finite and > 0;
+                ``None`` gives every transition the largest priority seen so far
+                (1 at first).
 
         ``T >= 1`` and ``T <= capacity``. Every value is checked (finite, in
         range, shapes consistent) before anything is stored.
         """
+        if priorities is not None:
+            priorities = _as_array("priorities", priorities, "fiub", np.float32, "real numbers")
         return self._core.add_game(
             observations,
             actions,
@@ -202,15 +219,19 @@ class ReplayBuffer:
         """Sets the priority of transition ``index[i]`` to ``priorities[i]``.
 
         Args:
-            index: int64 ``[N]``, ids from :attr:`SampleBatch.index` (any id
-                issued so far is accepted; one never issued raises).
-            priorities: float32 ``[N]``, finite and > 0.
+            index: integers ``[N]`` (cast to int64), ids from
+                :attr:`SampleBatch.index` (any id issued so far is accepted; one
+                never issued raises).
+            priorities: real numbers ``[N]`` (cast to float32), finite and > 0.
 
         Ids of transitions evicted since they were sampled are skipped; a
         repeated id takes its last priority. The largest priority applied
         becomes the default of new games if it exceeds the previous one.
         """
-        self._core.update_priorities(index, priorities)
+        self._core.update_priorities(
+            _as_array("index", index, "iu", np.int64, "integers"),
+            _as_array("priorities", priorities, "fiub", np.float32, "real numbers"),
+        )
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes a snapshot to ``path``, replacing any file there atomically.
