@@ -329,18 +329,18 @@ impl ReplayBuffer {
                 weight.resize(batch_size, 1.0f32);
             }
             Some(tree) => {
-                let total = tree.total();
-                let mut raw = Vec::with_capacity(batch_size);
+                let mut masses: Vec<f64> = try_with_capacity(Some(batch_size), too_big)?;
                 for _ in 0..batch_size {
-                    let slot = tree.find(rng.random::<f64>() * total).ok_or_else(|| {
+                    let slot = tree.find(rng.random::<f64>() * tree.total()).ok_or_else(|| {
                         Error::invalid("priorities", "p^alpha > 0 for some stored transition", "all 0")
                     })?;
                     index.push(self.index_of_slot(slot));
-                    let probability = tree.get(slot) / total;
-                    raw.push((self.len as f64 * probability).powf(-self.config.beta));
+                    masses.push(tree.get(slot));
                 }
-                let max = raw.iter().copied().fold(f64::MIN_POSITIVE, f64::max);
-                weight.extend(raw.iter().map(|w| (w / max) as f32));
+                // w_i = (N P(i))^-beta / max_j (N P(j))^-beta = (m_min / m_i)^beta with
+                // m = p^alpha the sampled masses: N and the total cancel, nothing overflows.
+                let m_min = masses.iter().copied().fold(f64::INFINITY, f64::min);
+                weight.extend(masses.iter().map(|m| (m_min / m).powf(self.config.beta) as f32));
             }
         }
 

@@ -385,6 +385,21 @@ fn prioritized_weights_follow_the_formula() {
 }
 
 #[test]
+fn extreme_betas_give_finite_weights() {
+    // (N P)^-beta alone overflows here: (2 * 0.01)^-200 = 50^200 > f64::MAX.
+    let cfg = ReplayConfig { alpha: 1.0, beta: 200.0, ..config(10, &[1], 2) };
+    let mut buffer = ReplayBuffer::new(cfg).unwrap();
+    let mut game = make_game(2, &[1], 2, 0);
+    game.priorities = Some(vec![1.0, 99.0]);
+    buffer.add_game(&game.view()).unwrap();
+    let batch = buffer.sample(2000, 0).unwrap();
+    assert!(batch.index.contains(&0) && batch.index.contains(&1));
+    for (&i, &w) in batch.index.iter().zip(&batch.weight) {
+        assert_eq!(w, if i == 0 { 1.0 } else { 0.0 }, "(1/99)^200 rounds to 0");
+    }
+}
+
+#[test]
 fn prioritized_sampling_frequencies_follow_priorities() {
     let mut buffer = ReplayBuffer::new(ReplayConfig { alpha: 0.5, ..config(100, &[1], 2) }).unwrap();
     let mut game = make_game(4, &[1], 2, 0);
