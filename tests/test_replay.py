@@ -651,7 +651,7 @@ def test_concurrent_adds_samples_and_updates_lose_nothing() -> None:
 
     def writer(w: int) -> None:
         rng = np.random.default_rng(100 + w)
-        for n in range(40):
+        for n in range(100):
             steps = int(rng.integers(1, 25))
             game = make_game(rng, steps, (2,), 3)
             # Tag every frame with (writer, game number, t) to detect mixing.
@@ -693,9 +693,9 @@ def test_concurrent_adds_samples_and_updates_lose_nothing() -> None:
         t.join()
     assert not errors, errors
     ids = sorted(gid for gid, *_ in added)
-    assert ids == list(range(160))
+    assert ids == list(range(400))
     total = sum(steps for *_, steps in added)
-    assert (len(buf), buf.num_games) == (total, 160)
+    assert (len(buf), buf.num_games) == (total, 400)
     index, _ = buf.priorities()
     np.testing.assert_array_equal(index, np.arange(total))
     # Every game is intact: its rows carry its own tag.
