@@ -18,6 +18,7 @@ from mzero.errors import (
     MZeroError,
     MZeroIOError,
 )
+from mzero.replay import ReplayBuffer, SampleBatch
 
 try:
     __version__ = version("mzero")
@@ -31,5 +32,7 @@ __all__ = [
     "InvalidTypeError",
     "MZeroError",
     "MZeroIOError",
+    "ReplayBuffer",
+    "SampleBatch",
     "__version__",
 ]

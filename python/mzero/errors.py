@@ -25,8 +25,12 @@ class InvalidArgumentError(MZeroError, ValueError):
     """An argument has the wrong shape, length or value; the message names it."""
 
 
-class InvalidTypeError(MZeroError, TypeError):
-    """An argument has the wrong dtype or type; the message names it."""
+class InvalidTypeError(MZeroError, TypeError, ValueError):
+    """An argument has the wrong dtype or type; the message names it.
+
+    Also a :class:`ValueError`, so that ``except ValueError`` catches every bad
+    argument (a wrong dtype included), as the replay contract asks.
+    """
 
 
 class CorruptFileError(MZeroError, ValueError):

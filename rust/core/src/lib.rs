@@ -6,5 +6,7 @@
 //! nothing of Python; the `mzero-python` crate binds it.
 
 pub mod error;
+pub mod replay;
 
 pub use error::{Error, Result};
+pub use replay::{ReplayBuffer, ReplayConfig};

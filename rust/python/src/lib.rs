@@ -7,10 +7,12 @@
 use pyo3::prelude::*;
 
 mod error;
+mod replay;
 
 /// The extension module.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<replay::PyReplayBuffer>()?;
     Ok(())
 }

@@ -1,0 +1,613 @@
+//! Tests of the replay buffer against a direct transcription of the target formulas.
+
+use super::*;
+use proptest::prelude::*;
+
+/// A game owned by the test.
+#[derive(Debug, Clone)]
+struct Game {
+    observations: ObsVec,
+    obs_shape: Vec<usize>,
+    actions: Vec<i64>,
+    rewards: Vec<f32>,
+    root_values: Vec<f32>,
+    policies: Vec<f32>,
+    terminated: bool,
+    bootstrap_value: f32,
+    priorities: Option<Vec<f32>>,
+}
+
+impl Game {
+    fn steps(&self) -> usize {
+        self.actions.len()
+    }
+
+    fn view(&self) -> GameView<'_> {
+        let mut shape = vec![self.steps() + 1];
+        shape.extend_from_slice(&self.obs_shape);
+        GameView {
+            observations: ObsArray { shape, data: self.observations.as_slice() },
+            actions: ArrayRef::vector(&self.actions),
+            rewards: ArrayRef::vector(&self.rewards),
+            root_values: ArrayRef::vector(&self.root_values),
+            policies: ArrayRef::matrix(self.steps(), &self.policies),
+            terminated: self.terminated,
+            bootstrap_value: self.bootstrap_value,
+            priorities: self.priorities.as_deref().map(ArrayRef::vector),
+        }
+    }
+
+    /// Frame `t`, as f32.
+    fn frame(&self, t: usize) -> Vec<f32> {
+        let len: usize = self.obs_shape.iter().product();
+        match &self.observations {
+            ObsVec::Float32(x) => x[t * len..(t + 1) * len].to_vec(),
+            ObsVec::Uint8(x) => x[t * len..(t + 1) * len].iter().map(|&v| f32::from(v)).collect(),
+        }
+    }
+}
+
+/// A deterministic game of `steps` transitions, distinct per `salt`.
+fn make_game(steps: usize, obs_shape: &[usize], num_actions: usize, salt: u32) -> Game {
+    let frame_len: usize = obs_shape.iter().product();
+    let s = salt as f32;
+    let policies = (0..steps)
+        .flat_map(|t| {
+            let raw: Vec<f32> =
+                (0..num_actions).map(|a| 1.0 + ((t + a + salt as usize) % 3) as f32).collect();
+            let sum: f32 = raw.iter().sum();
+            raw.into_iter().map(move |p| p / sum)
+        })
+        .collect();
+    Game {
+        observations: ObsVec::Float32((0..(steps + 1) * frame_len).map(|i| s * 1000.0 + i as f32).collect()),
+        obs_shape: obs_shape.to_vec(),
+        actions: (0..steps).map(|t| ((t + salt as usize) % num_actions) as i64).collect(),
+        rewards: (0..steps).map(|t| (t as f32 + 1.0) * 0.5 - s).collect(),
+        root_values: (0..steps).map(|t| s * 0.25 - t as f32).collect(),
+        policies,
+        terminated: salt.is_multiple_of(2),
+        bootstrap_value: 3.0 + s,
+        priorities: None,
+    }
+}
+
+/// `z_t` straight from the contract's formula, in f64.
+fn reference_value(game: &Game, t: usize, g: f64, n: usize) -> f64 {
+    let steps = game.steps();
+    let mut z = 0.0;
+    for i in 0..n {
+        if t + i < steps {
+            z += g.powi(i as i32) * f64::from(game.rewards[t + i]);
+        }
+    }
+    let bootstrap = if t + n < steps {
+        f64::from(game.root_values[t + n])
+    } else if !game.terminated {
+        f64::from(game.bootstrap_value)
+    } else {
+        0.0
+    };
+    z + g.powi(n as i32) * bootstrap
+}
+
+/// Checks every field of every row of `batch` against the formulas.
+fn check_batch(buffer: &ReplayBuffer, games: &[(u64, Game)], batch: &Batch, batch_size: usize) {
+    let c = buffer.config();
+    let (k_steps, a, stack) = (c.unroll_steps, c.num_actions, c.stack);
+    let g = if c.two_player { -c.discount } else { c.discount };
+    let frame_len = c.frame_len();
+    let observation: Vec<f32> = match &batch.observation {
+        ObsVec::Float32(x) => x.clone(),
+        ObsVec::Uint8(x) => x.iter().map(|&v| f32::from(v)).collect(),
+    };
+    assert_eq!(observation.len(), batch_size * stack * frame_len);
+    assert_eq!(batch.actions.len(), batch_size * k_steps);
+    for b in 0..batch_size {
+        let id = batch.game_id[b] as u64;
+        let (_, game) = games.iter().find(|(gid, _)| *gid == id).expect("sampled game is one we added");
+        let t = batch.position[b] as usize;
+        let steps = game.steps();
+        assert!(t < steps);
+        // index = first index of the game + t; the first index is the sum of earlier lengths.
+        let first: usize = games.iter().take_while(|(gid, _)| *gid != id).map(|(_, g)| g.steps()).sum();
+        assert_eq!(batch.index[b] as usize, first + t);
+        for k in 0..=k_steps {
+            let row = b * (k_steps + 1) + k;
+            let alive = t + k < steps;
+            assert_eq!(batch.mask[row], if alive { 1.0 } else { 0.0 });
+            let value = if alive { reference_value(game, t + k, g, c.td_steps) } else { 0.0 };
+            assert!(
+                (f64::from(batch.target_value[row]) - value).abs() <= 1e-4 * value.abs().max(1.0),
+                "value row {b} k {k}: {} vs {value}",
+                batch.target_value[row]
+            );
+            let reward = if k > 0 && t + k <= steps { game.rewards[t + k - 1] } else { 0.0 };
+            assert_eq!(batch.target_reward[row], reward);
+            let policy = &batch.target_policy[row * a..(row + 1) * a];
+            if alive {
+                assert_eq!(policy, &game.policies[(t + k) * a..(t + k + 1) * a]);
+            } else {
+                assert!(policy.iter().all(|&p| p == 0.0));
+            }
+        }
+        for k in 0..k_steps {
+            let action = batch.actions[b * k_steps + k];
+            if t + k < steps {
+                assert_eq!(action, game.actions[t + k]);
+            } else {
+                assert!((0..a as i64).contains(&action));
+            }
+        }
+        for s in 0..stack {
+            let j = (t + s + 1).saturating_sub(stack);
+            let at = (b * stack + s) * frame_len;
+            assert_eq!(&observation[at..at + frame_len], &game.frame(j)[..], "frame {s} of row {b}");
+        }
+    }
+}
+
+fn config(capacity: usize, obs_shape: &[usize], num_actions: usize) -> ReplayConfig {
+    ReplayConfig::new(capacity, obs_shape.to_vec(), num_actions)
+}
+
+#[test]
+fn config_fields_are_checked() {
+    let ok = config(10, &[4], 2);
+    assert!(ReplayBuffer::new(ok.clone()).is_ok());
+    let cases: Vec<(&str, ReplayConfig)> = vec![
+        ("capacity", ReplayConfig { capacity: 0, ..ok.clone() }),
+        ("obs_shape", ReplayConfig { obs_shape: vec![4, 0], ..ok.clone() }),
+        ("num_actions", ReplayConfig { num_actions: 0, ..ok.clone() }),
+        ("discount", ReplayConfig { discount: 1.5, ..ok.clone() }),
+        ("discount", ReplayConfig { discount: f64::NAN, ..ok.clone() }),
+        ("alpha", ReplayConfig { alpha: -1.0, ..ok.clone() }),
+        ("beta", ReplayConfig { beta: f64::INFINITY, ..ok.clone() }),
+        ("stack", ReplayConfig { stack: 0, ..ok.clone() }),
+        ("capacity", ReplayConfig { capacity: usize::MAX / 2, obs_shape: vec![1 << 20], ..ok }),
+    ];
+    for (name, bad) in cases {
+        let err = ReplayBuffer::new(bad).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{name}: expected")), "{err}");
+    }
+}
+
+#[test]
+fn a_scalar_observation_has_one_element() {
+    let mut buffer = ReplayBuffer::new(config(10, &[], 2)).unwrap();
+    let game = make_game(3, &[], 2, 1);
+    buffer.add_game(&game.view()).unwrap();
+    let batch = buffer.sample(8, 0).unwrap();
+    check_batch(&buffer, &[(0, game)], &batch, 8);
+}
+
+#[test]
+fn capacity_evicts_the_oldest_whole_games() {
+    let mut buffer = ReplayBuffer::new(config(10, &[2], 3)).unwrap();
+    let lengths = [4, 3, 2, 5, 1, 10, 3];
+    let mut games = Vec::new();
+    for (i, &steps) in lengths.iter().enumerate() {
+        let game = make_game(steps, &[2], 3, i as u32);
+        assert_eq!(buffer.add_game(&game.view()).unwrap(), i as u64);
+        games.push((i as u64, game));
+        // Keep the newest games whose lengths fit in the capacity.
+        let mut kept = 0;
+        let mut expected_games = 0;
+        for &s in lengths[..=i].iter().rev() {
+            if kept + s > 10 {
+                break;
+            }
+            kept += s;
+            expected_games += 1;
+        }
+        assert_eq!((buffer.len(), buffer.num_games()), (kept, expected_games));
+        assert_eq!(buffer.next_index(), lengths[..=i].iter().sum::<usize>() as u64);
+        assert_eq!(buffer.oldest_index(), buffer.next_index() - kept as u64);
+        let batch = buffer.sample(32, i as u64).unwrap();
+        check_batch(&buffer, &games, &batch, 32);
+        let oldest_alive = games.len() - expected_games;
+        assert!(batch.game_id.iter().all(|&id| id as usize >= oldest_alive));
+    }
+}
+
+#[test]
+fn memory_is_bounded_by_the_capacity() {
+    let mut buffer = ReplayBuffer::new(ReplayConfig { alpha: 0.6, ..config(1000, &[8], 4) }).unwrap();
+    let mut at_capacity = 0;
+    for i in 0..400u32 {
+        let game = make_game(1 + (i as usize * 7) % 50, &[8], 4, i);
+        buffer.add_game(&game.view()).unwrap();
+        if i == 100 {
+            at_capacity = buffer.nbytes();
+        }
+    }
+    assert!(buffer.len() <= 1000);
+    // Columns and tree were full after game 100; only the game records may still grow.
+    let per_transition = 8 * 4 + 8 + 4 * 4 + 4 * 4;
+    assert!(buffer.nbytes() <= at_capacity + 1000 * (8 * 4 + 64), "{} vs {at_capacity}", buffer.nbytes());
+    assert!(buffer.nbytes() <= 1000 * (per_transition + 8 * 4 + 64) + 16 * 1024, "{}", buffer.nbytes());
+}
+
+#[test]
+fn uint8_frames_keep_their_dtype_and_stack() {
+    let cfg = ReplayConfig { stack: 3, unroll_steps: 2, ..config(50, &[2, 2], 2) };
+    let mut buffer = ReplayBuffer::new(cfg).unwrap();
+    let mut game = make_game(6, &[2, 2], 2, 0);
+    game.observations = ObsVec::Uint8((0..7 * 4).map(|i| i as u8).collect());
+    buffer.add_game(&game.view()).unwrap();
+    assert_eq!(buffer.obs_dtype(), Some(ObsDtype::Uint8));
+    let batch = buffer.sample(40, 1).unwrap();
+    assert!(matches!(batch.observation, ObsVec::Uint8(_)));
+    check_batch(&buffer, &[(0, game.clone())], &batch, 40);
+    // A float32 game no longer fits this buffer.
+    let float_game = make_game(2, &[2, 2], 2, 1);
+    let err = buffer.add_game(&float_game.view()).unwrap_err().to_string();
+    assert!(err.starts_with("observations: expected dtype uint8"), "{err}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_batch() {
+    let mut buffer = ReplayBuffer::new(ReplayConfig { alpha: 1.0, ..config(100, &[3], 4) }).unwrap();
+    for i in 0..10 {
+        let mut game = make_game(3 + i, &[3], 4, i as u32);
+        game.priorities = Some((0..3 + i).map(|t| 0.1 + t as f32).collect());
+        buffer.add_game(&game.view()).unwrap();
+    }
+    assert_eq!(buffer.sample(64, 7).unwrap(), buffer.sample(64, 7).unwrap());
+    assert_ne!(buffer.sample(64, 7).unwrap().index, buffer.sample(64, 8).unwrap().index);
+}
+
+/// One rejected game per argument the issue lists, each leaving the buffer as it was.
+#[test]
+fn bad_games_are_rejected_before_anything_changes() {
+    let mut buffer = ReplayBuffer::new(ReplayConfig { alpha: 0.5, ..config(20, &[2], 3) }).unwrap();
+    buffer.add_game(&make_game(5, &[2], 3, 0).view()).unwrap();
+    buffer.add_game(&make_game(12, &[2], 3, 1).view()).unwrap();
+    let good = make_game(6, &[2], 3, 2);
+    type Break = fn(&mut Game);
+    let cases: Vec<(&str, Break)> = vec![
+        ("observations", |g| g.actions.push(0)), // T comes from actions
+        ("actions", |g| g.actions[2] = 3),
+        ("actions", |g| g.actions[0] = -1),
+        ("rewards", |g| {
+            g.rewards.pop();
+        }),
+        ("rewards", |g| g.rewards[1] = f32::NAN),
+        ("root_values", |g| g.root_values[5] = f32::INFINITY),
+        ("root_values", |g| g.root_values.push(1.0)),
+        ("policies", |g| g.policies[0] += 0.01),
+        ("policies", |g| {
+            g.policies[0] = -0.5;
+            g.policies[1] += 0.5;
+            g.policies[2] += 1.0;
+        }),
+        ("policies", |g| g.policies[4] = f32::NAN),
+        ("policies", |g| g.policies.truncate(15)),
+        ("observations", |g| g.observations = ObsVec::Float32(vec![0.0; 12])),
+        ("observations", |g| g.obs_shape = vec![1, 2]),
+        ("observations", |g| {
+            if let ObsVec::Float32(x) = &mut g.observations {
+                x[3] = f32::NEG_INFINITY;
+            }
+        }),
+        ("observations", |g| g.observations = ObsVec::Uint8(vec![0; 14])),
+        ("bootstrap_value", |g| g.bootstrap_value = f32::NAN),
+        ("priorities", |g| g.priorities = Some(vec![1.0; 5])),
+        ("priorities", |g| g.priorities = Some(vec![1.0, 1.0, 0.0, 1.0, 1.0, 1.0])),
+        ("priorities", |g| g.priorities = Some(vec![1.0, 1.0, 1.0, -2.0, 1.0, 1.0])),
+        ("priorities", |g| g.priorities = Some(vec![f32::NAN; 6])),
+        ("actions", |g| {
+            *g = make_game(1, &[2], 3, 5);
+            g.actions.clear();
+            g.rewards.clear();
+            g.root_values.clear();
+            g.policies.clear();
+            g.observations = ObsVec::Float32(vec![0.0; 2]);
+        }),
+        ("actions", |g| *g = make_game(21, &[2], 3, 5)),
+    ];
+    let before = (buffer.len(), buffer.nbytes(), buffer.priorities(), buffer.sample(16, 3).unwrap());
+    for (name, break_it) in cases {
+        let mut bad = good.clone();
+        break_it(&mut bad);
+        let err = buffer.add_game(&bad.view()).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { .. }));
+        assert!(err.to_string().starts_with(&format!("{name}: expected")), "{name}: {err}");
+        let after = (buffer.len(), buffer.nbytes(), buffer.priorities(), buffer.sample(16, 3).unwrap());
+        assert_eq!(before, after, "{name}: {err}");
+    }
+    assert_eq!(buffer.add_game(&good.view()).unwrap(), 2);
+}
+
+#[test]
+fn policies_within_the_tolerance_are_accepted() {
+    let mut buffer = ReplayBuffer::new(config(20, &[2], 2)).unwrap();
+    let mut game = make_game(2, &[2], 2, 0);
+    game.policies = vec![0.5, 0.5009, 1.0, 0.0];
+    buffer.add_game(&game.view()).unwrap();
+}
+
+#[test]
+fn update_priorities_validates_then_applies() {
+    let mut buffer = ReplayBuffer::new(ReplayConfig { alpha: 1.0, ..config(10, &[1], 2) }).unwrap();
+    buffer.add_game(&make_game(6, &[1], 2, 0).view()).unwrap(); // indices 0..6
+    buffer.add_game(&make_game(4, &[1], 2, 1).view()).unwrap(); // indices 6..10
+    buffer.add_game(&make_game(3, &[1], 2, 2).view()).unwrap(); // 10..13, evicts game 0
+    assert_eq!(buffer.oldest_index(), 6);
+    let before = buffer.priorities();
+    type Update = (&'static str, Vec<usize>, Vec<i64>, Vec<f32>);
+    let bad: Vec<Update> = vec![
+        ("index", vec![1], vec![13], vec![1.0]),
+        ("index", vec![2], vec![7, -1], vec![1.0, 1.0]),
+        ("priorities", vec![2], vec![7, 8], vec![1.0]),
+        ("priorities", vec![2], vec![7, 8], vec![1.0, 0.0]),
+        ("priorities", vec![2], vec![7, 8], vec![f32::NAN, 1.0]),
+        ("index", vec![1, 1], vec![7], vec![1.0]),
+    ];
+    for (name, shape, index, priorities) in bad {
+        let err = buffer
+            .update_priorities(&ArrayRef::new(shape, &index), &ArrayRef::vector(&priorities))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&format!("{name}: expected")), "{err}");
+        assert_eq!(buffer.priorities(), before);
+    }
+    // Index 2 was evicted: skipped. Index 7 repeats: the last priority wins.
+    let index = [2, 7, 12, 7];
+    let priorities = [9.0, 5.0, 0.5, 4.0];
+    buffer.update_priorities(&ArrayRef::vector(&index), &ArrayRef::vector(&priorities)).unwrap();
+    let (ids, p) = buffer.priorities();
+    assert_eq!(ids, (6..13).collect::<Vec<i64>>());
+    assert_eq!(p, vec![1.0, 4.0, 1.0, 1.0, 1.0, 1.0, 0.5]);
+    assert_eq!(buffer.max_priority(), 5.0);
+    // A new game defaults to the maximum priority seen.
+    buffer.add_game(&make_game(2, &[1], 2, 3).view()).unwrap();
+    assert_eq!(buffer.priorities().1[buffer.len() - 2..], [5.0, 5.0]);
+}
+
+#[test]
+fn prioritized_weights_follow_the_formula() {
+    let cfg = ReplayConfig { alpha: 0.7, beta: 0.4, ..config(100, &[1], 2) };
+    let mut buffer = ReplayBuffer::new(cfg).unwrap();
+    let mut game = make_game(5, &[1], 2, 0);
+    let priorities = vec![0.5, 1.0, 2.0, 4.0, 8.0];
+    game.priorities = Some(priorities.clone());
+    buffer.add_game(&game.view()).unwrap();
+    let batch = buffer.sample(200, 0).unwrap();
+    let masses: Vec<f64> = priorities.iter().map(|&p| f64::from(p).powf(0.7)).collect();
+    let total: f64 = masses.iter().sum();
+    let raw: Vec<f64> = batch.index.iter().map(|&i| (5.0 * masses[i as usize] / total).powf(-0.4)).collect();
+    let max = raw.iter().copied().fold(0.0, f64::max);
+    for (w, r) in batch.weight.iter().zip(&raw) {
+        assert!((f64::from(*w) - r / max).abs() < 1e-6);
+    }
+    assert!(batch.weight.contains(&1.0));
+}
+
+#[test]
+fn extreme_betas_give_finite_weights() {
+    // (N P)^-beta alone overflows here: (2 * 0.01)^-200 = 50^200 > f64::MAX.
+    let cfg = ReplayConfig { alpha: 1.0, beta: 200.0, ..config(10, &[1], 2) };
+    let mut buffer = ReplayBuffer::new(cfg).unwrap();
+    let mut game = make_game(2, &[1], 2, 0);
+    game.priorities = Some(vec![1.0, 99.0]);
+    buffer.add_game(&game.view()).unwrap();
+    let batch = buffer.sample(2000, 0).unwrap();
+    assert!(batch.index.contains(&0) && batch.index.contains(&1));
+    for (&i, &w) in batch.index.iter().zip(&batch.weight) {
+        assert_eq!(w, if i == 0 { 1.0 } else { 0.0 }, "(1/99)^200 rounds to 0");
+    }
+}
+
+#[test]
+fn prioritized_sampling_frequencies_follow_priorities() {
+    let mut buffer = ReplayBuffer::new(ReplayConfig { alpha: 0.5, ..config(100, &[1], 2) }).unwrap();
+    let mut game = make_game(4, &[1], 2, 0);
+    let priorities = vec![1.0f32, 4.0, 9.0, 0.25];
+    game.priorities = Some(priorities.clone());
+    buffer.add_game(&game.view()).unwrap();
+    let mut counts = [0usize; 4];
+    let draws = 40_000;
+    for seed in 0..(draws / 1000) {
+        for &i in &buffer.sample(1000, seed as u64).unwrap().index {
+            counts[i as usize] += 1;
+        }
+    }
+    // p^0.5 = 1, 2, 3, 0.5: probabilities 1/6.5, 2/6.5, 3/6.5, 0.5/6.5.
+    let chi2: f64 = [1.0, 2.0, 3.0, 0.5]
+        .iter()
+        .zip(counts)
+        .map(|(m, c)| {
+            let expected = draws as f64 * m / 6.5;
+            (c as f64 - expected).powi(2) / expected
+        })
+        .sum();
+    assert!(chi2 < 16.27, "chi2 {chi2} (df 3, p = 0.001), counts {counts:?}");
+}
+
+#[test]
+fn sampling_an_empty_buffer_or_a_zero_batch_fails() {
+    let buffer = ReplayBuffer::new(config(10, &[1], 2)).unwrap();
+    assert!(buffer.sample(4, 0).unwrap_err().to_string().starts_with("buffer: expected"));
+    let mut buffer = buffer;
+    buffer.add_game(&make_game(2, &[1], 2, 0).view()).unwrap();
+    assert!(buffer.sample(0, 0).unwrap_err().to_string().starts_with("batch_size: expected"));
+}
+
+#[test]
+fn a_batch_too_big_for_memory_is_an_error_not_an_abort() {
+    for cfg in [
+        ReplayConfig { stack: usize::MAX / 2, ..config(10, &[3], 2) },
+        ReplayConfig { unroll_steps: usize::MAX, ..config(10, &[3], 2) },
+        ReplayConfig { unroll_steps: 1 << 40, ..config(10, &[3], 1 << 20) },
+    ] {
+        let mut buffer = ReplayBuffer::new(cfg).unwrap();
+        let num_actions = buffer.config().num_actions;
+        buffer.add_game(&make_game(2, &[3], num_actions, 0).view()).unwrap();
+        let err = buffer.sample(1 << 20, 0).unwrap_err().to_string();
+        assert!(err.starts_with("batch_size: expected a batch that fits in memory"), "{err}");
+    }
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mzero-replay-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn filled_buffer(alpha: f64, dtype: ObsDtype) -> (ReplayBuffer, Vec<(u64, Game)>) {
+    let cfg = ReplayConfig { alpha, stack: 2, two_player: true, ..config(30, &[2, 3], 3) };
+    let mut buffer = ReplayBuffer::new(cfg).unwrap();
+    let mut games = Vec::new();
+    for i in 0..9u32 {
+        let mut game = make_game(2 + (i as usize % 7), &[2, 3], 3, i);
+        if dtype == ObsDtype::Uint8 {
+            game.observations =
+                ObsVec::Uint8((0..(game.steps() + 1) * 6).map(|x| (x + i as usize) as u8).collect());
+        }
+        if i % 3 == 1 {
+            game.priorities = Some((0..game.steps()).map(|t| 0.5 + t as f32).collect());
+        }
+        let id = buffer.add_game(&game.view()).unwrap();
+        games.push((id, game));
+    }
+    buffer.update_priorities(&ArrayRef::vector(&[30, 38]), &ArrayRef::vector(&[7.0, 0.1])).unwrap();
+    (buffer, games)
+}
+
+#[test]
+fn save_then_load_gives_an_identical_buffer() {
+    let dir = temp_dir("roundtrip");
+    for (alpha, dtype) in [(0.0, ObsDtype::Float32), (0.6, ObsDtype::Uint8)] {
+        let (buffer, games) = filled_buffer(alpha, dtype);
+        let path = dir.join("buffer.bin");
+        buffer.save(&path).unwrap();
+        let loaded = ReplayBuffer::load(&path).unwrap();
+        assert_eq!(loaded.config(), buffer.config());
+        assert_eq!(
+            (loaded.len(), loaded.num_games(), loaded.next_game_id(), loaded.next_index()),
+            (buffer.len(), buffer.num_games(), buffer.next_game_id(), buffer.next_index())
+        );
+        assert_eq!(loaded.priorities(), buffer.priorities());
+        assert_eq!(loaded.max_priority(), buffer.max_priority());
+        assert_eq!(loaded.nbytes(), buffer.nbytes());
+        for seed in 0..5 {
+            let batch = loaded.sample(64, seed).unwrap();
+            assert_eq!(batch, buffer.sample(64, seed).unwrap());
+            check_batch(&loaded, &games, &batch, 64);
+        }
+        for (id, game) in &games {
+            if let Some(stored) = loaded.games.iter().find(|g| g.id == *id) {
+                let last = game.frame(game.steps());
+                let kept: Vec<f32> = match &stored.last_observation {
+                    ObsVec::Float32(x) => x.clone(),
+                    ObsVec::Uint8(x) => x.iter().map(|&v| f32::from(v)).collect(),
+                };
+                assert_eq!(kept, last);
+            }
+        }
+    }
+    let empty = ReplayBuffer::new(config(5, &[1], 2)).unwrap();
+    let path = dir.join("empty.bin");
+    empty.save(&path).unwrap();
+    let loaded = ReplayBuffer::load(&path).unwrap();
+    assert!(loaded.is_empty() && loaded.obs_dtype().is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_truncation_and_every_flipped_byte_is_detected() {
+    let dir = temp_dir("corrupt");
+    let cfg = ReplayConfig { alpha: 0.5, ..config(8, &[1], 2) };
+    let mut buffer = ReplayBuffer::new(cfg).unwrap();
+    buffer.add_game(&make_game(3, &[1], 2, 0).view()).unwrap();
+    buffer.add_game(&make_game(2, &[1], 2, 1).view()).unwrap();
+    let path = dir.join("small.bin");
+    buffer.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let bad = dir.join("bad.bin");
+    for len in 0..bytes.len() {
+        std::fs::write(&bad, &bytes[..len]).unwrap();
+        let err = ReplayBuffer::load(&bad).unwrap_err();
+        assert!(matches!(err, Error::CorruptFile { .. }), "truncated to {len}: {err}");
+    }
+    for i in 0..bytes.len() {
+        let mut flipped = bytes.clone();
+        flipped[i] ^= 0x10;
+        std::fs::write(&bad, &flipped).unwrap();
+        let err = ReplayBuffer::load(&bad).unwrap_err();
+        assert!(matches!(err, Error::CorruptFile { .. }), "byte {i} flipped: {err}");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    std::fs::write(&bad, &longer).unwrap();
+    assert!(matches!(ReplayBuffer::load(&bad).unwrap_err(), Error::CorruptFile { .. }));
+    // Another format version, with a valid checksum: still refused, with the version named.
+    let mut other = bytes[..bytes.len() - 4].to_vec();
+    other[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let crc = crc32fast::hash(&other);
+    other.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(&bad, &other).unwrap();
+    let err = ReplayBuffer::load(&bad).unwrap_err().to_string();
+    assert!(err.contains("format version 2"), "{err}");
+    let missing = ReplayBuffer::load(&dir.join("missing.bin")).unwrap_err();
+    assert!(matches!(missing, Error::Io { .. }));
+    // A failed save leaves no temporary file behind.
+    assert!(buffer.save(&dir.join("no-such-dir").join("x.bin")).is_err());
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).collect();
+    assert!(leftovers.iter().all(|e| !e.file_name().to_string_lossy().ends_with(".tmp")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn arb_setup() -> impl Strategy<Value = (ReplayConfig, Vec<(usize, bool, bool)>)> {
+    (
+        1usize..40,
+        1usize..4,
+        0usize..5,
+        0usize..6,
+        prop::bool::ANY,
+        prop_oneof![Just(0.0), 0.1f64..2.0],
+        1usize..4,
+        prop_oneof![Just(1.0), Just(0.0), 0.5f64..1.0],
+        prop::collection::vec((1usize..15, prop::bool::ANY, prop::bool::ANY), 1..8),
+    )
+        .prop_map(|(capacity, a, k, n, two_player, alpha, stack, discount, games)| {
+            let capacity = capacity.max(games.iter().map(|g| g.0).max().unwrap_or(1));
+            let cfg = ReplayConfig {
+                unroll_steps: k,
+                td_steps: n,
+                two_player,
+                alpha,
+                stack,
+                discount,
+                ..config(capacity, &[2], a)
+            };
+            (cfg, games)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Every row of a sampled batch matches the formulas, whatever the configuration.
+    #[test]
+    fn sampled_targets_match_the_formulas((cfg, specs) in arb_setup(), seed in 0u64..1000) {
+        let a = cfg.num_actions;
+        let mut buffer = ReplayBuffer::new(cfg).unwrap();
+        let mut games = Vec::new();
+        for (i, &(steps, terminated, prioritized)) in specs.iter().enumerate() {
+            let mut game = make_game(steps, &[2], a, i as u32);
+            game.terminated = terminated;
+            if prioritized {
+                game.priorities = Some((0..steps).map(|t| 0.1 + ((t * 7 + i) % 5) as f32).collect());
+            }
+            let id = buffer.add_game(&game.view()).unwrap();
+            prop_assert_eq!(id, i as u64);
+            games.push((id, game));
+            prop_assert!(buffer.len() <= buffer.config().capacity);
+        }
+        let batch = buffer.sample(32, seed).unwrap();
+        check_batch(&buffer, &games, &batch, 32);
+        prop_assert!(batch.weight.iter().all(|&w| w > 0.0 && w <= 1.0));
+    }
+}

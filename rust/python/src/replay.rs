@@ -1,0 +1,366 @@
+//! Bindings of `mzero_core::replay::ReplayBuffer` as `mzero._core.ReplayBuffer`.
+//!
+//! Each method checks Python types and numpy dtypes, borrows the arrays,
+//! releases the GIL, takes the buffer's lock and calls the core. The lock is a
+//! `RwLock`: samples and saves share it, `add_game` and `update_priorities`
+//! take it alone. It is only ever taken with the GIL released, so a thread
+//! waiting for it never blocks the others.
+
+use std::path::PathBuf;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use mzero_core::replay::{
+    ArrayRef, GameView, ObsArray, ObsDtype, ObsSlice, ObsVec, ReplayBuffer, ReplayConfig,
+};
+use numpy::ndarray::{ArrayD, IxDyn};
+use numpy::{
+    Element, IntoPyArray, PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray,
+    PyUntypedArrayMethods,
+};
+use pyo3::conversion::FromPyObjectOwned;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyInt, PyTuple};
+
+use crate::error::{to_py, wrong_type, InvalidArgumentError};
+
+/// A numpy argument's shape and elements: borrowed when C-contiguous, else copied.
+struct Borrowed<'py, T: Element> {
+    array: PyReadonlyArrayDyn<'py, T>,
+    copy: Option<Vec<T>>,
+}
+
+impl<'py, T: Element + Copy> Borrowed<'py, T> {
+    fn shape(&self) -> Vec<usize> {
+        self.array.shape().to_vec()
+    }
+
+    fn data(&self) -> &[T] {
+        match &self.copy {
+            Some(copy) => copy,
+            None => self.array.as_slice().unwrap_or(&[]),
+        }
+    }
+
+    fn view(&self) -> ArrayRef<'_, T> {
+        ArrayRef::new(self.shape(), self.data())
+    }
+}
+
+/// `obj` as a numpy array of `T` (`dtype` names it), or an `InvalidTypeError` naming `name`.
+fn borrow<'py, T: Element + Copy>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    dtype: &str,
+) -> PyResult<Borrowed<'py, T>> {
+    let Ok(array) = obj.cast::<PyArrayDyn<T>>() else {
+        return Err(match obj.cast::<PyUntypedArray>() {
+            Ok(other) => wrong_type(name, &format!("dtype {dtype}"), format!("dtype {}", other.dtype())),
+            Err(_) => wrong_type(name, &format!("a numpy array of dtype {dtype}"), type_name(obj)),
+        });
+    };
+    let array = array.try_readonly().map_err(|e| wrong_type(name, "a readable array", e))?;
+    let copy = match array.as_slice() {
+        Ok(_) => None,
+        Err(_) => Some(array.as_array().iter().copied().collect()),
+    };
+    Ok(Borrowed { array, copy })
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map_or_else(|_| "an unknown type".into(), |n| n.to_string())
+}
+
+/// `obj` extracted as `T`, or an `InvalidTypeError` naming `name` and `expected`.
+fn extract<'py, T: FromPyObjectOwned<'py>>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    expected: &str,
+) -> PyResult<T> {
+    obj.extract::<T>().map_err(|_| wrong_type(name, expected, type_name(obj)))
+}
+
+/// A non-negative integer argument as `usize`.
+fn count(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
+    let value: i64 = extract(obj, name, "an int")?;
+    usize::try_from(value)
+        .map_err(|_| InvalidArgumentError::new_err(format!("{name}: expected an int >= 0, got {value}")))
+}
+
+fn float(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
+    extract(obj, name, "a float")
+}
+
+fn flag(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<bool> {
+    extract(obj, name, "a bool")
+}
+
+fn parse_dtype(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<ObsDtype>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(None) };
+    match extract::<String>(obj, "obs_dtype", "None, 'float32' or 'uint8'")?.as_str() {
+        "float32" => Ok(Some(ObsDtype::Float32)),
+        "uint8" => Ok(Some(ObsDtype::Uint8)),
+        other => Err(wrong_type("obs_dtype", "None, 'float32' or 'uint8'", format!("'{other}'"))),
+    }
+}
+
+/// A fresh numpy array of `shape` owning `data`.
+fn to_numpy<'py, T: Element>(py: Python<'py>, data: Vec<T>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    let array = ArrayD::from_shape_vec(IxDyn(shape), data)
+        .map_err(|e| PyRuntimeError::new_err(format!("internal error: batch shape {shape:?}: {e}")))?;
+    Ok(array.into_pyarray(py).into_any())
+}
+
+/// Observations of either dtype.
+enum ObsBorrowed<'py> {
+    Float32(Borrowed<'py, f32>),
+    Uint8(Borrowed<'py, u8>),
+}
+
+/// Why `add_game` refused a game.
+enum Refused {
+    Core(mzero_core::Error),
+    Dtype { expected: ObsDtype, got: ObsDtype },
+}
+
+/// The replay buffer of `mzero.ReplayBuffer` (see `python/mzero/replay.py` for the API).
+#[pyclass(module = "mzero._core", name = "ReplayBuffer", frozen)]
+#[derive(Debug)]
+pub struct PyReplayBuffer {
+    inner: RwLock<ReplayBuffer>,
+}
+
+impl PyReplayBuffer {
+    fn read(&self) -> RwLockReadGuard<'_, ReplayBuffer> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, ReplayBuffer> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the buffer with the GIL released and the shared lock held.
+    fn with_read<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&ReplayBuffer) -> T + Send) -> T {
+        py.detach(|| f(&self.read()))
+    }
+}
+
+#[pymethods]
+impl PyReplayBuffer {
+    #[new]
+    /// Every argument is required here; `mzero.ReplayBuffer` holds the contract's defaults.
+    #[pyo3(signature = (
+        capacity, obs_shape, num_actions, unroll_steps, td_steps, discount,
+        two_player, alpha, beta, stack, obs_dtype,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        capacity: &Bound<'_, PyAny>,
+        obs_shape: &Bound<'_, PyAny>,
+        num_actions: &Bound<'_, PyAny>,
+        unroll_steps: &Bound<'_, PyAny>,
+        td_steps: &Bound<'_, PyAny>,
+        discount: &Bound<'_, PyAny>,
+        two_player: &Bound<'_, PyAny>,
+        alpha: &Bound<'_, PyAny>,
+        beta: &Bound<'_, PyAny>,
+        stack: &Bound<'_, PyAny>,
+        obs_dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let dims: Vec<i64> = extract(obs_shape, "obs_shape", "a tuple of ints")?;
+        let obs_shape =
+            dims.iter().map(|&d| usize::try_from(d)).collect::<Result<Vec<_>, _>>().map_err(|_| {
+                InvalidArgumentError::new_err(format!(
+                    "obs_shape: expected positive dimensions, got {dims:?}"
+                ))
+            })?;
+        let config = ReplayConfig {
+            capacity: count(capacity, "capacity")?,
+            obs_shape,
+            num_actions: count(num_actions, "num_actions")?,
+            unroll_steps: count(unroll_steps, "unroll_steps")?,
+            td_steps: count(td_steps, "td_steps")?,
+            discount: float(discount, "discount")?,
+            two_player: flag(two_player, "two_player")?,
+            alpha: float(alpha, "alpha")?,
+            beta: float(beta, "beta")?,
+            stack: count(stack, "stack")?,
+            obs_dtype: parse_dtype(obs_dtype)?,
+        };
+        let buffer = ReplayBuffer::new(config).map_err(to_py)?;
+        Ok(Self { inner: RwLock::new(buffer) })
+    }
+
+    #[pyo3(signature = (
+        observations, actions, rewards, root_values, policies, terminated, bootstrap_value, priorities,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_game(
+        &self,
+        py: Python<'_>,
+        observations: &Bound<'_, PyAny>,
+        actions: &Bound<'_, PyAny>,
+        rewards: &Bound<'_, PyAny>,
+        root_values: &Bound<'_, PyAny>,
+        policies: &Bound<'_, PyAny>,
+        terminated: &Bound<'_, PyAny>,
+        bootstrap_value: &Bound<'_, PyAny>,
+        priorities: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        let float_obs = observations.cast::<PyArrayDyn<f32>>().is_ok();
+        let obs = if float_obs {
+            ObsBorrowed::Float32(borrow(observations, "observations", "float32 or uint8")?)
+        } else {
+            ObsBorrowed::Uint8(borrow(observations, "observations", "float32 or uint8")?)
+        };
+        let (obs_shape, obs_data) = match &obs {
+            ObsBorrowed::Float32(x) => (x.shape(), ObsSlice::Float32(x.data())),
+            ObsBorrowed::Uint8(x) => (x.shape(), ObsSlice::Uint8(x.data())),
+        };
+        let actions = borrow::<i64>(actions, "actions", "int64")?;
+        let rewards = borrow::<f32>(rewards, "rewards", "float32")?;
+        let root_values = borrow::<f32>(root_values, "root_values", "float32")?;
+        let policies = borrow::<f32>(policies, "policies", "float32")?;
+        let priorities = match priorities.filter(|p| !p.is_none()) {
+            Some(p) => Some(borrow::<f32>(p, "priorities", "float32")?),
+            None => None,
+        };
+        let game = GameView {
+            observations: ObsArray { shape: obs_shape, data: obs_data },
+            actions: actions.view(),
+            rewards: rewards.view(),
+            root_values: root_values.view(),
+            policies: policies.view(),
+            terminated: flag(terminated, "terminated")?,
+            bootstrap_value: float(bootstrap_value, "bootstrap_value")? as f32,
+            priorities: priorities.as_ref().map(Borrowed::view),
+        };
+        let added = py.detach(|| {
+            let mut buffer = self.write();
+            match buffer.obs_dtype() {
+                Some(expected) if expected != game.observations.data.dtype() => {
+                    Err(Refused::Dtype { expected, got: game.observations.data.dtype() })
+                }
+                _ => buffer.add_game(&game).map_err(Refused::Core),
+            }
+        });
+        added.map_err(|refused| match refused {
+            Refused::Core(e) => to_py(e),
+            Refused::Dtype { expected, got } => wrong_type(
+                "observations",
+                &format!("dtype {expected}, the dtype of this buffer"),
+                format!("dtype {got}"),
+            ),
+        })
+    }
+
+    /// Returns a dict of fresh numpy arrays (see `mzero.SampleBatch`).
+    fn sample<'py>(
+        &self,
+        py: Python<'py>,
+        batch_size: &Bound<'py, PyAny>,
+        seed: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let batch_size = count(batch_size, "batch_size")?;
+        let seed: u64 = match seed.extract::<u64>() {
+            Ok(s) => s,
+            Err(_) if seed.is_instance_of::<PyInt>() => {
+                return Err(InvalidArgumentError::new_err(format!(
+                    "seed: expected an int in [0, 2**64), got {seed}"
+                )))
+            }
+            Err(_) => return Err(wrong_type("seed", "an int", type_name(seed))),
+        };
+        let (config, batch) =
+            self.with_read(py, |buffer| (buffer.config().clone(), buffer.sample(batch_size, seed)));
+        let batch = batch.map_err(to_py)?;
+        let (b, k, a) = (batch_size, config.unroll_steps, config.num_actions);
+        let mut obs_shape = vec![b, config.stack];
+        obs_shape.extend_from_slice(&config.obs_shape);
+        let out = PyDict::new(py);
+        let observation = match batch.observation {
+            ObsVec::Float32(x) => to_numpy(py, x, &obs_shape)?,
+            ObsVec::Uint8(x) => to_numpy(py, x, &obs_shape)?,
+        };
+        out.set_item("observation", observation)?;
+        out.set_item("actions", to_numpy(py, batch.actions, &[b, k])?)?;
+        out.set_item("target_value", to_numpy(py, batch.target_value, &[b, k + 1])?)?;
+        out.set_item("target_reward", to_numpy(py, batch.target_reward, &[b, k + 1])?)?;
+        out.set_item("target_policy", to_numpy(py, batch.target_policy, &[b, k + 1, a])?)?;
+        out.set_item("mask", to_numpy(py, batch.mask, &[b, k + 1])?)?;
+        out.set_item("weight", to_numpy(py, batch.weight, &[b])?)?;
+        out.set_item("game_id", to_numpy(py, batch.game_id, &[b])?)?;
+        out.set_item("position", to_numpy(py, batch.position, &[b])?)?;
+        out.set_item("index", to_numpy(py, batch.index, &[b])?)?;
+        Ok(out)
+    }
+
+    fn update_priorities(
+        &self,
+        py: Python<'_>,
+        index: &Bound<'_, PyAny>,
+        priorities: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let index = borrow::<i64>(index, "index", "int64")?;
+        let priorities = borrow::<f32>(priorities, "priorities", "float32")?;
+        let (index, priorities) = (index.view(), priorities.view());
+        py.detach(|| self.write().update_priorities(&index, &priorities)).map_err(to_py)
+    }
+
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        self.with_read(py, |buffer| buffer.save(&path)).map_err(to_py)
+    }
+
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let buffer = py.detach(|| ReplayBuffer::load(&path)).map_err(to_py)?;
+        Ok(Self { inner: RwLock::new(buffer) })
+    }
+
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.with_read(py, ReplayBuffer::len)
+    }
+
+    /// `(index int64 [N], priority float32 [N])` of the stored transitions, oldest first.
+    fn priorities<'py>(&self, py: Python<'py>) -> (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>) {
+        let (index, priorities) = self.with_read(py, ReplayBuffer::priorities);
+        (index.into_pyarray(py), priorities.into_pyarray(py))
+    }
+
+    #[getter]
+    fn nbytes(&self, py: Python<'_>) -> usize {
+        self.with_read(py, ReplayBuffer::nbytes)
+    }
+
+    #[getter]
+    fn num_games(&self, py: Python<'_>) -> usize {
+        self.with_read(py, ReplayBuffer::num_games)
+    }
+
+    #[getter]
+    fn max_priority(&self, py: Python<'_>) -> f32 {
+        self.with_read(py, ReplayBuffer::max_priority)
+    }
+
+    #[getter]
+    fn obs_dtype(&self, py: Python<'_>) -> Option<&'static str> {
+        self.with_read(py, |b| b.obs_dtype().map(ObsDtype::name))
+    }
+
+    /// The constructor's arguments as a dict (`obs_shape` a tuple).
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = self.with_read(py, |b| b.config().clone());
+        let out = PyDict::new(py);
+        out.set_item("capacity", c.capacity)?;
+        out.set_item("obs_shape", PyTuple::new(py, &c.obs_shape)?)?;
+        out.set_item("num_actions", c.num_actions)?;
+        out.set_item("unroll_steps", c.unroll_steps)?;
+        out.set_item("td_steps", c.td_steps)?;
+        out.set_item("discount", c.discount)?;
+        out.set_item("two_player", c.two_player)?;
+        out.set_item("alpha", c.alpha)?;
+        out.set_item("beta", c.beta)?;
+        out.set_item("stack", c.stack)?;
+        Ok(out)
+    }
+}
