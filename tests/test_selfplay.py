@@ -296,3 +296,28 @@ def test_bench_selfplay_quick_writes_its_json(tmp_path: Path) -> None:
         assert row["env_steps_per_s_median"] > 0
         assert 0 < row["network_share_median"] <= 1
         assert row["replay_transitions"] >= 0
+
+
+def test_self_play_games_train_through_the_rust_replay_buffer(
+    fake_search: RandomTreeSearch,
+) -> None:
+    from mzero.networks import TrainingBatch, muzero_loss
+
+    config = small_config("tictactoe", num_envs=4)
+    net = tictactoe_network()
+    replay = mzero.ReplayBuffer(
+        1000, (3, 3, 3), 9, unroll_steps=3, td_steps=9, discount=1.0, two_player=True
+    )
+    play = SelfPlay(net, config, replay, seed=0)
+    finished = []
+    while len(finished) < 4:
+        finished += play.step(temperature=1.0)
+    assert len(replay) == sum(s.length for s in finished)
+    sample = replay.sample(16, 0)
+    batch = TrainingBatch.from_sample(sample)
+    assert batch.observation.shape == (16, 1, 3, 3, 3)
+    out = muzero_loss(net, batch)
+    out.loss.backward()
+    assert torch.isfinite(out.loss)
+    assert out.priorities.shape == (16,)
+    replay.update_priorities(sample.index, out.priorities.numpy())
