@@ -64,7 +64,9 @@ def cross_entropy(logits: list[float], target: list[float]) -> float:
     return -sum(t * (v - log_z) for t, v in zip(target, logits, strict=True))
 
 
-def reference_loss(net: MuZeroNetwork, b: TrainingBatch, value_weight: float) -> dict[str, float]:
+def reference_loss(
+    net: MuZeroNetwork, b: TrainingBatch, value_weight: float, absorbing: bool
+) -> dict[str, float]:
     """The loss written out per sample and step in plain Python from the unrolled outputs."""
     with torch.no_grad():
         outputs = unroll(net, b.observation, b.actions)
@@ -77,11 +79,12 @@ def reference_loss(net: MuZeroNetwork, b: TrainingBatch, value_weight: float) ->
                 sample["policy"] += cross_entropy(
                     out.policy_logits[i].tolist(), b.target_policy[i, k].tolist()
                 )
+            if absorbing or b.mask[i, k] > 0:
                 z = h(b.target_value[i, k].double()).item()
                 sample["value"] += cross_entropy(
                     out.value_logits[i].tolist(), reference_two_hot(z, CONFIG.value_support)
                 )
-            if k > 0 and b.mask[i, k - 1] > 0:
+            if k > 0 and (absorbing or b.mask[i, k - 1] > 0):
                 u = h(b.target_reward[i, k].double()).item()
                 sample["reward"] += cross_entropy(
                     out.reward_logits[i].tolist(), reference_two_hot(u, CONFIG.reward_support)
@@ -102,11 +105,12 @@ def grads(net: MuZeroNetwork, loss: torch.Tensor) -> dict[str, torch.Tensor]:
     }
 
 
+@pytest.mark.parametrize("absorbing", [True, False])
 @pytest.mark.parametrize("value_weight", [0.25, 1.0])
-def test_loss_matches_the_plain_reference(value_weight: float) -> None:
+def test_loss_matches_the_plain_reference(value_weight: float, absorbing: bool) -> None:
     net, b = network(), batch()
-    out = muzero_loss(net, b, value_weight=value_weight)
-    expected = reference_loss(net, b, value_weight)
+    out = muzero_loss(net, b, value_weight=value_weight, absorbing=absorbing)
+    expected = reference_loss(net, b, value_weight, absorbing)
     assert out.loss.item() == pytest.approx(expected["loss"], rel=1e-5)
     assert out.policy.item() == pytest.approx(expected["policy"], rel=1e-5)
     assert out.value.item() == pytest.approx(expected["value"], rel=1e-5)
@@ -125,9 +129,9 @@ def test_priorities_are_the_root_value_error() -> None:
     assert not out.priorities.requires_grad
 
 
-def test_masked_steps_contribute_nothing() -> None:
+def test_without_absorbing_states_masked_steps_contribute_nothing() -> None:
     net, b = network(), batch()
-    base = muzero_loss(net, b)
+    base = muzero_loss(net, b, absorbing=False)
     base_grads = grads(net, base.loss)
 
     # garbage in every target that a mask excludes
@@ -145,20 +149,43 @@ def test_masked_steps_contribute_nothing() -> None:
         weight=b.weight,
     )
     assert not torch.equal(changed.target_value, b.target_value)  # something did change
-    out = muzero_loss(net, changed)
+    out = muzero_loss(net, changed, absorbing=False)
     assert out.loss.item() == pytest.approx(base.loss.item(), rel=1e-6)
     for name, grad in grads(net, out.loss).items():
         torch.testing.assert_close(grad, base_grads[name], msg=name)
 
 
-def test_the_final_reward_of_a_game_counts() -> None:
+def test_absorbing_states_train_value_and_reward_but_not_policy() -> None:
+    net, b = network(), batch()
+    base = muzero_loss(net, b, absorbing=True)
+    past_end = b.mask == 0
+    noise = torch.rand(B, K + 1, A, generator=torch.Generator().manual_seed(3))
+    other_policy = TrainingBatch(
+        **{**b.__dict__, "target_policy": torch.where(past_end[..., None], noise, b.target_policy)}
+    )
+    assert muzero_loss(net, other_policy).loss.item() == pytest.approx(base.loss.item(), rel=1e-6)
+    other_value = TrainingBatch(
+        **{**b.__dict__, "target_value": torch.where(past_end, 30.0, b.target_value)}
+    )
+    assert muzero_loss(net, other_value).value.item() != pytest.approx(base.value.item(), rel=1e-4)
+    other_reward = TrainingBatch(**{**b.__dict__, "target_reward": b.target_reward.clone()})
+    other_reward.target_reward[3, 2:] += 2.0  # row 3 ends after one step
+    assert muzero_loss(net, other_reward).reward.item() != pytest.approx(
+        base.reward.item(), rel=1e-4
+    )
+
+
+@pytest.mark.parametrize("absorbing", [True, False])
+def test_the_final_reward_of_a_game_counts(absorbing: bool) -> None:
     # row 3 has one valid position (mask [1, 0, 0, 0]): its step-1 reward is the
     # reward of the last move and must be trained
     net, b = network(), batch()
-    base = muzero_loss(net, b).reward.item()
+    base = muzero_loss(net, b, absorbing=absorbing).reward.item()
     changed = TrainingBatch(**{**b.__dict__, "target_reward": b.target_reward.clone()})
     changed.target_reward[3, 1] += 2.0
-    assert muzero_loss(net, changed).reward.item() != pytest.approx(base, rel=1e-6)
+    assert muzero_loss(net, changed, absorbing=absorbing).reward.item() != pytest.approx(
+        base, rel=1e-6
+    )
 
 
 def test_importance_weights_scale_each_sample() -> None:
@@ -179,7 +206,7 @@ def test_recurrent_steps_have_their_gradient_scaled_by_one_over_k() -> None:
     # only step K counts (value and policy; its reward is masked by mask[K-1] = 0)
     net = network()
     b = batch(mask=[[0.0] * K + [1.0]] * B)
-    out = muzero_loss(net, b, value_weight=1.0)
+    out = muzero_loss(net, b, value_weight=1.0, absorbing=False)
     got = grads(net, out.loss)
 
     outputs = unroll(net, b.observation, b.actions)

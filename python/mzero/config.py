@@ -281,6 +281,11 @@ class TrainConfig:
     value_loss_weight: float = 0.25
     """Weight of the value cross-entropy (MuZero Reanalyze uses 0.25)."""
 
+    absorbing: bool = True
+    """Treat states past the end of a game as absorbing (MuZero pseudocode): their value
+    and reward are trained towards 0 and only the policy is masked. False: every loss
+    term past the end is masked."""
+
     train_ratio: float = 0.25
     """Learner steps per environment step (counting each of the B environments)."""
 

@@ -10,10 +10,13 @@ MuZero (Schrittwieser et al. 2020, equation 1 and the appendix pseudocode)::
   is unchanged, as in the pseudocode's ``scale_gradient(l, 1/K)``);
 * policy: cross-entropy against the search policy; value and reward:
   cross-entropy against the two-hot encoding of ``h(target)`` on their supports;
-* masks: the value and policy of step k count iff ``mask[k]`` (the position is
-  inside the game); the reward of step k >= 1 counts iff ``mask[k-1]`` (the action
-  into step k was played; this keeps the final reward of a game). Steps past the
-  end contribute nothing;
+* states past the end of a game (``mask[k] = 0``): with ``absorbing=True`` (the
+  MuZero pseudocode: "states past the end of games are treated as absorbing
+  states") their value and reward are trained towards the replay's targets there
+  (0) and only their policy is masked. With ``absorbing=False`` they contribute
+  nothing: the value and policy of step k count iff ``mask[k]``, the reward of
+  step k >= 1 iff ``mask[k-1]`` (the action into step k was played; this keeps the
+  final reward of a game);
 * prioritised replay: each sample's loss is multiplied by its importance weight,
   and its new priority is ``|v^0 - z_t|`` (appendix G).
 """
@@ -116,9 +119,15 @@ def _cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
 
 
 def muzero_loss(
-    network: MuZeroNetwork, batch: TrainingBatch, value_weight: float = 0.25
+    network: MuZeroNetwork,
+    batch: TrainingBatch,
+    value_weight: float = 0.25,
+    absorbing: bool = True,
 ) -> LossOutput:
-    """The K-step MuZero loss of ``batch`` (see the module docstring for every term)."""
+    """The K-step MuZero loss of ``batch`` (see the module docstring for every term).
+
+    ``absorbing``: how states past the end of a game count (module docstring).
+    """
     num_steps = batch.actions.shape[1]
     outputs = unroll(network, batch.observation, batch.actions)
 
@@ -137,9 +146,15 @@ def muzero_loss(
         )
 
     state_mask = batch.mask
-    reward_mask = torch.cat([torch.zeros_like(state_mask[:, :1]), state_mask[:, :-1]], dim=1)
+    if absorbing:
+        reward_mask = torch.ones_like(state_mask)
+        reward_mask[:, 0] = 0.0
+        value_mask = torch.ones_like(state_mask)
+    else:
+        reward_mask = torch.cat([torch.zeros_like(state_mask[:, :1]), state_mask[:, :-1]], dim=1)
+        value_mask = state_mask
     policy_ce = policy_ce * state_mask
-    value_ce = value_ce * state_mask
+    value_ce = value_ce * value_mask
     reward_ce = reward_ce * reward_mask
 
     # gradient scale 1 for the initial step and 1/K for each recurrent step
