@@ -6,5 +6,6 @@
 //! nothing of Python; the `mzero-python` crate binds it.
 
 pub mod error;
+pub mod search;
 
 pub use error::{Error, Result};

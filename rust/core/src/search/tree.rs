@@ -1,0 +1,190 @@
+//! One game's search tree, stored as struct-of-arrays.
+//!
+//! Node ids follow mctx and the Search contract: [`ROOT`] = 0 is the root and the
+//! node expanded by simulation `k` has id `k + 1`, so a search of `n` simulations
+//! needs exactly `n + 1` nodes. The arrays are sized once and reused by every later
+//! search of the same (or a smaller) size; nothing is allocated per simulation.
+
+/// Id of the root node.
+pub const ROOT: usize = 0;
+/// Child id of an action that has not been expanded yet.
+pub const UNVISITED: u32 = u32::MAX;
+
+/// Statistics of one game's tree. Per node `s`: visit count `N(s)`, value sum `W(s)`,
+/// the reward `r` received on the edge into `s`, the network's raw value, its parent
+/// and the action from that parent. Per edge `(s, a)`: the child id and the prior.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Tree {
+    pub num_actions: usize,
+    pub num_nodes: usize,
+    pub visits: Vec<u32>,
+    pub value_sum: Vec<f64>,
+    pub reward: Vec<f64>,
+    pub raw_value: Vec<f64>,
+    pub parent: Vec<u32>,
+    pub action_from_parent: Vec<u32>,
+    /// `[node * A + a]`: child id or [`UNVISITED`].
+    pub children: Vec<u32>,
+    /// `[node * A + a]`: prior probability `P(s, a)`.
+    pub prior: Vec<f64>,
+    /// `[node * A + a]`: prior logit, shifted so that the node's largest is 0
+    /// (kept for Gumbel MuZero, whose improved policy is `softmax(logits + sigma(q))`).
+    pub logits: Vec<f64>,
+}
+
+impl Tree {
+    /// Sizes the arrays for `num_nodes` nodes of `num_actions` actions (growing only)
+    /// and empties the tree.
+    pub fn reset(&mut self, num_nodes: usize, num_actions: usize) {
+        fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) {
+            if v.len() < len {
+                v.resize(len, T::default());
+            }
+        }
+        grow(&mut self.visits, num_nodes);
+        grow(&mut self.value_sum, num_nodes);
+        grow(&mut self.reward, num_nodes);
+        grow(&mut self.raw_value, num_nodes);
+        grow(&mut self.parent, num_nodes);
+        grow(&mut self.action_from_parent, num_nodes);
+        grow(&mut self.children, num_nodes * num_actions);
+        grow(&mut self.prior, num_nodes * num_actions);
+        grow(&mut self.logits, num_nodes * num_actions);
+        self.num_actions = num_actions;
+        self.num_nodes = 0;
+    }
+
+    /// Bytes held by the arrays (to bound what a pool of trees keeps alive).
+    pub fn capacity_bytes(&self) -> usize {
+        let per_node = self.visits.capacity() * 4
+            + (self.value_sum.capacity() + self.reward.capacity() + self.raw_value.capacity()) * 8
+            + (self.parent.capacity() + self.action_from_parent.capacity()) * 4;
+        let per_edge = self.children.capacity() * 4 + (self.prior.capacity() + self.logits.capacity()) * 8;
+        per_node + per_edge
+    }
+
+    /// Adds node `self.num_nodes` below `(parent, action)` with reward `reward` and
+    /// raw value `value`, its edges unexpanded; returns its id. The caller fills the
+    /// priors. The root is added with `parent = None`.
+    pub fn add_node(&mut self, parent: Option<(usize, usize)>, reward: f64, value: f64) -> usize {
+        let node = self.num_nodes;
+        self.num_nodes += 1;
+        self.visits[node] = 0;
+        self.value_sum[node] = 0.0;
+        self.reward[node] = reward;
+        self.raw_value[node] = value;
+        let a = self.num_actions;
+        self.children[node * a..(node + 1) * a].fill(UNVISITED);
+        match parent {
+            Some((p, action)) => {
+                self.parent[node] = p as u32;
+                self.action_from_parent[node] = action as u32;
+                self.children[p * a + action] = node as u32;
+            }
+            None => {
+                self.parent[node] = UNVISITED;
+                self.action_from_parent[node] = UNVISITED;
+            }
+        }
+        node
+    }
+
+    /// The child of `(node, action)`, if expanded.
+    #[inline]
+    pub fn child(&self, node: usize, action: usize) -> Option<usize> {
+        let c = self.children[node * self.num_actions + action];
+        (c != UNVISITED).then_some(c as usize)
+    }
+
+    /// `N(s, a)`: the visit count of the child of `(node, action)`, 0 if unexpanded.
+    #[inline]
+    pub fn child_visits(&self, node: usize, action: usize) -> u32 {
+        self.child(node, action).map_or(0, |c| self.visits[c])
+    }
+
+    /// `Q(s, a) = r(s, a) + g * W(child) / N(child)` of an expanded, visited child.
+    #[inline]
+    pub fn q_of_child(&self, child: usize, g: f64) -> f64 {
+        self.reward[child] + g * (self.value_sum[child] / f64::from(self.visits[child]))
+    }
+
+    /// `Q(s, a)` if the child of `(node, action)` has been visited.
+    #[inline]
+    pub fn q(&self, node: usize, action: usize, g: f64) -> Option<f64> {
+        self.child(node, action).filter(|&c| self.visits[c] > 0).map(|c| self.q_of_child(c, g))
+    }
+
+    /// The mean value `W(s) / N(s)`.
+    pub fn value(&self, node: usize) -> f64 {
+        self.value_sum[node] / f64::from(self.visits[node].max(1))
+    }
+
+    /// Edge slice `[node * A, (node + 1) * A)` of a per-edge array.
+    #[inline]
+    pub fn edges<'a, T>(&self, v: &'a [T], node: usize) -> &'a [T] {
+        &v[node * self.num_actions..(node + 1) * self.num_actions]
+    }
+}
+
+/// Writes `softmax(logits)` over the entries where `mask` is true (all when `None`)
+/// into `probs`, and the logits shifted by their maximum into `shifted`; masked-out
+/// entries get probability 0 and logit `-inf`. Sums run in index order.
+pub(crate) fn softmax_into(logits: &[f32], mask: Option<&[bool]>, probs: &mut [f64], shifted: &mut [f64]) {
+    let legal = |a: usize| mask.is_none_or(|m| m[a]);
+    let mut max = f64::NEG_INFINITY;
+    for (a, &l) in logits.iter().enumerate() {
+        if legal(a) {
+            max = max.max(f64::from(l));
+        }
+    }
+    let mut sum = 0.0;
+    for (a, &l) in logits.iter().enumerate() {
+        if legal(a) {
+            let e = (f64::from(l) - max).exp();
+            probs[a] = e;
+            shifted[a] = f64::from(l) - max;
+            sum += e;
+        } else {
+            probs[a] = 0.0;
+            shifted[a] = f64::NEG_INFINITY;
+        }
+    }
+    for p in probs.iter_mut() {
+        *p /= sum;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_masks_and_normalises() {
+        let mut p = [0.0; 3];
+        let mut s = [0.0; 3];
+        softmax_into(&[1.0, 5.0, 1.0], Some(&[true, false, true]), &mut p, &mut s);
+        assert_eq!(p, [0.5, 0.0, 0.5]);
+        assert_eq!(s, [0.0, f64::NEG_INFINITY, 0.0]);
+        softmax_into(&[0.0, (2.0f32).ln(), 0.0], None, &mut p, &mut s);
+        assert!((p[1] - 0.5).abs() < 1e-7 && (p[0] - 0.25).abs() < 1e-7);
+    }
+
+    #[test]
+    fn nodes_link_to_their_parents() {
+        let mut t = Tree::default();
+        t.reset(3, 2);
+        let root = t.add_node(None, 0.0, 1.0);
+        assert_eq!(root, ROOT);
+        assert_eq!(t.child(ROOT, 1), None);
+        let c = t.add_node(Some((ROOT, 1)), 0.5, 2.0);
+        assert_eq!((c, t.child(ROOT, 1), t.parent[c], t.action_from_parent[c]), (1, Some(1), 0, 1));
+        t.visits[c] = 2;
+        t.value_sum[c] = 3.0;
+        assert_eq!(t.q(ROOT, 1, 0.5), Some(0.5 + 0.5 * 1.5));
+        assert_eq!(t.q(ROOT, 0, 0.5), None);
+        // Reuse: a reset empties the tree without shrinking it.
+        t.reset(2, 2);
+        assert_eq!(t.num_nodes, 0);
+        assert!(t.children.len() >= 6);
+    }
+}
