@@ -17,6 +17,7 @@ from mzero.errors import (
     MZeroError,
     MZeroIOError,
 )
+from mzero.search import SearchConfig, SearchOutput, search, select_action
 
 try:
     __version__ = version("mzero")
@@ -29,5 +30,9 @@ __all__ = [
     "InvalidTypeError",
     "MZeroError",
     "MZeroIOError",
+    "SearchConfig",
+    "SearchOutput",
     "__version__",
+    "search",
+    "select_action",
 ]

@@ -1,7 +1,6 @@
 //! Maps the core's one error type onto the Python hierarchy rooted at
 //! `mzero.MZeroError` (defined in `python/mzero/errors.py`, so that the classes
 //! can also subclass `ValueError`, `TypeError` or `OSError`).
-#![allow(dead_code)] // used by the search and replay bindings as they land
 
 use pyo3::PyErr;
 

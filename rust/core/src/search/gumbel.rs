@@ -48,58 +48,55 @@ pub fn considered_visits(max_considered: usize, num_simulations: usize, out: &mu
 }
 
 /// Gumbel MuZero's constants.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Gumbel {
-    /// Effective discount g (negative in two-player games).
-    pub g: f64,
     pub c_visit: f64,
     pub c_scale: f64,
 }
 
 impl Gumbel {
-    /// Writes `sigma(completed Q)` of every action of `node` into `sigma` (`[A]`).
-    pub fn transformed_q(&self, tree: &Tree, node: usize, sigma: &mut [f64]) {
+    /// Writes `sigma(completed Q)` of every action of `node` into `sigma` (`[A]`) and
+    /// returns the `sigma` that every unvisited action shares (that of the mixed value).
+    pub fn transformed_q(&self, tree: &Tree, node: usize, sigma: &mut [f64]) -> f64 {
         let priors = tree.edges(&tree.prior, node);
+        let visits = tree.edges(&tree.edge_visits, node);
+        let qs = tree.edges(&tree.edge_q, node);
         let mut sum_n = 0u64;
         let mut max_n = 0u32;
         let mut sum_p = 0.0;
-        for (a, (s, &p)) in sigma.iter_mut().zip(priors).enumerate() {
-            if let Some(c) = tree.child(node, a).filter(|&c| tree.visits[c] > 0) {
-                *s = tree.q_of_child(c, self.g);
-                sum_n += u64::from(tree.visits[c]);
-                max_n = max_n.max(tree.visits[c]);
-                sum_p += p.max(TINY);
+        let mut sum_pq = 0.0;
+        let mut min = f64::INFINITY;
+        let mut max = f64::NEG_INFINITY;
+        for ((&n, &p), (s, &q)) in visits.iter().zip(priors).zip(sigma.iter_mut().zip(qs)) {
+            if n > 0 {
+                *s = q;
+                sum_n += u64::from(n);
+                max_n = max_n.max(n);
+                let p = p.max(TINY);
+                sum_p += p;
+                sum_pq += p * q;
+                min = min.min(q);
+                max = max.max(q);
             }
         }
-        // The mixed value (Appendix D): the raw value mixed with the prior-weighted mean
-        // Q of the visited actions.
+        // The mixed value (Appendix D): the raw value mixed with the prior-weighted
+        // mean Q of the visited actions, counted as many times as they were visited.
         let raw = tree.raw_value[node];
         let mixed = if sum_n == 0 {
             raw
         } else {
-            let mut weighted_q = 0.0;
-            for (a, (s, &p)) in sigma.iter().zip(priors).enumerate() {
-                if tree.child_visits(node, a) > 0 {
-                    weighted_q += p.max(TINY) * s / sum_p;
-                }
-            }
             let n = sum_n as f64;
-            (raw + n * weighted_q) / (n + 1.0)
+            (raw + n * (sum_pq / sum_p)) / (n + 1.0)
         };
-        let mut min = f64::INFINITY;
-        let mut max = f64::NEG_INFINITY;
-        for (a, s) in sigma.iter_mut().enumerate() {
-            if tree.child_visits(node, a) == 0 {
-                *s = mixed;
-            }
-            min = min.min(*s);
-            max = max.max(*s);
+        if visits.contains(&0) {
+            min = min.min(mixed);
+            max = max.max(mixed);
         }
-        let scale = (self.c_visit + f64::from(max_n)) * self.c_scale;
-        let range = (max - min).max(EPSILON);
-        for s in sigma.iter_mut() {
-            *s = scale * ((*s - min) / range);
+        let scale = (self.c_visit + f64::from(max_n)) * self.c_scale / (max - min).max(EPSILON);
+        for (s, &n) in sigma.iter_mut().zip(visits) {
+            *s = if n > 0 { (*s - min) * scale } else { (mixed - min) * scale };
         }
+        (mixed - min) * scale
     }
 
     /// The root action of the next simulation: among the legal actions whose visit
@@ -108,26 +105,36 @@ impl Gumbel {
     pub fn select_root(
         &self,
         tree: &Tree,
-        legal: &[bool],
-        gumbel: &[f64],
+        root: &RootNoise<'_>,
         considered_visit: u32,
         sigma: &mut [f64],
     ) -> usize {
         self.transformed_q(tree, super::tree::ROOT, sigma);
-        score_considered(tree, legal, gumbel, considered_visit, sigma)
+        score_considered(tree, root, considered_visit, sigma)
     }
 
     /// The action of an interior node: `argmax_a pi'(a) - N(a) / (1 + sum_b N(b))`
-    /// with `pi' = softmax(logits + sigma)` (section 5 of the paper), ties to the lowest index.
+    /// with `pi' = softmax(logits + sigma)` (section 5 of the paper), ties to the
+    /// lowest index. `pi'(a)` is computed as `P(a) exp(sigma(a)) / Z`: unvisited
+    /// actions share one `sigma`, so one `exp` serves them all.
     pub fn select_interior(&self, tree: &Tree, node: usize, sigma: &mut [f64]) -> usize {
-        self.transformed_q(tree, node, sigma);
-        improved_policy(tree.edges(&tree.logits, node), None, sigma);
-        let total: u32 = (0..tree.num_actions).map(|a| tree.child_visits(node, a)).sum();
-        let denom = 1.0 + f64::from(total);
+        let sigma_unvisited = self.transformed_q(tree, node, sigma);
+        let priors = tree.edges(&tree.prior, node);
+        let visits = tree.edges(&tree.edge_visits, node);
+        let top = sigma.iter().fold(f64::NEG_INFINITY, |m, &s| m.max(s));
+        let shared = (sigma_unvisited - top).exp();
+        let mut z = 0.0;
+        let mut total = 0u32;
+        for ((s, &p), &n) in sigma.iter_mut().zip(priors).zip(visits) {
+            *s = p * if n > 0 { (*s - top).exp() } else { shared };
+            z += *s;
+            total += n;
+        }
+        let (inv_z, inv_n) = (1.0 / z, 1.0 / (1.0 + f64::from(total)));
         let mut best = 0;
         let mut best_score = f64::NEG_INFINITY;
-        for (a, &p) in sigma.iter().enumerate() {
-            let score = p - f64::from(tree.child_visits(node, a)) / denom;
+        for (a, (&e, &n)) in sigma.iter().zip(visits).enumerate() {
+            let score = e * inv_z - f64::from(n) * inv_n;
             if score > best_score {
                 best = a;
                 best_score = score;
@@ -137,26 +144,32 @@ impl Gumbel {
     }
 }
 
+/// The root's legal mask, shifted prior logits and Gumbel noise.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RootNoise<'a> {
+    pub legal: &'a [bool],
+    pub logits: &'a [f64],
+    pub gumbel: &'a [f64],
+}
+
 /// Sequential halving's score at the root: `max(-1e9, gumbel + logits + sigma)` for
 /// legal actions visited exactly `considered_visit` times, `-inf` for the others;
 /// returns its argmax (the first legal action if every score is `-inf`).
 pub(crate) fn score_considered(
     tree: &Tree,
-    legal: &[bool],
-    gumbel: &[f64],
+    root: &RootNoise<'_>,
     considered_visit: u32,
     sigma: &[f64],
 ) -> usize {
-    let root = super::tree::ROOT;
-    let logits = tree.edges(&tree.logits, root);
+    let visits = tree.edges(&tree.edge_visits, super::tree::ROOT);
     let mut best = usize::MAX;
     let mut best_score = f64::NEG_INFINITY;
     for a in 0..tree.num_actions {
-        if !legal[a] {
+        if !root.legal[a] {
             continue;
         }
-        let score = if tree.child_visits(root, a) == considered_visit {
-            (gumbel[a] + logits[a] + sigma[a]).max(LOW_LOGIT)
+        let score = if visits[a] == considered_visit {
+            (root.gumbel[a] + root.logits[a] + sigma[a]).max(LOW_LOGIT)
         } else {
             f64::NEG_INFINITY
         };
@@ -168,24 +181,19 @@ pub(crate) fn score_considered(
     best
 }
 
-/// Overwrites `sigma` with `softmax(logits + sigma)` over the entries where `legal`
-/// is true (all when `None`); the others get 0. `logits` are finite where legal.
-pub(crate) fn improved_policy(logits: &[f64], legal: Option<&[bool]>, sigma: &mut [f64]) {
-    let is_legal = |a: usize| legal.is_none_or(|m| m[a]);
-    let mut max = f64::NEG_INFINITY;
-    for (a, (s, &l)) in sigma.iter_mut().zip(logits).enumerate() {
-        if is_legal(a) {
-            *s += l;
-            max = max.max(*s);
-        }
+/// Overwrites `sigma` with the improved policy `softmax(logits + sigma)` over the
+/// legal actions (0 elsewhere), computed as `P(a) exp(sigma(a)) / Z` from the priors
+/// `P = softmax(logits)`.
+pub(crate) fn improved_policy(priors: &[f64], legal: &[bool], sigma: &mut [f64]) {
+    let top = sigma.iter().zip(legal).filter(|(_, &l)| l).fold(f64::NEG_INFINITY, |m, (&s, _)| m.max(s));
+    let mut z = 0.0;
+    for ((s, &p), &l) in sigma.iter_mut().zip(priors).zip(legal) {
+        *s = if l { p * (*s - top).exp() } else { 0.0 };
+        z += *s;
     }
-    let mut sum = 0.0;
-    for (a, s) in sigma.iter_mut().enumerate() {
-        *s = if is_legal(a) { (*s - max).exp() } else { 0.0 };
-        sum += *s;
-    }
+    let inv = 1.0 / z;
     for s in sigma.iter_mut() {
-        *s /= sum;
+        *s *= inv;
     }
 }
 
@@ -215,9 +223,10 @@ mod tests {
 
     #[test]
     fn improved_policy_is_a_masked_softmax() {
-        let mut s = [0.0, 1.0, 0.0];
-        improved_policy(&[0.0, 0.0, f64::NEG_INFINITY], Some(&[true, true, false]), &mut s);
+        // logits (0, 0, masked) -> priors (1/2, 1/2, 0); sigma (0, 1, 5).
+        let mut s = [0.0, 1.0, 5.0];
+        improved_policy(&[0.5, 0.5, 0.0], &[true, true, false], &mut s);
         let e = std::f64::consts::E;
-        assert!((s[0] - 1.0 / (1.0 + e)).abs() < 1e-12 && s[2] == 0.0);
+        assert!((s[0] - 1.0 / (1.0 + e)).abs() < 1e-12 && s[2] == 0.0, "{s:?}");
     }
 }

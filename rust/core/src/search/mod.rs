@@ -43,9 +43,9 @@ use rayon::prelude::*;
 use crate::error::ensure_finite;
 use crate::{Error, Result};
 pub use gumbel::considered_visits;
-use gumbel::Gumbel;
+use gumbel::{Gumbel, RootNoise};
 use puct::{MinMax, Puct};
-use tree::{softmax_into, Tree, ROOT};
+use tree::{masked_softmax_into, softmax_into, Tree, ROOT};
 
 /// Largest supported `num_simulations` (node ids are stored as `u32`).
 pub const MAX_SIMULATIONS: usize = 1 << 24;
@@ -237,6 +237,8 @@ struct Game {
     legal: Vec<bool>,
     /// `[A]` root Gumbel noise (Gumbel MuZero).
     gumbel: Vec<f64>,
+    /// `[A]` root logits shifted so that the largest legal one is 0 (`-inf` if illegal).
+    root_logits: Vec<f64>,
     /// `[n]` sequential halving's visit schedule (Gumbel MuZero).
     schedule: Vec<u32>,
     /// `[A]` scratch for noise and completed Q values.
@@ -246,7 +248,7 @@ struct Game {
 }
 
 /// Constants of one search shared by every game.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 struct Rules {
     algorithm: Algorithm,
     puct: Puct,
@@ -255,14 +257,12 @@ struct Rules {
 }
 
 impl Rules {
-    fn new(config: &SearchConfig) -> Self {
+    fn reset(&mut self, config: &SearchConfig) {
         let g = config.effective_discount();
-        Rules {
-            algorithm: config.algorithm,
-            puct: Puct { pb_c_init: config.pb_c_init, pb_c_base: config.pb_c_base, g },
-            gumbel: Gumbel { g, c_visit: config.c_visit, c_scale: config.c_scale },
-            g,
-        }
+        self.algorithm = config.algorithm;
+        self.puct.reset(config.pb_c_init, config.pb_c_base, config.num_simulations + 1);
+        self.gumbel = Gumbel { c_visit: config.c_visit, c_scale: config.c_scale };
+        self.g = g;
     }
 }
 
@@ -285,11 +285,12 @@ impl Game {
         self.legal.extend_from_slice(legal);
         self.scratch.resize(a, 0.0);
         self.gumbel.resize(a, 0.0);
+        self.root_logits.resize(a, 0.0);
         let v = f64::from(root_value);
         let root = self.tree.add_node(None, 0.0, v);
         self.tree.visits[root] = 1;
         self.tree.value_sum[root] = v;
-        softmax_into(logits, Some(legal), &mut self.tree.prior[..a], &mut self.tree.logits[..a]);
+        masked_softmax_into(logits, legal, &mut self.tree.prior[..a], &mut self.root_logits);
         match config.algorithm {
             Algorithm::MuZero => {
                 let f = config.dirichlet_fraction;
@@ -317,17 +318,20 @@ impl Game {
         let tree = &self.tree;
         let mut node = ROOT;
         let mut action = match rules.algorithm {
-            Algorithm::MuZero => rules.puct.select(tree, ROOT, &self.min_max, Some(&self.legal)),
+            Algorithm::MuZero => {
+                rules.puct.select(tree, ROOT, &self.min_max, Some(&self.legal), &mut self.scratch)
+            }
             Algorithm::Gumbel => {
                 let simulation: u32 = (0..tree.num_actions).map(|a| tree.child_visits(ROOT, a)).sum();
                 let considered = self.schedule.get(simulation as usize).copied().unwrap_or(simulation);
-                rules.gumbel.select_root(tree, &self.legal, &self.gumbel, considered, &mut self.scratch)
+                let root = RootNoise { legal: &self.legal, logits: &self.root_logits, gumbel: &self.gumbel };
+                rules.gumbel.select_root(tree, &root, considered, &mut self.scratch)
             }
         };
         while let Some(child) = tree.child(node, action) {
             node = child;
             action = match rules.algorithm {
-                Algorithm::MuZero => rules.puct.select(tree, node, &self.min_max, None),
+                Algorithm::MuZero => rules.puct.select(tree, node, &self.min_max, None, &mut self.scratch),
                 Algorithm::Gumbel => rules.gumbel.select_interior(tree, node, &mut self.scratch),
             };
         }
@@ -339,25 +343,15 @@ impl Game {
         let tree = &mut self.tree;
         let a = tree.num_actions;
         let node = tree.add_node(Some(self.leaf), f64::from(reward), f64::from(value));
-        softmax_into(
-            logits,
-            None,
-            &mut tree.prior[node * a..(node + 1) * a],
-            &mut tree.logits[node * a..(node + 1) * a],
-        );
+        softmax_into(logits, &mut tree.prior[node * a..(node + 1) * a]);
+        // G = value at the new node, then G = r(child) + g * G at each parent; every
+        // edge's new Q(parent, child) goes into the tree-global min-max.
         let mut g_return = f64::from(value);
-        tree.visits[node] += 1;
-        tree.value_sum[node] += g_return;
         let mut child = node;
-        while child != ROOT {
-            let parent = tree.parent[child] as usize;
+        while let Some(q) = tree.visit(child, g_return, rules.g) {
+            self.min_max.update(q);
             g_return = tree.reward[child] + rules.g * g_return;
-            tree.visits[parent] += 1;
-            tree.value_sum[parent] += g_return;
-            if rules.algorithm == Algorithm::MuZero {
-                self.min_max.update(tree.q_of_child(child, rules.g));
-            }
-            child = parent;
+            child = tree.parent[child] as usize;
         }
     }
 
@@ -366,7 +360,7 @@ impl Game {
         let tree = &self.tree;
         for (a, (n, q)) in row.visit_counts.iter_mut().zip(row.q_values.iter_mut()).enumerate() {
             *n = tree.child_visits(ROOT, a) as i32;
-            *q = tree.q(ROOT, a, rules.g).unwrap_or(0.0) as f32;
+            *q = tree.q(ROOT, a).unwrap_or(0.0) as f32;
         }
         *row.root_value = tree.value(ROOT) as f32;
         match rules.algorithm {
@@ -384,15 +378,20 @@ impl Game {
                 let sigma = &mut self.scratch;
                 rules.gumbel.transformed_q(tree, ROOT, sigma);
                 let max_visits = row.visit_counts.iter().copied().max().unwrap_or(0) as u32;
-                *row.action =
-                    gumbel::score_considered(tree, &self.legal, &self.gumbel, max_visits, sigma) as i64;
-                gumbel::improved_policy(tree.edges(&tree.logits, ROOT), Some(&self.legal), sigma);
+                let root = RootNoise { legal: &self.legal, logits: &self.root_logits, gumbel: &self.gumbel };
+                *row.action = gumbel::score_considered(tree, &root, max_visits, sigma) as i64;
+                gumbel::improved_policy(tree.edges(&tree.prior, ROOT), &self.legal, sigma);
                 for (p, &s) in row.policy.iter_mut().zip(sigma.iter()) {
                     *p = s as f32;
                 }
             }
         }
     }
+}
+
+/// Whether to spread `batch` games over rayon's threads.
+fn parallel(batch: usize) -> bool {
+    batch >= PARALLEL_MIN_GAMES && rayon::current_num_threads() > 1
 }
 
 /// Mutable views of one game's row in a [`SearchOutput`].
@@ -409,7 +408,8 @@ struct OutputRow<'a> {
 #[derive(Debug, Default, Clone)]
 pub struct BatchSearch {
     config: SearchConfig,
-    rules: Option<Rules>,
+    rules: Rules,
+    started: bool,
     batch: usize,
     num_actions: usize,
     games: Vec<Game>,
@@ -469,8 +469,9 @@ impl BatchSearch {
         })?;
 
         self.config = config.clone();
-        let rules = Rules::new(config);
-        self.rules = Some(rules);
+        self.rules.reset(config);
+        self.started = true;
+        let rules = &self.rules;
         self.batch = batch;
         self.num_actions = num_actions;
         self.simulation = 0;
@@ -483,10 +484,10 @@ impl BatchSearch {
             let row = i * num_actions..(i + 1) * num_actions;
             let legal = legal_mask.map_or(&all_legal[..], |m| &m[row.clone()]);
             game.begin(config, root_value[i], &root_logits[row], legal, noise::game_rng(seed, i))?;
-            game.select(&rules);
+            game.select(rules);
             Ok(())
         };
-        if batch >= PARALLEL_MIN_GAMES {
+        if parallel(batch) {
             games.par_iter_mut().enumerate().try_for_each(begin_one)?;
         } else {
             games.iter_mut().enumerate().try_for_each(begin_one)?;
@@ -526,7 +527,7 @@ impl BatchSearch {
 
     /// Whether every simulation has been expanded (or no search has begun).
     pub fn is_done(&self) -> bool {
-        self.rules.is_none() || self.simulation >= self.config.num_simulations
+        !self.started || self.simulation >= self.config.num_simulations
     }
 
     /// The leaves the model must evaluate for the current simulation.
@@ -538,9 +539,10 @@ impl BatchSearch {
     /// `value` `[B]` and `logits` `[B, A]`, backs the values up, and selects the next
     /// simulation's leaves. Inputs are checked (lengths, finiteness) before anything changes.
     pub fn advance(&mut self, reward: &[f32], value: &[f32], logits: &[f32]) -> Result<()> {
-        let Some(rules) = self.rules.filter(|_| !self.is_done()) else {
+        if self.is_done() {
             return Err(Error::invalid("advance", "a search in progress", "a finished search"));
-        };
+        }
+        let rules = &self.rules;
         let (b, a) = (self.batch, self.num_actions);
         let check_len = |name: &str, v: &[f32], n: usize, shape: String| {
             if v.len() == n {
@@ -558,13 +560,13 @@ impl BatchSearch {
 
         let more = self.simulation + 1 < self.config.num_simulations;
         let step = |(i, game): (usize, &mut Game)| {
-            game.expand_and_backup(&rules, reward[i], value[i], &logits[i * a..(i + 1) * a]);
+            game.expand_and_backup(rules, reward[i], value[i], &logits[i * a..(i + 1) * a]);
             if more {
-                game.select(&rules);
+                game.select(rules);
             }
         };
         let games = &mut self.games[..b];
-        if b >= PARALLEL_MIN_GAMES {
+        if parallel(b) {
             games.par_iter_mut().enumerate().for_each(step);
         } else {
             games.iter_mut().enumerate().for_each(step);
@@ -578,9 +580,10 @@ impl BatchSearch {
 
     /// The result of the finished search: fresh vectors.
     pub fn output(&mut self) -> Result<SearchOutput> {
-        let Some(rules) = self.rules.filter(|_| self.is_done()) else {
+        if !self.started || !self.is_done() {
             return Err(Error::invalid("output", "a finished search", "a search in progress or none"));
-        };
+        }
+        let rules = &self.rules;
         let (b, a) = (self.batch, self.num_actions);
         let mut out = SearchOutput {
             batch: b,
@@ -601,7 +604,7 @@ impl BatchSearch {
         for (game, (((visit_counts, policy), q_values), (root_value, action))) in
             self.games[..b].iter_mut().zip(rows)
         {
-            game.output(&rules, n, OutputRow { visit_counts, policy, q_values, root_value, action });
+            game.output(rules, n, OutputRow { visit_counts, policy, q_values, root_value, action });
         }
         Ok(out)
     }

@@ -34,41 +34,58 @@ impl MinMax {
     }
 }
 
-/// PUCT's constants.
-#[derive(Debug, Clone, Copy)]
+/// PUCT's exploration factors by visit count `N(s)` in `0..=num_simulations + 1`,
+/// computed once per search: `sqrt(N)` and
+/// `pb_c(N) = pb_c_init + ln((N + pb_c_base + 1) / pb_c_base)`.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Puct {
-    pub pb_c_init: f64,
-    pub pb_c_base: f64,
-    /// Effective discount g (negative in two-player games).
-    pub g: f64,
+    sqrt_n: Vec<f64>,
+    pb_c: Vec<f64>,
 }
 
 impl Puct {
+    pub fn reset(&mut self, pb_c_init: f64, pb_c_base: f64, max_visits: usize) {
+        self.sqrt_n.clear();
+        self.pb_c.clear();
+        for n in 0..=max_visits {
+            let n = n as f64;
+            self.sqrt_n.push(n.sqrt());
+            self.pb_c.push(pb_c_init + ((n + pb_c_base + 1.0) / pb_c_base).ln());
+        }
+    }
+
     /// The action maximising
     /// `Qn(s,a) + P(s,a) * sqrt(N(s)) / (1 + N(s,a)) * (pb_c_init + ln((N(s) + pb_c_base + 1) / pb_c_base))`
     /// over the candidates (`legal` at the root, all actions inside), ties to the
     /// lowest index. `Qn` is 0 for an unvisited child.
-    pub fn select(&self, tree: &Tree, node: usize, min_max: &MinMax, legal: Option<&[bool]>) -> usize {
-        let n = f64::from(tree.visits[node]);
-        let sqrt_n = n.sqrt();
-        let pb_c = self.pb_c_init + ((n + self.pb_c_base + 1.0) / self.pb_c_base).ln();
+    pub fn select(
+        &self,
+        tree: &Tree,
+        node: usize,
+        min_max: &MinMax,
+        legal: Option<&[bool]>,
+        scores: &mut [f64],
+    ) -> usize {
+        let n = tree.visits[node] as usize;
+        let (sqrt_n, pb_c) = (self.sqrt_n[n], self.pb_c[n]);
         let priors = tree.edges(&tree.prior, node);
+        let visits = tree.edges(&tree.edge_visits, node);
+        let qs = tree.edges(&tree.edge_q, node);
+        // The literal formula (no reciprocals), so that scores match a plain
+        // transcription of the contract bit for bit and ties stay ties.
+        for (((score, &p), &n_sa), &q) in scores.iter_mut().zip(priors).zip(visits).zip(qs) {
+            let qn = if n_sa > 0 { min_max.normalize(q) } else { 0.0 };
+            *score = qn + p * sqrt_n / (1.0 + f64::from(n_sa)) * pb_c;
+        }
         let mut best = usize::MAX;
         let mut best_score = f64::NEG_INFINITY;
-        for (a, &p) in priors.iter().enumerate() {
+        for (a, &s) in scores.iter().enumerate() {
             if legal.is_some_and(|m| !m[a]) {
                 continue;
             }
-            let (n_sa, qn) = match tree.child(node, a) {
-                Some(c) if tree.visits[c] > 0 => {
-                    (f64::from(tree.visits[c]), min_max.normalize(tree.q_of_child(c, self.g)))
-                }
-                _ => (0.0, 0.0),
-            };
-            let score = qn + p * sqrt_n / (1.0 + n_sa) * pb_c;
-            if best == usize::MAX || score > best_score {
+            if best == usize::MAX || s > best_score {
                 best = a;
-                best_score = score;
+                best_score = s;
             }
         }
         best
@@ -96,8 +113,10 @@ mod tests {
         t.add_node(None, 0.0, 0.0);
         t.visits[0] = 1;
         t.prior[..4].copy_from_slice(&[0.1, 0.4, 0.4, 0.1]);
-        let puct = Puct { pb_c_init: 1.25, pb_c_base: 19652.0, g: 0.997 };
-        assert_eq!(puct.select(&t, 0, &MinMax::default(), None), 1);
-        assert_eq!(puct.select(&t, 0, &MinMax::default(), Some(&[true, false, true, true])), 2);
+        let mut puct = Puct::default();
+        puct.reset(1.25, 19652.0, 2);
+        let mut scratch = [0.0; 4];
+        assert_eq!(puct.select(&t, 0, &MinMax::default(), None, &mut scratch), 1);
+        assert_eq!(puct.select(&t, 0, &MinMax::default(), Some(&[true, false, true, true]), &mut scratch), 2);
     }
 }

@@ -12,7 +12,9 @@ pub const UNVISITED: u32 = u32::MAX;
 
 /// Statistics of one game's tree. Per node `s`: visit count `N(s)`, value sum `W(s)`,
 /// the reward `r` received on the edge into `s`, the network's raw value, its parent
-/// and the action from that parent. Per edge `(s, a)`: the child id and the prior.
+/// and the action from that parent. Per edge `(s, a)`, contiguous over `a` so that
+/// selection reads flat rows: the child id, the prior, `N(s, a)` (the child's visit
+/// count) and `Q(s, a)` (kept up to date by the backup).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Tree {
     pub num_actions: usize,
@@ -27,9 +29,10 @@ pub(crate) struct Tree {
     pub children: Vec<u32>,
     /// `[node * A + a]`: prior probability `P(s, a)`.
     pub prior: Vec<f64>,
-    /// `[node * A + a]`: prior logit, shifted so that the node's largest is 0
-    /// (kept for Gumbel MuZero, whose improved policy is `softmax(logits + sigma(q))`).
-    pub logits: Vec<f64>,
+    /// `[node * A + a]`: `N(s, a)`, the child's visit count (0 if unexpanded).
+    pub edge_visits: Vec<u32>,
+    /// `[node * A + a]`: `Q(s, a) = r(s, a) + g * W(child) / N(child)` (0 if unvisited).
+    pub edge_q: Vec<f64>,
 }
 
 impl Tree {
@@ -49,7 +52,8 @@ impl Tree {
         grow(&mut self.action_from_parent, num_nodes);
         grow(&mut self.children, num_nodes * num_actions);
         grow(&mut self.prior, num_nodes * num_actions);
-        grow(&mut self.logits, num_nodes * num_actions);
+        grow(&mut self.edge_visits, num_nodes * num_actions);
+        grow(&mut self.edge_q, num_nodes * num_actions);
         self.num_actions = num_actions;
         self.num_nodes = 0;
     }
@@ -59,7 +63,8 @@ impl Tree {
         let per_node = self.visits.capacity() * 4
             + (self.value_sum.capacity() + self.reward.capacity() + self.raw_value.capacity()) * 8
             + (self.parent.capacity() + self.action_from_parent.capacity()) * 4;
-        let per_edge = self.children.capacity() * 4 + (self.prior.capacity() + self.logits.capacity()) * 8;
+        let per_edge = (self.children.capacity() + self.edge_visits.capacity()) * 4
+            + (self.prior.capacity() + self.edge_q.capacity()) * 8;
         per_node + per_edge
     }
 
@@ -75,6 +80,8 @@ impl Tree {
         self.raw_value[node] = value;
         let a = self.num_actions;
         self.children[node * a..(node + 1) * a].fill(UNVISITED);
+        self.edge_visits[node * a..(node + 1) * a].fill(0);
+        self.edge_q[node * a..(node + 1) * a].fill(0.0);
         match parent {
             Some((p, action)) => {
                 self.parent[node] = p as u32;
@@ -96,13 +103,13 @@ impl Tree {
         (c != UNVISITED).then_some(c as usize)
     }
 
-    /// `N(s, a)`: the visit count of the child of `(node, action)`, 0 if unexpanded.
+    /// `N(s, a)`, 0 if unexpanded.
     #[inline]
     pub fn child_visits(&self, node: usize, action: usize) -> u32 {
-        self.child(node, action).map_or(0, |c| self.visits[c])
+        self.edge_visits[node * self.num_actions + action]
     }
 
-    /// `Q(s, a) = r(s, a) + g * W(child) / N(child)` of an expanded, visited child.
+    /// `Q(s, a) = r(s, a) + g * W(child) / N(child)` of a visited child.
     #[inline]
     pub fn q_of_child(&self, child: usize, g: f64) -> f64 {
         self.reward[child] + g * (self.value_sum[child] / f64::from(self.visits[child]))
@@ -110,8 +117,25 @@ impl Tree {
 
     /// `Q(s, a)` if the child of `(node, action)` has been visited.
     #[inline]
-    pub fn q(&self, node: usize, action: usize, g: f64) -> Option<f64> {
-        self.child(node, action).filter(|&c| self.visits[c] > 0).map(|c| self.q_of_child(c, g))
+    pub fn q(&self, node: usize, action: usize) -> Option<f64> {
+        let e = node * self.num_actions + action;
+        (self.edge_visits[e] > 0).then_some(self.edge_q[e])
+    }
+
+    /// Adds one visit with return `value` to `node` and refreshes the statistics of
+    /// the edge into it; returns the edge's new `Q` (None for the root).
+    #[inline]
+    pub fn visit(&mut self, node: usize, value: f64, g: f64) -> Option<f64> {
+        self.visits[node] += 1;
+        self.value_sum[node] += value;
+        if node == ROOT {
+            return None;
+        }
+        let e = self.parent[node] as usize * self.num_actions + self.action_from_parent[node] as usize;
+        let q = self.q_of_child(node, g);
+        self.edge_visits[e] = self.visits[node];
+        self.edge_q[e] = q;
+        Some(q)
     }
 
     /// The mean value `W(s) / N(s)`.
@@ -126,31 +150,41 @@ impl Tree {
     }
 }
 
-/// Writes `softmax(logits)` over the entries where `mask` is true (all when `None`)
-/// into `probs`, and the logits shifted by their maximum into `shifted`; masked-out
-/// entries get probability 0 and logit `-inf`. Sums run in index order.
-pub(crate) fn softmax_into(logits: &[f32], mask: Option<&[bool]>, probs: &mut [f64], shifted: &mut [f64]) {
-    let legal = |a: usize| mask.is_none_or(|m| m[a]);
-    let mut max = f64::NEG_INFINITY;
-    for (a, &l) in logits.iter().enumerate() {
-        if legal(a) {
-            max = max.max(f64::from(l));
-        }
-    }
+/// Writes `softmax(logits)` over all entries into `probs` (`exp(l - max)`, summed in
+/// index order, times `1 / sum`).
+pub(crate) fn softmax_into(logits: &[f32], probs: &mut [f64]) {
+    let max = logits.iter().fold(f64::NEG_INFINITY, |m, &l| m.max(f64::from(l)));
     let mut sum = 0.0;
-    for (a, &l) in logits.iter().enumerate() {
-        if legal(a) {
-            let e = (f64::from(l) - max).exp();
-            probs[a] = e;
-            shifted[a] = f64::from(l) - max;
-            sum += e;
+    for (p, &l) in probs.iter_mut().zip(logits) {
+        *p = (f64::from(l) - max).exp();
+        sum += *p;
+    }
+    let inv = 1.0 / sum;
+    for p in probs.iter_mut() {
+        *p *= inv;
+    }
+}
+
+/// [`softmax_into`] over the entries where `mask` is true (the others get
+/// probability 0), also writing the logits shifted by their maximum into `shifted`
+/// (`-inf` where masked).
+pub(crate) fn masked_softmax_into(logits: &[f32], mask: &[bool], probs: &mut [f64], shifted: &mut [f64]) {
+    let max =
+        logits.iter().zip(mask).filter(|(_, &m)| m).fold(f64::NEG_INFINITY, |m, (&l, _)| m.max(f64::from(l)));
+    let mut sum = 0.0;
+    for (((p, s), &l), &legal) in probs.iter_mut().zip(shifted.iter_mut()).zip(logits).zip(mask) {
+        if legal {
+            *s = f64::from(l) - max;
+            *p = s.exp();
+            sum += *p;
         } else {
-            probs[a] = 0.0;
-            shifted[a] = f64::NEG_INFINITY;
+            *s = f64::NEG_INFINITY;
+            *p = 0.0;
         }
     }
+    let inv = 1.0 / sum;
     for p in probs.iter_mut() {
-        *p /= sum;
+        *p *= inv;
     }
 }
 
@@ -162,10 +196,10 @@ mod tests {
     fn softmax_masks_and_normalises() {
         let mut p = [0.0; 3];
         let mut s = [0.0; 3];
-        softmax_into(&[1.0, 5.0, 1.0], Some(&[true, false, true]), &mut p, &mut s);
+        masked_softmax_into(&[1.0, 5.0, 1.0], &[true, false, true], &mut p, &mut s);
         assert_eq!(p, [0.5, 0.0, 0.5]);
         assert_eq!(s, [0.0, f64::NEG_INFINITY, 0.0]);
-        softmax_into(&[0.0, (2.0f32).ln(), 0.0], None, &mut p, &mut s);
+        softmax_into(&[0.0, (2.0f32).ln(), 0.0], &mut p);
         assert!((p[1] - 0.5).abs() < 1e-7 && (p[0] - 0.25).abs() < 1e-7);
     }
 
@@ -178,10 +212,10 @@ mod tests {
         assert_eq!(t.child(ROOT, 1), None);
         let c = t.add_node(Some((ROOT, 1)), 0.5, 2.0);
         assert_eq!((c, t.child(ROOT, 1), t.parent[c], t.action_from_parent[c]), (1, Some(1), 0, 1));
-        t.visits[c] = 2;
-        t.value_sum[c] = 3.0;
-        assert_eq!(t.q(ROOT, 1, 0.5), Some(0.5 + 0.5 * 1.5));
-        assert_eq!(t.q(ROOT, 0, 0.5), None);
+        assert_eq!(t.visit(c, 1.0, 0.5), Some(0.5 + 0.5 * 1.0));
+        assert_eq!(t.visit(c, 2.0, 0.5), Some(0.5 + 0.5 * 1.5));
+        assert_eq!((t.child_visits(ROOT, 1), t.q(ROOT, 1)), (2, Some(0.5 + 0.5 * 1.5)));
+        assert_eq!(t.q(ROOT, 0), None);
         // Reuse: a reset empties the tree without shrinking it.
         t.reset(2, 2);
         assert_eq!(t.num_nodes, 0);
