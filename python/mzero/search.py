@@ -196,9 +196,7 @@ def select_action(
     if np.any(rows.sum(axis=1) <= 0):
         raise InvalidArgumentError("visit_counts: expected a positive count in every row")
     if isinstance(temperature, bool) or not isinstance(temperature, Real):
-        raise InvalidTypeError(
-            f"temperature: expected a float, got {type(temperature).__name__}"
-        )
+        raise InvalidTypeError(f"temperature: expected a float, got {type(temperature).__name__}")
     if not (math.isfinite(temperature) and temperature >= 0):
         raise InvalidArgumentError(f"temperature: expected a finite number >= 0, got {temperature}")
     if temperature == 0:
@@ -218,4 +216,3 @@ def select_action(
         chosen = np.where(rows[np.arange(rows.shape[0]), chosen] > 0, chosen, np.argmax(rows, 1))
     result = chosen.astype(np.int64)
     return result.reshape(counts.shape[:-1])
-
