@@ -45,7 +45,7 @@ use crate::{Error, Result};
 pub use gumbel::considered_visits;
 use gumbel::{Gumbel, RootNoise};
 use puct::{MinMax, Puct};
-use tree::{masked_softmax_into, softmax_into, Tree, ROOT};
+use tree::{masked_softmax_into, Tree, ROOT};
 
 /// Largest supported `num_simulations` (node ids are stored as `u32`).
 pub const MAX_SIMULATIONS: usize = 1 << 24;
@@ -291,6 +291,7 @@ impl Game {
         self.tree.visits[root] = 1;
         self.tree.value_sum[root] = v;
         masked_softmax_into(logits, legal, &mut self.tree.prior[..a], &mut self.root_logits);
+        self.tree.has_priors[root] = true;
         match config.algorithm {
             Algorithm::MuZero => {
                 let f = config.dirichlet_fraction;
@@ -322,14 +323,19 @@ impl Game {
                 rules.puct.select(tree, ROOT, &self.min_max, Some(&self.legal), &mut self.scratch)
             }
             Algorithm::Gumbel => {
-                let simulation: u32 = (0..tree.num_actions).map(|a| tree.child_visits(ROOT, a)).sum();
+                // The root's visit count is 1 + the simulations done so far.
+                let simulation = tree.visits[ROOT] - 1;
                 let considered = self.schedule.get(simulation as usize).copied().unwrap_or(simulation);
                 let root = RootNoise { legal: &self.legal, logits: &self.root_logits, gumbel: &self.gumbel };
                 rules.gumbel.select_root(tree, &root, considered, &mut self.scratch)
             }
         };
-        while let Some(child) = tree.child(node, action) {
+        while let Some(child) = self.tree.child(node, action) {
             node = child;
+            // Priors are computed the first time a simulation passes through a node:
+            // most leaves of a search are never passed through.
+            self.tree.ensure_priors(node);
+            let tree = &self.tree;
             action = match rules.algorithm {
                 Algorithm::MuZero => rules.puct.select(tree, node, &self.min_max, None, &mut self.scratch),
                 Algorithm::Gumbel => rules.gumbel.select_interior(tree, node, &mut self.scratch),
@@ -343,7 +349,7 @@ impl Game {
         let tree = &mut self.tree;
         let a = tree.num_actions;
         let node = tree.add_node(Some(self.leaf), f64::from(reward), f64::from(value));
-        softmax_into(logits, &mut tree.prior[node * a..(node + 1) * a]);
+        tree.logits[node * a..(node + 1) * a].copy_from_slice(logits);
         // G = value at the new node, then G = r(child) + g * G at each parent; every
         // edge's new Q(parent, child) goes into the tree-global min-max.
         let mut g_return = f64::from(value);

@@ -29,6 +29,10 @@ pub(crate) struct Tree {
     pub children: Vec<u32>,
     /// `[node * A + a]`: prior probability `P(s, a)`.
     pub prior: Vec<f64>,
+    /// `[node * A + a]`: the model's logits, turned into `prior` on first use.
+    pub logits: Vec<f32>,
+    /// Per node: whether `prior` holds `softmax(logits)` yet.
+    pub has_priors: Vec<bool>,
     /// `[node * A + a]`: `N(s, a)`, the child's visit count (0 if unexpanded).
     pub edge_visits: Vec<u32>,
     /// `[node * A + a]`: `Q(s, a) = r(s, a) + g * W(child) / N(child)` (0 if unvisited).
@@ -53,6 +57,8 @@ impl Tree {
         grow(&mut self.children, num_nodes * num_actions);
         grow(&mut self.prior, num_nodes * num_actions);
         grow(&mut self.edge_visits, num_nodes * num_actions);
+        grow(&mut self.logits, num_nodes * num_actions);
+        grow(&mut self.has_priors, num_nodes);
         grow(&mut self.edge_q, num_nodes * num_actions);
         self.num_actions = num_actions;
         self.num_nodes = 0;
@@ -61,6 +67,8 @@ impl Tree {
     /// Bytes held by the arrays (to bound what a pool of trees keeps alive).
     pub fn capacity_bytes(&self) -> usize {
         let per_node = self.visits.capacity() * 4
+            + self.has_priors.capacity()
+            + self.logits.capacity() * 4
             + (self.value_sum.capacity() + self.reward.capacity() + self.raw_value.capacity()) * 8
             + (self.parent.capacity() + self.action_from_parent.capacity()) * 4;
         let per_edge = (self.children.capacity() + self.edge_visits.capacity()) * 4
@@ -78,6 +86,7 @@ impl Tree {
         self.value_sum[node] = 0.0;
         self.reward[node] = reward;
         self.raw_value[node] = value;
+        self.has_priors[node] = false;
         let a = self.num_actions;
         self.children[node * a..(node + 1) * a].fill(UNVISITED);
         self.edge_visits[node * a..(node + 1) * a].fill(0);
@@ -94,6 +103,16 @@ impl Tree {
             }
         }
         node
+    }
+
+    /// Makes `prior` of `node` hold `softmax(logits)` (computed once per node).
+    #[inline]
+    pub fn ensure_priors(&mut self, node: usize) {
+        if !self.has_priors[node] {
+            let a = self.num_actions;
+            softmax_into(&self.logits[node * a..(node + 1) * a], &mut self.prior[node * a..(node + 1) * a]);
+            self.has_priors[node] = true;
+        }
     }
 
     /// The child of `(node, action)`, if expanded.
