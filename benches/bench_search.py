@@ -9,10 +9,11 @@ algorithm in {muzero, gumbel} x callback in {constant, mlp}:
   of 128) that keeps ``latent[node, game]`` and gathers the parents, as self-play
   does; torch runs on one thread.
 
-Each configuration runs whole searches repeatedly; the medians over the repeats are
-reported. Results go to JSON (``--out``, default ``benches/results/search.json``).
+Each configuration runs whole searches repeatedly, the two algorithms alternating
+repeat by repeat; the medians over the repeats are reported. Results go to JSON
+(``--out``, default ``benches/results/search.json``).
 
-    python benches/bench_search.py            # the full grid (a few minutes)
+    python benches/bench_search.py            # the full grid (about a minute)
     python benches/bench_search.py --quick    # a smoke run
 """
 
@@ -95,42 +96,56 @@ class Mlp:
 
 
 def measure(
-    algorithm: str,
     callback: str,
     batch: int,
     num_simulations: int,
     num_actions: int,
     min_seconds: float,
     min_repeats: int,
-) -> dict[str, Any]:
+    algorithms: tuple[str, ...] = ("muzero", "gumbel"),
+) -> list[dict[str, Any]]:
+    """Times whole searches, alternating the algorithms repeat by repeat so that a
+    change in machine load affects them alike; returns one row per algorithm."""
     rng = np.random.default_rng(0)
     root_value = rng.normal(size=batch).astype(np.float32)
     root_logits = rng.normal(size=(batch, num_actions)).astype(np.float32)
     model = Constant(batch, num_actions) if callback == "constant" else Mlp(batch, num_actions)
-    config = mzero.SearchConfig(num_simulations=num_simulations, algorithm=algorithm)
-    model.reset(num_simulations)
-    mzero.search(root_value, root_logits, model, config)  # warm-up
-    walls, shares = [], []
-    start = time.perf_counter()
-    while len(walls) < min_repeats or time.perf_counter() - start < min_seconds:
-        model.reset(num_simulations)
-        t = time.perf_counter()
-        mzero.search(root_value, root_logits, model, config, seed=len(walls))
-        wall = time.perf_counter() - t
-        walls.append(wall)
-        shares.append(model.seconds / wall)
-    median = statistics.median(walls)
-    return {
-        "algorithm": algorithm,
-        "callback": callback,
-        "batch": batch,
-        "num_simulations": num_simulations,
-        "num_actions": num_actions,
-        "repeats": len(walls),
-        "median_seconds": median,
-        "median_sims_per_s": batch * num_simulations / median,
-        "median_callback_share": statistics.median(shares),
+    configs = {
+        a: mzero.SearchConfig(num_simulations=num_simulations, algorithm=a) for a in algorithms
     }
+    walls: dict[str, list[float]] = {a: [] for a in algorithms}
+    shares: dict[str, list[float]] = {a: [] for a in algorithms}
+    for config in configs.values():  # warm-up
+        model.reset(num_simulations)
+        mzero.search(root_value, root_logits, model, config)
+    start = time.perf_counter()
+    repeats = 0
+    while repeats < min_repeats or time.perf_counter() - start < min_seconds:
+        for algorithm, config in configs.items():
+            model.reset(num_simulations)
+            t = time.perf_counter()
+            mzero.search(root_value, root_logits, model, config, seed=repeats)
+            wall = time.perf_counter() - t
+            walls[algorithm].append(wall)
+            shares[algorithm].append(model.seconds / wall)
+        repeats += 1
+    rows = []
+    for algorithm in algorithms:
+        median = statistics.median(walls[algorithm])
+        rows.append(
+            {
+                "algorithm": algorithm,
+                "callback": callback,
+                "batch": batch,
+                "num_simulations": num_simulations,
+                "num_actions": num_actions,
+                "repeats": repeats,
+                "median_seconds": median,
+                "median_sims_per_s": batch * num_simulations / median,
+                "median_callback_share": statistics.median(shares[algorithm]),
+            }
+        )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,16 +173,15 @@ def main(argv: list[str] | None = None) -> int:
     widths = (9, 8, 4, 4, 3, 8, 8)
     print(" ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     for callback in args.callbacks.split(","):
-        for algorithm in ("muzero", "gumbel"):
-            for batch in batches:
-                for n in sims:
-                    for a in actions:
-                        r = measure(algorithm, callback, batch, n, a, min_seconds, min_repeats)
+        for batch in batches:
+            for n in sims:
+                for a in actions:
+                    for r in measure(callback, batch, n, a, min_seconds, min_repeats):
                         results.append(r)
                         rate = r["median_sims_per_s"] / 1e6
                         share = r["median_callback_share"]
                         print(
-                            f"{algorithm:>9} {callback:>8} {batch:>4} {n:>4} {a:>3} "
+                            f"{r['algorithm']:>9} {callback:>8} {batch:>4} {n:>4} {a:>3} "
                             f"{rate:>8.3f} {share:>8.1%}"
                         )
     report = {
