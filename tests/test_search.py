@@ -591,3 +591,46 @@ def test_select_action_samples_proportionally_to_counts_power() -> None:
 def test_select_action_validates(counts, temperature, error) -> None:
     with pytest.raises(error):
         mzero.select_action(counts, temperature, 0)
+
+
+def test_non_contiguous_inputs_and_outputs_are_read_correctly() -> None:
+    model = TabularModel.random(np.random.default_rng(2), 5, 4)
+    root_value, root_logits = model.reset([0, 3, 4])
+    config = mzero.SearchConfig(num_simulations=12)
+    expected = mzero.search(root_value, root_logits, model, config)
+
+    def strided(*args):
+        reward, value, logits = model(*args)
+        wide = np.zeros((logits.shape[0], 2 * logits.shape[1]), np.float32)
+        wide[:, ::2] = logits
+        return reward, value, wide[:, ::2]  # a non-contiguous view
+
+    root_value, root_logits = model.reset([0, 3, 4])
+    got = mzero.search(
+        np.repeat(root_value, 2)[::2], np.asfortranarray(root_logits), strided, config
+    )
+    assert np.array_equal(got.visit_counts, expected.visit_counts)
+    np.testing.assert_array_equal(got.q_values, expected.q_values)
+
+
+def test_a_search_inside_recurrent_fn_works() -> None:
+    inner_results = []
+
+    def model(game, parent, action, node):
+        inner = mzero.search(
+            np.zeros(1, np.float32),
+            np.zeros((1, 2), np.float32),
+            _ok_model_a2,
+            mzero.SearchConfig(num_simulations=4),
+        )
+        inner_results.append(inner.visit_counts.sum())
+        return _ok_model(game, parent, action, node)
+
+    out = _run(recurrent_fn=model)
+    assert out.visit_counts.sum() == B * 3
+    assert inner_results == [4, 4, 4]
+
+
+def _ok_model_a2(game, parent, action, node):
+    n = len(game)
+    return np.zeros(n, np.float32), np.zeros(n, np.float32), np.zeros((n, 2), np.float32)

@@ -65,9 +65,10 @@ fn read_floats(
     buf.clear();
     if let Ok(array) = obj.cast::<PyArrayDyn<f32>>() {
         let array = array.try_readonly().map_err(|e| to_py(Error::invalid(name, "a readable array", e)))?;
+        // as_slice also accepts Fortran order; only a C-contiguous array is in row-major order.
         match array.as_slice() {
-            Ok(slice) => buf.extend_from_slice(slice),
-            Err(_) => buf.extend(array.as_array().iter().copied()),
+            Ok(slice) if untyped.is_c_contiguous() => buf.extend_from_slice(slice),
+            _ => buf.extend(array.as_array().iter().copied()),
         }
     } else if let Ok(array) = obj.cast::<PyArrayDyn<f64>>() {
         let array = array.try_readonly().map_err(|e| to_py(Error::invalid(name, "a readable array", e)))?;

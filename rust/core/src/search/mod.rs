@@ -279,7 +279,7 @@ impl Game {
         mut rng: rand_chacha::ChaCha8Rng,
     ) -> Result<()> {
         let a = logits.len();
-        self.tree.reset(config.num_simulations + 1, a);
+        self.tree.reset(config.num_simulations + 1, a)?;
         self.min_max = MinMax::default();
         self.legal.clear();
         self.legal.extend_from_slice(legal);

@@ -34,23 +34,43 @@ impl MinMax {
     }
 }
 
-/// PUCT's exploration factors by visit count `N(s)` in `0..=num_simulations + 1`,
-/// computed once per search: `sqrt(N)` and
-/// `pb_c(N) = pb_c_init + ln((N + pb_c_base + 1) / pb_c_base)`.
+/// Largest visit count whose PUCT factors are tabulated; above it they are computed.
+const TABLE_MAX_VISITS: usize = 1 << 14;
+
+/// PUCT's exploration factors by visit count `N(s)`: `sqrt(N)` and
+/// `pb_c(N) = pb_c_init + ln((N + pb_c_base + 1) / pb_c_base)`, tabulated once per
+/// search for `N <= min(num_simulations + 1, 2^14)` (the same values either way).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Puct {
+    pb_c_init: f64,
+    pb_c_base: f64,
     sqrt_n: Vec<f64>,
     pb_c: Vec<f64>,
 }
 
 impl Puct {
     pub fn reset(&mut self, pb_c_init: f64, pb_c_base: f64, max_visits: usize) {
+        self.pb_c_init = pb_c_init;
+        self.pb_c_base = pb_c_base;
         self.sqrt_n.clear();
         self.pb_c.clear();
-        for n in 0..=max_visits {
-            let n = n as f64;
-            self.sqrt_n.push(n.sqrt());
-            self.pb_c.push(pb_c_init + ((n + pb_c_base + 1.0) / pb_c_base).ln());
+        for n in 0..=max_visits.min(TABLE_MAX_VISITS) {
+            let (sqrt_n, pb_c) = self.compute(n);
+            self.sqrt_n.push(sqrt_n);
+            self.pb_c.push(pb_c);
+        }
+    }
+
+    fn compute(&self, n: usize) -> (f64, f64) {
+        let n = n as f64;
+        (n.sqrt(), self.pb_c_init + ((n + self.pb_c_base + 1.0) / self.pb_c_base).ln())
+    }
+
+    #[inline]
+    fn factors(&self, n: usize) -> (f64, f64) {
+        match (self.sqrt_n.get(n), self.pb_c.get(n)) {
+            (Some(&s), Some(&p)) => (s, p),
+            _ => self.compute(n),
         }
     }
 
@@ -67,7 +87,7 @@ impl Puct {
         scores: &mut [f64],
     ) -> usize {
         let n = tree.visits[node] as usize;
-        let (sqrt_n, pb_c) = (self.sqrt_n[n], self.pb_c[n]);
+        let (sqrt_n, pb_c) = self.factors(n);
         let priors = tree.edges(&tree.prior, node);
         let visits = tree.edges(&tree.edge_visits, node);
         let qs = tree.edges(&tree.edge_q, node);
@@ -109,7 +129,7 @@ mod tests {
     #[test]
     fn unvisited_children_are_ranked_by_prior_with_ties_to_the_lowest_index() {
         let mut t = Tree::default();
-        t.reset(1, 4);
+        t.reset(1, 4).unwrap();
         t.add_node(None, 0.0, 0.0);
         t.visits[0] = 1;
         t.prior[..4].copy_from_slice(&[0.1, 0.4, 0.4, 0.1]);

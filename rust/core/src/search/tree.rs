@@ -5,6 +5,8 @@
 //! needs exactly `n + 1` nodes. The arrays are sized once and reused by every later
 //! search of the same (or a smaller) size; nothing is allocated per simulation.
 
+use crate::{Error, Result};
+
 /// Id of the root node.
 pub const ROOT: usize = 0;
 /// Child id of an action that has not been expanded yet.
@@ -41,27 +43,34 @@ pub(crate) struct Tree {
 
 impl Tree {
     /// Sizes the arrays for `num_nodes` nodes of `num_actions` actions (growing only)
-    /// and empties the tree.
-    pub fn reset(&mut self, num_nodes: usize, num_actions: usize) {
-        fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) {
+    /// and empties the tree. Fails, rather than aborting, when memory runs out.
+    pub fn reset(&mut self, num_nodes: usize, num_actions: usize) -> Result<()> {
+        fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) -> Result<()> {
             if v.len() < len {
+                v.try_reserve_exact(len - v.len())
+                    .map_err(|e| Error::invalid("num_simulations", "a search tree that fits in memory", e))?;
                 v.resize(len, T::default());
             }
+            Ok(())
         }
-        grow(&mut self.visits, num_nodes);
-        grow(&mut self.value_sum, num_nodes);
-        grow(&mut self.reward, num_nodes);
-        grow(&mut self.raw_value, num_nodes);
-        grow(&mut self.parent, num_nodes);
-        grow(&mut self.action_from_parent, num_nodes);
-        grow(&mut self.children, num_nodes * num_actions);
-        grow(&mut self.prior, num_nodes * num_actions);
-        grow(&mut self.edge_visits, num_nodes * num_actions);
-        grow(&mut self.logits, num_nodes * num_actions);
-        grow(&mut self.has_priors, num_nodes);
-        grow(&mut self.edge_q, num_nodes * num_actions);
+        let num_edges = num_nodes.checked_mul(num_actions).ok_or_else(|| {
+            Error::invalid("num_simulations", "a search tree that fits in memory", "an overflowing size")
+        })?;
+        grow(&mut self.visits, num_nodes)?;
+        grow(&mut self.value_sum, num_nodes)?;
+        grow(&mut self.reward, num_nodes)?;
+        grow(&mut self.raw_value, num_nodes)?;
+        grow(&mut self.parent, num_nodes)?;
+        grow(&mut self.action_from_parent, num_nodes)?;
+        grow(&mut self.has_priors, num_nodes)?;
+        grow(&mut self.children, num_edges)?;
+        grow(&mut self.prior, num_edges)?;
+        grow(&mut self.edge_visits, num_edges)?;
+        grow(&mut self.logits, num_edges)?;
+        grow(&mut self.edge_q, num_edges)?;
         self.num_actions = num_actions;
         self.num_nodes = 0;
+        Ok(())
     }
 
     /// Bytes held by the arrays (to bound what a pool of trees keeps alive).
@@ -225,7 +234,7 @@ mod tests {
     #[test]
     fn nodes_link_to_their_parents() {
         let mut t = Tree::default();
-        t.reset(3, 2);
+        t.reset(3, 2).unwrap();
         let root = t.add_node(None, 0.0, 1.0);
         assert_eq!(root, ROOT);
         assert_eq!(t.child(ROOT, 1), None);
@@ -236,7 +245,7 @@ mod tests {
         assert_eq!((t.child_visits(ROOT, 1), t.q(ROOT, 1)), (2, Some(0.5 + 0.5 * 1.5)));
         assert_eq!(t.q(ROOT, 0), None);
         // Reuse: a reset empties the tree without shrinking it.
-        t.reset(2, 2);
+        t.reset(2, 2).unwrap();
         assert_eq!(t.num_nodes, 0);
         assert!(t.children.len() >= 6);
     }
