@@ -201,6 +201,9 @@ def _mctx_search(model: TabularModel, roots, legal, config: mzero.SearchConfig):
         (9, 32, 16, False, 50.0, 0.1),
         (5, 50, 2, True, 10.0, 1.0),
         (3, 64, 3, False, 50.0, 0.1),
+        (5, 1, 1, False, 50.0, 0.1),
+        (1, 6, 16, True, 50.0, 0.1),
+        (7, 100, 5, False, 50.0, 0.1),
     ],
 )
 def test_gumbel_equals_mctx_without_noise(
