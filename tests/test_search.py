@@ -175,7 +175,7 @@ _THREADS_SCRIPT = """
 import numpy as np, mzero, sys
 from mzero.testing import TabularModel
 model = TabularModel.random(np.random.default_rng(1), 10, 6)
-roots = np.arange(200) % 10
+roots = np.arange(300) % 10  # >= 256 games: the parallel path
 out = []
 for algorithm in ("muzero", "gumbel"):
     config = mzero.SearchConfig(num_simulations=30, algorithm=algorithm, dirichlet_fraction=0.25)

@@ -51,7 +51,9 @@ use tree::{masked_softmax_into, Tree, ROOT};
 pub const MAX_SIMULATIONS: usize = 1 << 24;
 
 /// Batches at least this large spread the per-game work over rayon's threads.
-pub const PARALLEL_MIN_GAMES: usize = 64;
+/// Each simulation is one fork-join; on the 2-core development machine it pays
+/// off from about 256 games (below, waking the workers costs more than it saves).
+pub const PARALLEL_MIN_GAMES: usize = 256;
 
 /// The search algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
