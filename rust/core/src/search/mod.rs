@@ -476,9 +476,10 @@ impl BatchSearch {
             Error::invalid("num_simulations", "a tree that fits in memory", config.num_simulations)
         })?;
 
+        // Until every game has begun, this is no search (a failed begin leaves none).
+        self.started = false;
         self.config = config.clone();
         self.rules.reset(config);
-        self.started = true;
         let rules = &self.rules;
         self.batch = batch;
         self.num_actions = num_actions;
@@ -501,15 +502,15 @@ impl BatchSearch {
             games.iter_mut().enumerate().try_for_each(begin_one)?;
         }
         let r = &mut self.requests;
-        r.game.clear();
-        r.game.extend(0..batch as i64);
-        r.node.clear();
-        r.node.resize(batch, 1);
-        r.parent.resize(batch, 0);
-        r.action.resize(batch, 0);
-        r.parent.truncate(batch);
-        r.action.truncate(batch);
+        for v in [&mut r.game, &mut r.parent, &mut r.action, &mut r.node] {
+            v.clear();
+            v.resize(batch, 0);
+        }
+        for (i, g) in r.game.iter_mut().enumerate() {
+            *g = i as i64;
+        }
         self.collect_leaves();
+        self.started = true;
         Ok(())
     }
 
