@@ -10,7 +10,6 @@ __version__: str
 
 # --- replay (python/mzero/replay.py is the documented API) -------------------
 
-
 class ReplayBuffer:
     def __init__(
         self,
@@ -53,6 +52,7 @@ class ReplayBuffer:
     def max_priority(self) -> float: ...
     @property
     def obs_dtype(self) -> str | None: ...
+
 # --- search (python/mzero/search.py wraps these) ---
 
 def check_search_config(config: Any) -> None:
