@@ -19,6 +19,7 @@ from mzero.errors import (
     MZeroIOError,
 )
 from mzero.replay import ReplayBuffer, SampleBatch
+from mzero.search import SearchConfig, SearchOutput, search, select_action
 
 try:
     __version__ = version("mzero")
@@ -34,5 +35,9 @@ __all__ = [
     "MZeroIOError",
     "ReplayBuffer",
     "SampleBatch",
+    "SearchConfig",
+    "SearchOutput",
     "__version__",
+    "search",
+    "select_action",
 ]

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod replay;
+pub mod search;
 
 pub use error::{Error, Result};
 pub use replay::{ReplayBuffer, ReplayConfig};

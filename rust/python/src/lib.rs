@@ -8,11 +8,14 @@ use pyo3::prelude::*;
 
 mod error;
 mod replay;
+mod search;
 
 /// The extension module.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<replay::PyReplayBuffer>()?;
+    m.add_function(wrap_pyfunction!(search::search, m)?)?;
+    m.add_function(wrap_pyfunction!(search::check_search_config, m)?)?;
     Ok(())
 }

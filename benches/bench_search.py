@@ -1,0 +1,209 @@
+"""Benchmark of mzero.search: simulations per second and the share of time in recurrent_fn.
+
+Grid: B in {1, 16, 256} x num_simulations in {50, 200} x A in {2, 9, 18} x
+algorithm in {muzero, gumbel} x callback in {constant, mlp}:
+
+- ``constant``: a numpy callback returning preallocated zeros (reward, value, logits);
+  the search's own overhead.
+- ``mlp``: a small torch MLP dynamics/prediction model (latent 64, one hidden layer
+  of 128) that keeps ``latent[node, game]`` and gathers the parents, as self-play
+  does; torch runs on one thread.
+
+Each configuration runs whole searches repeatedly, the two algorithms alternating
+repeat by repeat; the medians over the repeats are reported. Results go to JSON
+(``--out``, default ``benches/results/search.json``).
+
+    python benches/bench_search.py            # the full grid (about a minute)
+    python benches/bench_search.py --quick    # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import mzero
+
+
+class Constant:
+    """``recurrent_fn`` returning the same zero arrays every call."""
+
+    def __init__(self, batch: int, num_actions: int) -> None:
+        self.out = (
+            np.zeros(batch, np.float32),
+            np.zeros(batch, np.float32),
+            np.zeros((batch, num_actions), np.float32),
+        )
+        self.seconds = 0.0
+
+    def reset(self, num_simulations: int) -> None:
+        self.seconds = 0.0
+
+    def __call__(self, game, parent, action, node):
+        t = time.perf_counter()
+        out = self.out
+        self.seconds += time.perf_counter() - t
+        return out
+
+
+class Mlp:
+    """A small torch model: dynamics MLP on (latent, one-hot action), linear heads."""
+
+    def __init__(self, batch: int, num_actions: int, latent: int = 64, hidden: int = 128) -> None:
+        import torch
+
+        torch.manual_seed(0)
+        self.torch = torch
+        self.num_actions = num_actions
+        self.batch = batch
+        self.latent_dim = latent
+        self.dynamics = torch.nn.Sequential(
+            torch.nn.Linear(latent + num_actions, hidden),
+            torch.nn.ReLU(),
+            torch.nn.Linear(hidden, latent),
+            torch.nn.Tanh(),
+        )
+        self.heads = torch.nn.Linear(latent, 2 + num_actions)
+        self.latent = torch.zeros(0)
+        self.seconds = 0.0
+
+    def reset(self, num_simulations: int) -> None:
+        torch = self.torch
+        self.latent = torch.randn(num_simulations + 1, self.batch, self.latent_dim)
+        self.seconds = 0.0
+
+    def __call__(self, game, parent, action, node):
+        t = time.perf_counter()
+        torch = self.torch
+        with torch.inference_mode():
+            g = torch.from_numpy(game)
+            h = self.latent[torch.from_numpy(parent), g]
+            a = torch.nn.functional.one_hot(torch.from_numpy(action), self.num_actions)
+            nxt = self.dynamics(torch.cat([h, a.to(h.dtype)], dim=1))
+            self.latent[torch.from_numpy(node), g] = nxt
+            out = self.heads(nxt).numpy()
+        result = (out[:, 0].copy(), out[:, 1].copy(), out[:, 2:].copy())
+        self.seconds += time.perf_counter() - t
+        return result
+
+
+def measure(
+    callback: str,
+    batch: int,
+    num_simulations: int,
+    num_actions: int,
+    min_seconds: float,
+    min_repeats: int,
+    algorithms: tuple[str, ...] = ("muzero", "gumbel"),
+) -> list[dict[str, Any]]:
+    """Times whole searches, alternating the algorithms repeat by repeat so that a
+    change in machine load affects them alike; returns one row per algorithm."""
+    rng = np.random.default_rng(0)
+    root_value = rng.normal(size=batch).astype(np.float32)
+    root_logits = rng.normal(size=(batch, num_actions)).astype(np.float32)
+    model = Constant(batch, num_actions) if callback == "constant" else Mlp(batch, num_actions)
+    configs = {
+        a: mzero.SearchConfig(num_simulations=num_simulations, algorithm=a) for a in algorithms
+    }
+    walls: dict[str, list[float]] = {a: [] for a in algorithms}
+    shares: dict[str, list[float]] = {a: [] for a in algorithms}
+    for config in configs.values():  # warm-up
+        model.reset(num_simulations)
+        mzero.search(root_value, root_logits, model, config)
+    start = time.perf_counter()
+    repeats = 0
+    while repeats < min_repeats or time.perf_counter() - start < min_seconds:
+        for algorithm, config in configs.items():
+            model.reset(num_simulations)
+            t = time.perf_counter()
+            mzero.search(root_value, root_logits, model, config, seed=repeats)
+            wall = time.perf_counter() - t
+            walls[algorithm].append(wall)
+            shares[algorithm].append(model.seconds / wall)
+        repeats += 1
+    rows = []
+    for algorithm in algorithms:
+        median = statistics.median(walls[algorithm])
+        rows.append(
+            {
+                "algorithm": algorithm,
+                "callback": callback,
+                "batch": batch,
+                "num_simulations": num_simulations,
+                "num_actions": num_actions,
+                "repeats": repeats,
+                "median_seconds": median,
+                "median_sims_per_s": batch * num_simulations / median,
+                "median_callback_share": statistics.median(shares[algorithm]),
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("benches/results/search.json"))
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--callbacks", default="constant,mlp")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(1)
+    if args.quick:
+        batches, sims, actions, min_seconds, min_repeats = [1, 16], [50], [9], 0.0, 2
+    else:
+        batches, sims, actions, min_seconds, min_repeats = (
+            [1, 16, 256],
+            [50, 200],
+            [2, 9, 18],
+            0.5,
+            5,
+        )
+    results = []
+    columns = ("algorithm", "callback", "B", "n", "A", "Msims/s", "cb share")
+    widths = (9, 8, 4, 4, 3, 8, 8)
+    print(" ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
+    for callback in args.callbacks.split(","):
+        for batch in batches:
+            for n in sims:
+                for a in actions:
+                    for r in measure(callback, batch, n, a, min_seconds, min_repeats):
+                        results.append(r)
+                        rate = r["median_sims_per_s"] / 1e6
+                        share = r["median_callback_share"]
+                        print(
+                            f"{r['algorithm']:>9} {callback:>8} {batch:>4} {n:>4} {a:>3} "
+                            f"{rate:>8.3f} {share:>8.1%}"
+                        )
+    report = {
+        "benchmark": "search",
+        "quick": args.quick,
+        "meta": {
+            "mzero": mzero.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "processor": platform.processor(),
+            "cpu_count": os.cpu_count(),
+            "rayon_num_threads": os.environ.get("RAYON_NUM_THREADS"),
+            "torch_threads": 1,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,287 @@
+//! `mzero._core.search`: the batched search loop around `recurrent_fn`.
+//!
+//! Per simulation: the core selects one leaf per game with the GIL released, the
+//! leaves go to `recurrent_fn` as four fresh int64 arrays, its outputs are checked
+//! and copied, and the core expands and backs up with the GIL released again.
+
+use std::sync::Mutex;
+
+use mzero_core::search::{Algorithm, BatchSearch, Roots, SearchConfig};
+use mzero_core::Error;
+use numpy::ndarray::{Array1, Array2};
+use numpy::{IntoPyArray, PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyInt, PyTuple};
+
+use crate::error::{to_py, wrong_type};
+
+/// Searches kept between calls so that a repeated search of the same size allocates
+/// nothing. A search is taken out while it runs (a nested call gets its own).
+static POOL: Mutex<Vec<BatchSearch>> = Mutex::new(Vec::new());
+const POOL_MAX_SEARCHES: usize = 4;
+const POOL_MAX_BYTES: usize = 256 << 20;
+
+fn take_search() -> BatchSearch {
+    let mut pool = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    pool.pop().unwrap_or_default()
+}
+
+fn give_back(search: BatchSearch) {
+    if search.capacity_bytes() <= POOL_MAX_BYTES {
+        let mut pool = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if pool.len() < POOL_MAX_SEARCHES {
+            pool.push(search);
+        }
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map_or_else(|_| "an object".to_owned(), |n| n.to_string())
+}
+
+fn shape_str(shape: &[usize]) -> String {
+    format!("{shape:?}")
+}
+
+/// Reads a float32 (or float64, rounded to float32) numpy array of shape `shape` into `buf`.
+fn read_floats(
+    name: &str,
+    obj: &Bound<'_, PyAny>,
+    shape: &[usize],
+    shape_doc: &str,
+    buf: &mut Vec<f32>,
+) -> PyResult<()> {
+    let Ok(untyped) = obj.cast::<PyUntypedArray>() else {
+        return Err(wrong_type(name, "a numpy.ndarray of float32", type_name(obj)));
+    };
+    if untyped.shape() != shape {
+        return Err(to_py(Error::invalid(
+            name,
+            format!("shape {shape_doc} = {}", shape_str(shape)),
+            shape_str(untyped.shape()),
+        )));
+    }
+    buf.clear();
+    if let Ok(array) = obj.cast::<PyArrayDyn<f32>>() {
+        let array = array.try_readonly().map_err(|e| to_py(Error::invalid(name, "a readable array", e)))?;
+        // as_slice also accepts Fortran order; only a C-contiguous array is in row-major order.
+        match array.as_slice() {
+            Ok(slice) if untyped.is_c_contiguous() => buf.extend_from_slice(slice),
+            _ => buf.extend(array.as_array().iter().copied()),
+        }
+    } else if let Ok(array) = obj.cast::<PyArrayDyn<f64>>() {
+        let array = array.try_readonly().map_err(|e| to_py(Error::invalid(name, "a readable array", e)))?;
+        buf.extend(array.as_array().iter().map(|&x| x as f32));
+    } else {
+        return Err(wrong_type(name, "dtype float32 (or float64)", untyped.dtype()));
+    }
+    Ok(())
+}
+
+/// Reads a bool numpy array of shape `shape`.
+fn read_mask(name: &str, obj: &Bound<'_, PyAny>, shape: &[usize]) -> PyResult<Vec<bool>> {
+    let Ok(untyped) = obj.cast::<PyUntypedArray>() else {
+        return Err(wrong_type(name, "a numpy.ndarray of bool", type_name(obj)));
+    };
+    if untyped.shape() != shape {
+        return Err(to_py(Error::invalid(
+            name,
+            format!("shape [B, A] = {}", shape_str(shape)),
+            shape_str(untyped.shape()),
+        )));
+    }
+    let Ok(array) = obj.cast::<PyArrayDyn<bool>>() else {
+        return Err(wrong_type(name, "dtype bool", untyped.dtype()));
+    };
+    let array = array.try_readonly().map_err(|e| to_py(Error::invalid(name, "a readable array", e)))?;
+    Ok(array.as_array().iter().copied().collect())
+}
+
+fn attr<'py, T: FromPyObjectOwned<'py>>(
+    config: &Bound<'py, PyAny>,
+    field: &str,
+    expected: &str,
+) -> PyResult<T> {
+    let value = config.getattr(field).map_err(|_| {
+        wrong_type("config", "an mzero.SearchConfig", format!("{} without field {field}", type_name(config)))
+    })?;
+    value.extract::<T>().map_err(|_| wrong_type(field, expected, type_name(&value)))
+}
+
+fn float_attr(config: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
+    let value = config.getattr(field).map_err(|_| {
+        wrong_type("config", "an mzero.SearchConfig", format!("{} without field {field}", type_name(config)))
+    })?;
+    if value.is_instance_of::<PyBool>() {
+        return Err(wrong_type(field, "a float", "bool"));
+    }
+    value.extract::<f64>().map_err(|_| wrong_type(field, "a float", type_name(&value)))
+}
+
+/// Builds the core's [`SearchConfig`] from any object with the fields of
+/// `mzero.SearchConfig` and validates it.
+fn config_from_py(config: &Bound<'_, PyAny>) -> PyResult<SearchConfig> {
+    let num_simulations: i64 = attr(config, "num_simulations", "an int")?;
+    let max_considered_actions: i64 = attr(config, "max_considered_actions", "an int")?;
+    let algorithm: String = attr(config, "algorithm", "a str")?;
+    let cfg = SearchConfig {
+        num_simulations: usize::try_from(num_simulations)
+            .map_err(|_| to_py(Error::invalid("num_simulations", "an integer >= 1", num_simulations)))?,
+        discount: float_attr(config, "discount")?,
+        pb_c_init: float_attr(config, "pb_c_init")?,
+        pb_c_base: float_attr(config, "pb_c_base")?,
+        dirichlet_alpha: float_attr(config, "dirichlet_alpha")?,
+        dirichlet_fraction: float_attr(config, "dirichlet_fraction")?,
+        two_player: attr(config, "two_player", "a bool")?,
+        algorithm: algorithm.parse::<Algorithm>().map_err(to_py)?,
+        max_considered_actions: usize::try_from(max_considered_actions).map_err(|_| {
+            to_py(Error::invalid("max_considered_actions", "an integer >= 1", max_considered_actions))
+        })?,
+        gumbel_scale: float_attr(config, "gumbel_scale")?,
+        c_visit: float_attr(config, "c_visit")?,
+        c_scale: float_attr(config, "c_scale")?,
+    };
+    cfg.validate().map_err(to_py)?;
+    Ok(cfg)
+}
+
+/// check_search_config(config)
+/// --
+///
+/// Validates the fields of an `mzero.SearchConfig`; raises `InvalidArgumentError`
+/// naming the first bad field.
+#[pyfunction]
+pub fn check_search_config(config: &Bound<'_, PyAny>) -> PyResult<()> {
+    config_from_py(config).map(|_| ())
+}
+
+/// Renames a core error about the callback's outputs to name `recurrent_fn`.
+fn callback_error(err: Error) -> PyErr {
+    match err {
+        Error::InvalidArgument { name, expected, got } => {
+            to_py(Error::InvalidArgument { name: format!("recurrent_fn output {name}"), expected, got })
+        }
+        other => to_py(other),
+    }
+}
+
+type SearchArrays<'py> =
+    (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+/// search(root_value, root_logits, recurrent_fn, config, legal_mask=None, seed=0)
+/// --
+///
+/// Runs the batched search; returns `(visit_counts, policy, root_value, q_values,
+/// action)` as fresh numpy arrays. See `mzero.search`.
+#[pyfunction]
+#[pyo3(signature = (root_value, root_logits, recurrent_fn, config, legal_mask=None, seed=None))]
+pub fn search<'py>(
+    py: Python<'py>,
+    root_value: &Bound<'py, PyAny>,
+    root_logits: &Bound<'py, PyAny>,
+    recurrent_fn: &Bound<'py, PyAny>,
+    config: &Bound<'py, PyAny>,
+    legal_mask: Option<&Bound<'py, PyAny>>,
+    seed: Option<&Bound<'py, PyAny>>,
+) -> PyResult<SearchArrays<'py>> {
+    let config = config_from_py(config)?;
+    let seed = match seed {
+        None => 0,
+        Some(s) if s.is_instance_of::<PyInt>() && !s.is_instance_of::<PyBool>() => {
+            s.extract::<u64>().map_err(|_| to_py(Error::invalid("seed", "an integer in [0, 2**64)", s)))?
+        }
+        Some(s) => return Err(wrong_type("seed", "an int", type_name(s))),
+    };
+    if !recurrent_fn.is_callable() {
+        return Err(wrong_type("recurrent_fn", "a callable", type_name(recurrent_fn)));
+    }
+    // Shapes: B from root_value, A from root_logits.
+    let b = match root_value.cast::<PyUntypedArray>() {
+        Ok(a) if a.ndim() == 1 => a.shape()[0],
+        Ok(a) => {
+            return Err(to_py(Error::invalid("root_value", "shape [B] (1-D)", shape_str(a.shape()))));
+        }
+        Err(_) => return Err(wrong_type("root_value", "a numpy.ndarray of float32", type_name(root_value))),
+    };
+    let a = match root_logits.cast::<PyUntypedArray>() {
+        Ok(l) if l.ndim() == 2 => l.shape()[1],
+        Ok(l) => {
+            return Err(to_py(Error::invalid("root_logits", "shape [B, A] (2-D)", shape_str(l.shape()))));
+        }
+        Err(_) => {
+            return Err(wrong_type("root_logits", "a numpy.ndarray of float32", type_name(root_logits)))
+        }
+    };
+    let mut values = Vec::new();
+    let mut logits = Vec::new();
+    read_floats("root_value", root_value, &[b], "[B]", &mut values)?;
+    read_floats("root_logits", root_logits, &[b, a], "[B, A]", &mut logits)?;
+    let mask = match legal_mask {
+        Some(m) if !m.is_none() => Some(read_mask("legal_mask", m, &[b, a])?),
+        _ => None,
+    };
+
+    let mut search = take_search();
+    let result = run(
+        py,
+        &mut search,
+        &config,
+        Roots { value: &values, logits: &logits, num_actions: a, legal_mask: mask.as_deref() },
+        seed,
+        recurrent_fn,
+    );
+    give_back(search);
+    result
+}
+
+fn run<'py>(
+    py: Python<'py>,
+    search: &mut BatchSearch,
+    config: &SearchConfig,
+    roots: Roots<'_>,
+    seed: u64,
+    recurrent_fn: &Bound<'py, PyAny>,
+) -> PyResult<SearchArrays<'py>> {
+    py.detach(|| search.begin(config, roots, seed)).map_err(to_py)?;
+    let (b, a) = (search.batch(), search.num_actions());
+    let mut reward = Vec::with_capacity(b);
+    let mut value = Vec::with_capacity(b);
+    let mut logits = Vec::with_capacity(b * a);
+    while !search.is_done() {
+        let leaves = search.requests();
+        let args = (
+            PyArray1::from_slice(py, &leaves.game),
+            PyArray1::from_slice(py, &leaves.parent),
+            PyArray1::from_slice(py, &leaves.action),
+            PyArray1::from_slice(py, &leaves.node),
+        );
+        // An exception inside recurrent_fn propagates as the same object.
+        let out = recurrent_fn.call1(args)?;
+        let out = out.cast::<PyTuple>().map_err(|_| {
+            wrong_type("recurrent_fn", "to return a tuple (reward, value, logits)", type_name(&out))
+        })?;
+        if out.len() != 3 {
+            return Err(PyTypeError::new_err(format!(
+                "recurrent_fn: expected to return a tuple (reward, value, logits), got a tuple of length {}",
+                out.len()
+            )));
+        }
+        read_floats("recurrent_fn output reward", &out.get_item(0)?, &[b], "[N]", &mut reward)?;
+        read_floats("recurrent_fn output value", &out.get_item(1)?, &[b], "[N]", &mut value)?;
+        read_floats("recurrent_fn output logits", &out.get_item(2)?, &[b, a], "[N, A]", &mut logits)?;
+        py.detach(|| search.advance(&reward, &value, &logits)).map_err(callback_error)?;
+    }
+    let out = search.output().map_err(to_py)?;
+    Ok((
+        matrix(out.visit_counts, b, a)?.into_pyarray(py).into_any(),
+        matrix(out.policy, b, a)?.into_pyarray(py).into_any(),
+        Array1::from_vec(out.root_value).into_pyarray(py).into_any(),
+        matrix(out.q_values, b, a)?.into_pyarray(py).into_any(),
+        Array1::from_vec(out.action).into_pyarray(py).into_any(),
+    ))
+}
+
+fn matrix<T>(v: Vec<T>, b: usize, a: usize) -> PyResult<Array2<T>> {
+    Array2::from_shape_vec((b, a), v).map_err(|e| to_py(Error::invalid("output", "a [B, A] result", e)))
+}
