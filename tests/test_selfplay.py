@@ -321,3 +321,17 @@ def test_self_play_games_train_through_the_rust_replay_buffer(
     assert torch.isfinite(out.loss)
     assert out.priorities.shape == (16,)
     replay.update_priorities(sample.index, out.priorities.numpy())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_self_play_on_cuda_keeps_latents_on_the_device() -> None:
+    config = small_config("cartpole", num_envs=4, sims=8)
+    net = cartpole_network().to("cuda")
+    replay = RecordingReplay()
+    play = SelfPlay(net, config, replay, seed=0)
+    assert play.planner.latent.device.type == "cuda"
+    while not replay.games:
+        play.step(temperature=1.0)
+    game = replay.games[0]
+    assert game["observations"].shape[0] == len(game["actions"]) + 1
+    np.testing.assert_allclose(game["policies"].sum(1), 1.0, rtol=1e-5)
