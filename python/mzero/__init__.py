@@ -21,12 +21,27 @@ from mzero.errors import (
 from mzero.replay import ReplayBuffer, SampleBatch
 from mzero.search import SearchConfig, SearchOutput, search, select_action
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from mzero.agent import Agent
+
+
+def __getattr__(name: str) -> object:
+    # torch-dependent names load on first use, so `import mzero` stays light
+    if name == "Agent":
+        from mzero.agent import Agent
+
+        return Agent
+    raise AttributeError(f"module 'mzero' has no attribute {name!r}")
+
+
 try:
     __version__ = version("mzero")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "Agent",
     "Config",
     "CorruptFileError",
     "InvalidArgumentError",

@@ -1,21 +1,68 @@
-"""The ``mzero`` command line."""
+"""The ``mzero`` command line: ``train``, ``eval`` and ``play``.
+
+    mzero train cartpole --seed 0 --run-dir runs/cartpole-0 --max-minutes 10
+    mzero train tictactoe --search.num-simulations 25 --train.num-envs 64
+    mzero eval runs/cartpole-0 --episodes 20
+    mzero play runs/tictactoe-0
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
 
 import mzero
+from mzero.errors import MZeroError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser; each subcommand registers itself here."""
+    """The top-level parser with its subcommands."""
+    from mzero.config import PRESETS, add_override_arguments
+
     parser = argparse.ArgumentParser(
         prog="mzero",
         description="MuZero with a Rust engine: batched MCTS, replay and training.",
     )
     parser.add_argument("--version", action="version", version=f"mzero {mzero.__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train",
+        help="train an agent from a preset",
+        description="Self-play and learning in one process. Any config field can be "
+        "overridden as --SECTION.FIELD VALUE (listed below).",
+    )
+    train.add_argument("preset", choices=sorted(PRESETS), help="the preset config to start from")
+    train.add_argument("--seed", type=int, help="seed of the run (train.seed)")
+    train.add_argument(
+        "--run-dir", type=Path, help="run directory (default: runs/PRESET-seedS-TIME)"
+    )
+    train.add_argument("--max-minutes", type=float, help="wall-clock budget (train.max_minutes)")
+    train.add_argument("--config", type=Path, help="start from this config.json, not the preset")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_override_arguments(train)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="greedy evaluation of a trained run",
+        description="Single-player: mean return over fresh episodes. Two players: "
+        "results against a perfect (minimax) player, half the games first, and as "
+        "first player against a random player.",
+    )
+    evaluate.add_argument("run_dir", type=Path)
+    evaluate.add_argument("--episodes", type=int, default=20, help="episodes (games) to play")
+    evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    evaluate.add_argument("--seed", type=int, default=12345, help="seed of the episodes")
+
+    play = commands.add_parser("play", help="play TicTacToe against a trained agent")
+    play.add_argument("run_dir", type=Path)
+    play.add_argument("--first", choices=("human", "agent"), default="human")
+    play.add_argument("--checkpoint", choices=("best", "last"), default="best")
     return parser
 
 
@@ -26,5 +73,119 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+    try:
+        if args.command == "train":
+            return _train(args)
+        if args.command == "eval":
+            return _eval(args)
+        return _play(args, sys.stdin, sys.stdout)
+    except MZeroError as err:
+        print(f"mzero {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _train(args: argparse.Namespace) -> int:
+    from mzero.config import Config, apply_overrides, overrides_from_namespace, preset
+    from mzero.train import train
+
+    config = Config.load(args.config) if args.config else preset(args.preset)
+    overrides: dict[str, Any] = overrides_from_namespace(args)
+    if args.seed is not None:
+        overrides["train.seed"] = args.seed
+    if args.max_minutes is not None:
+        overrides["train.max_minutes"] = args.max_minutes
+    config = apply_overrides(config, overrides)
+    train_config = config.train
+    if (
+        train_config.max_minutes is None
+        and train_config.max_env_steps is None
+        and train_config.max_train_steps is None
+    ):
+        config = apply_overrides(config, {"train.max_minutes": 10.0})
+    run_dir = args.run_dir or Path("runs") / (
+        f"{args.preset}-seed{config.train.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    print(f"mzero train {args.preset}: run directory {run_dir}", file=sys.stderr)
+    metrics = train(config, run_dir, progress=not args.no_progress)
+    print(json.dumps(metrics))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from mzero.agent import Agent
+    from mzero.envs.players import MinimaxPlayer, RandomPlayer
+    from mzero.evaluate import evaluate_against, evaluate_returns
+
+    agent = Agent.load(args.run_dir, checkpoint=args.checkpoint)
+    network, config = agent.network, agent.config
+    result: dict[str, Any] = {"run_dir": str(args.run_dir), "checkpoint": str(agent.checkpoint_path)}
+    if not agent.two_player:
+        returns = evaluate_returns(network, config, args.episodes, seed=args.seed)
+        result |= {
+            "episodes": args.episodes,
+            "return_mean": sum(returns) / len(returns),
+            "return_min": min(returns),
+            "return_max": max(returns),
+        }
+    else:
+        half = max(args.episodes // 2, 1)
+        first = evaluate_against(network, config, MinimaxPlayer(args.seed), half, True)
+        second = evaluate_against(network, config, MinimaxPlayer(args.seed + 1), half, False)
+        random = evaluate_against(network, config, RandomPlayer(args.seed + 2), args.episodes, True)
+        result |= {
+            "vs_minimax_first": _tally(first),
+            "vs_minimax_second": _tally(second),
+            "vs_random_first": _tally(random),
+        }
+    print(json.dumps(result))
+    return 0
+
+
+def _tally(results: list[int]) -> dict[str, int]:
+    return {"wins": results.count(1), "draws": results.count(0), "losses": results.count(-1)}
+
+
+def _play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    from mzero.agent import Agent
+    from mzero.envs.tictactoe import TicTacToeEnv
+
+    agent = Agent.load(args.run_dir, checkpoint=args.checkpoint)
+    if agent.config.env.id not in ("tictactoe", "mzero/TicTacToe-v0"):
+        print(f"mzero play: {args.run_dir} is a {agent.config.env.id!r} run, not tictactoe")
+        return 2
+    env = TicTacToeEnv()
+    observation, info = env.reset()
+    human_turn = args.first == "human"
+    stdout.write("You are X (first)\n" if human_turn else "You are O (second)\n")
+    while True:
+        stdout.write("\n" + env.render_text())
+        if human_turn:
+            action = _read_move(stdin, stdout, info["legal_mask"])
+            if action is None:
+                return 0
+        else:
+            action = agent.act(observation, info["legal_mask"])
+            stdout.write(f"agent plays {action}\n")
+        observation, reward, terminated, _, info = env.step(action)
+        if terminated:
+            stdout.write("\n" + env.render_text())
+            if reward == 0:
+                stdout.write("Draw.\n")
+            else:
+                stdout.write("You win!\n" if human_turn else "The agent wins.\n")
+            return 0
+        human_turn = not human_turn
+
+
+def _read_move(stdin: TextIO, stdout: TextIO, legal_mask: Any) -> int | None:
+    """A legal cell 0-8 from the human; None at end of input."""
+    while True:
+        stdout.write("your move (cell 0-8, q to quit): ")
+        stdout.flush()
+        line = stdin.readline()
+        if not line or line.strip().lower() in ("q", "quit"):
+            return None
+        text = line.strip()
+        if text.isdigit() and 0 <= int(text) <= 8 and legal_mask[int(text)]:
+            return int(text)
+        stdout.write(f"not a legal move: {text!r}\n")

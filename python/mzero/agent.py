@@ -1,0 +1,106 @@
+"""A trained agent for programmatic use: ``mzero.Agent.load(run_dir).act(observation)``."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from mzero.config import Config
+from mzero.errors import InvalidArgumentError, MZeroIOError
+from mzero.selfplay import Planner
+from mzero.train import build_network, load_checkpoint, resolve_device
+
+__all__ = ["Agent"]
+
+
+class Agent:
+    """Greedy play with search: the network of a run plans with ``mzero.search``
+    (no root noise) and :meth:`act` returns the search's action.
+
+    Observations are those of the environment, ``float32 obs_shape``; with
+    ``env.frame_stack > 1`` the agent stacks the frames it has seen since :meth:`reset`.
+    """
+
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        config: Config,
+        two_player: bool,
+        seed: int = 0,
+        checkpoint_path: Path | None = None,
+    ) -> None:
+        self.network = network.eval()
+        self.config = config
+        self.two_player = two_player
+        self.checkpoint_path = checkpoint_path
+        self.obs_shape = tuple(network.obs_shape)
+        self.num_actions = int(network.num_actions)
+        search_config = config.search.to_search_config(two_player=two_player, explore=False)
+        self.planner = Planner(network, search_config, max_games=1)
+        self.rng = np.random.default_rng(seed)
+        self.frames: deque[np.ndarray] = deque(maxlen=config.env.frame_stack)
+
+    @classmethod
+    def load(
+        cls,
+        run_dir: str | os.PathLike[str],
+        checkpoint: Literal["best", "last"] = "best",
+        device: str = "cpu",
+        seed: int = 0,
+    ) -> Agent:
+        """The agent of a run directory written by ``mzero train``.
+
+        ``checkpoint="best"`` takes ``checkpoints/best.pt`` (the best greedy evaluation
+        during training) and falls back to ``checkpoints/last.pt`` when the run never
+        evaluated; ``"last"`` takes the final checkpoint.
+        """
+        if checkpoint not in ("best", "last"):
+            raise InvalidArgumentError(
+                f"checkpoint: expected 'best' or 'last', got {checkpoint!r}"
+            )
+        directory = Path(run_dir) / "checkpoints"
+        path = directory / f"{checkpoint}.pt"
+        if checkpoint == "best" and not path.exists():
+            path = directory / "last.pt"
+        if not path.exists():
+            raise MZeroIOError(f"run_dir: no checkpoint in {directory}")
+        torch_device = resolve_device(device)
+        state = load_checkpoint(path, map_location=torch_device)
+        config = Config.from_dict(state["config"])
+        network = build_network(config, tuple(state["obs_shape"]), int(state["num_actions"]))
+        network.load_state_dict(state["network"])
+        network.to(torch_device)
+        return cls(network, config, bool(state["two_player"]), seed=seed, checkpoint_path=path)
+
+    def reset(self) -> None:
+        """Forgets the stacked frames (call at the start of each episode)."""
+        self.frames.clear()
+
+    def act(self, observation: np.ndarray, legal_mask: np.ndarray | None = None) -> int:
+        """The greedy action for ``observation`` (``obs_shape``), searching with
+        ``config.search.num_simulations``; ``legal_mask`` is bool ``[A]`` or None (all legal)."""
+        obs = np.asarray(observation, dtype=np.float32)
+        if obs.shape != self.obs_shape:
+            raise InvalidArgumentError(
+                f"observation: expected shape {self.obs_shape}, got {obs.shape}"
+            )
+        if legal_mask is not None:
+            legal_mask = np.asarray(legal_mask, dtype=bool)
+            if legal_mask.shape != (self.num_actions,):
+                raise InvalidArgumentError(
+                    f"legal_mask: expected shape ({self.num_actions},), got {legal_mask.shape}"
+                )
+            legal_mask = legal_mask[None]
+        self.frames.append(obs)
+        frames = list(self.frames)
+        frames = [frames[0]] * (self.frames.maxlen - len(frames)) + frames
+        out = self.planner.plan(
+            np.stack(frames)[None], legal_mask, seed=int(self.rng.integers(2**63))
+        )
+        return int(out.action[0])
+

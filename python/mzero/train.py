@@ -1,0 +1,405 @@
+"""The learner: self-play and training in one process, with a run directory.
+
+One loop (MuZero, Schrittwieser et al. 2020, appendix G, run synchronously):
+
+1. :class:`mzero.selfplay.SelfPlay` plays one move in each of the B environments
+   (one batched search) and puts finished games into the Rust replay buffer;
+2. once ``train.min_replay`` transitions are stored, the learner takes steps until
+   ``learner steps = train_ratio * environment steps since learning began``: sample a
+   batch (prioritised when ``replay.alpha > 0``), unroll K steps, minimise
+   :func:`mzero.networks.muzero_loss` with AdamW, a learning-rate schedule and
+   gradient clipping, and write the new priorities ``|v^0 - z_t|`` back;
+3. every ``train.eval_interval`` environment steps, a greedy evaluation (search
+   without noise): mean return over ``train.eval_episodes`` episodes, or for
+   two-player games the mean result against a perfect (minimax) player and the
+   win rate against a random one.
+
+The run directory holds ``config.json`` (the resolved config), ``metrics.jsonl``
+(one JSON object per line: ``env_steps``, ``train_steps``, ``wall_s``, losses,
+``eval_return_mean`` when evaluated), TensorBoard scalars under ``tensorboard/``,
+and checkpoints ``checkpoints/last.pt`` (latest) and ``checkpoints/best.pt`` (best
+evaluation), each written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import mzero
+from mzero.config import Config, TrainConfig
+from mzero.envs import make_env_from_config
+from mzero.envs.players import MinimaxPlayer, RandomPlayer
+from mzero.errors import InvalidArgumentError, MZeroIOError
+from mzero.evaluate import evaluate_against, evaluate_returns
+from mzero.networks import MuZeroNetwork, TrainingBatch, muzero_loss
+from mzero.selfplay import EpisodeStats, SelfPlay
+
+__all__ = [
+    "CHECKPOINT_VERSION",
+    "Trainer",
+    "build_network",
+    "learning_rate_factor",
+    "load_checkpoint",
+    "resolve_device",
+    "save_checkpoint",
+    "train",
+]
+
+CHECKPOINT_VERSION = 1
+"""Format version of the checkpoint dictionaries written by :func:`save_checkpoint`."""
+
+_SEED_BOUND = 2**63
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> cuda when available, else cpu; other names are passed to torch."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidArgumentError(f"train.device: {name!r} requested but CUDA is not available")
+    return device
+
+
+def build_network(
+    config: Config, obs_shape: tuple[int, ...], num_actions: int
+) -> MuZeroNetwork:
+    """The network of ``config.network`` for observations ``obs_shape`` and ``num_actions``."""
+    return MuZeroNetwork(obs_shape, num_actions, config.network, config.env.frame_stack)
+
+
+def learning_rate_factor(train: TrainConfig) -> Callable[[int], float]:
+    """Multiplier of ``train.lr`` after ``step`` learner steps (for ``LambdaLR``).
+
+    Linear warm-up over ``lr_warmup_steps``, then ``lr_schedule``: constant, cosine
+    decay to ``lr_min`` over ``lr_decay_steps`` (held there afterwards), or
+    exponential ``lr_decay_rate ** (step / lr_decay_steps)`` floored at ``lr_min``.
+    """
+    floor = train.lr_min / train.lr if train.lr > 0 else 0.0
+
+    def factor(step: int) -> float:
+        if step < train.lr_warmup_steps:
+            return (step + 1) / train.lr_warmup_steps
+        decayed = step - train.lr_warmup_steps
+        if train.lr_schedule == "cosine":
+            progress = min(decayed / train.lr_decay_steps, 1.0)
+            return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        if train.lr_schedule == "exponential":
+            return max(train.lr_decay_rate ** (decayed / train.lr_decay_steps), floor)
+        return 1.0
+
+    return factor
+
+
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    """Calls ``write(file)`` on a temporary file beside ``path``, then renames it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: str | os.PathLike[str], checkpoint: dict[str, Any]) -> None:
+    """Writes ``checkpoint`` with ``torch.save``, atomically: a crash leaves the old file."""
+    try:
+        _atomic_write(Path(path), lambda f: torch.save(checkpoint, f))
+    except OSError as err:
+        raise MZeroIOError(f"checkpoint: cannot write {path}: {err}") from err
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: torch.device | str = "cpu"
+) -> dict[str, Any]:
+    """Reads a checkpoint of :func:`save_checkpoint`; checks its format version."""
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError as err:
+        raise MZeroIOError(f"checkpoint: {path} does not exist") from err
+    except (RuntimeError, EOFError, OSError) as err:
+        raise mzero.CorruptFileError(f"checkpoint: cannot read {path}: {err}") from err
+    version = checkpoint.get("version") if isinstance(checkpoint, dict) else None
+    if version != CHECKPOINT_VERSION:
+        raise mzero.CorruptFileError(
+            f"checkpoint: {path} has format version {version!r}, expected {CHECKPOINT_VERSION}"
+        )
+    return checkpoint
+
+
+class Trainer:
+    """Self-play and learning for ``config`` in the run directory ``run_dir``.
+
+    ``progress``: show a progress bar (tqdm) on stderr. Call :meth:`run`.
+    """
+
+    def __init__(self, config: Config, run_dir: str | os.PathLike[str], progress: bool = True):
+        self.config = config.validate()
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        train = config.train
+        self.device = resolve_device(train.device)
+        torch.manual_seed(train.seed)
+        self.rng = np.random.default_rng(train.seed)
+
+        probe = make_env_from_config(config.env)
+        self.obs_shape, self.num_actions = probe.obs_shape, probe.num_actions
+        self.two_player = probe.two_player
+        probe.close()
+
+        self.network = build_network(config, self.obs_shape, self.num_actions).to(self.device)
+        self.optimizer = torch.optim.AdamW(
+            self.network.parameters(), lr=train.lr, weight_decay=train.weight_decay
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, learning_rate_factor(train)
+        )
+        self.replay = mzero.ReplayBuffer(
+            config.replay.capacity,
+            self.obs_shape,
+            self.num_actions,
+            unroll_steps=train.unroll_steps,
+            td_steps=train.td_steps,
+            discount=config.search.discount,
+            two_player=self.two_player,
+            alpha=config.replay.alpha,
+            beta=config.replay.beta,
+            stack=config.env.frame_stack,
+        )
+        self.selfplay = SelfPlay(self.network, config, self.replay, seed=train.seed)
+
+        self.env_steps = 0
+        self.train_steps = 0
+        self.episodes = 0
+        self.learn_start: int | None = None
+        self.best_eval: tuple[float, ...] | None = None
+        self.recent: deque[EpisodeStats] = deque(maxlen=100)
+        self.last_losses: dict[str, float] = {}
+
+    # -- one learner step -------------------------------------------------------------------
+
+    def train_step(self) -> dict[str, float]:
+        """One gradient step on a sampled batch; returns the loss terms and learning rate."""
+        train = self.config.train
+        sample = self.replay.sample(train.batch_size, int(self.rng.integers(_SEED_BOUND)))
+        batch = TrainingBatch.from_sample(sample, self.device)
+        self.network.train()
+        out = muzero_loss(self.network, batch, train.value_loss_weight, absorbing=train.absorbing)
+        self.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            self.network.parameters(), train.grad_clip if train.grad_clip else math.inf
+        )
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.step()
+        self.scheduler.step()
+        if self.config.replay.alpha > 0:
+            priorities = out.priorities.float().cpu().numpy() + 1e-6
+            self.replay.update_priorities(sample.index, priorities)
+        self.train_steps += 1
+        return {
+            "loss": float(out.loss.detach()),
+            "loss_policy": float(out.policy),
+            "loss_value": float(out.value),
+            "loss_reward": float(out.reward),
+            "grad_norm": float(grad_norm),
+            "lr": float(lr),
+        }
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def evaluate(self) -> dict[str, float]:
+        """Greedy evaluation (no root noise); ``eval_return_mean`` is always present.
+
+        Single player: mean return of ``eval_episodes`` episodes. Two players: the mean
+        result (+1 win, 0 draw, -1 loss) against a minimax player, half the games first,
+        half second, plus ``eval_random_win_rate`` as first player against random moves.
+        """
+        train = self.config.train
+        seed = int(self.rng.integers(2**31))
+        if not self.two_player:
+            returns = evaluate_returns(self.network, self.config, train.eval_episodes, seed=seed)
+            return {"eval_return_mean": float(np.mean(returns)), "eval_return_min": min(returns)}
+        half = max(train.eval_episodes // 2, 1)
+        minimax = evaluate_against(
+            self.network, self.config, MinimaxPlayer(seed), half, True, seed=seed
+        ) + evaluate_against(
+            self.network, self.config, MinimaxPlayer(seed + 1), half, False, seed=seed + 1
+        )
+        random = evaluate_against(
+            self.network, self.config, RandomPlayer(seed + 2), train.eval_episodes, True, seed=seed
+        )
+        return {
+            "eval_return_mean": float(np.mean(minimax)),
+            "eval_minimax_losses": float(minimax.count(-1)),
+            "eval_random_win_rate": random.count(1) / len(random),
+        }
+
+    def _eval_key(self, metrics: dict[str, float]) -> tuple[float, ...]:
+        """Orders evaluations: the higher, the better checkpoint."""
+        return (metrics["eval_return_mean"], metrics.get("eval_random_win_rate", 0.0))
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything needed to rebuild the network and continue the optimiser."""
+        return {
+            "version": CHECKPOINT_VERSION,
+            "mzero_version": mzero.__version__,
+            "config": self.config.to_dict(),
+            "obs_shape": list(self.obs_shape),
+            "num_actions": self.num_actions,
+            "two_player": self.two_player,
+            "network": self.network.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "env_steps": self.env_steps,
+            "train_steps": self.train_steps,
+            "best_eval": list(self.best_eval) if self.best_eval is not None else None,
+        }
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _done(self, start: float) -> bool:
+        train = self.config.train
+        return (
+            (train.max_minutes is not None and time.monotonic() - start >= 60 * train.max_minutes)
+            or (train.max_env_steps is not None and self.env_steps >= train.max_env_steps)
+            or (train.max_train_steps is not None and self.train_steps >= train.max_train_steps)
+        )
+
+    def run(self) -> dict[str, float]:
+        """Trains until a limit of ``config.train`` is reached; returns the last metrics."""
+        train = self.config.train
+        if train.max_minutes is None and train.max_env_steps is None and (
+            train.max_train_steps is None
+        ):
+            raise InvalidArgumentError(
+                "train: expected at least one of max_minutes, max_env_steps, max_train_steps"
+            )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.config.save(self.run_dir / "config.json")
+        from torch.utils.tensorboard import SummaryWriter  # imported late: slow import
+
+        writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        bar = self._progress_bar()
+        start = time.monotonic()
+        next_eval = train.eval_interval if train.eval_interval > 0 else math.inf
+        next_log = 0
+        next_checkpoint = train.checkpoint_interval
+        metrics: dict[str, float] = {}
+        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
+            while not self._done(start):
+                temperature = train.temperature(self.train_steps)
+                finished = self.selfplay.step(temperature)
+                self.env_steps = self.selfplay.env_steps
+                self.episodes += len(finished)
+                self.recent.extend(finished)
+                self._learn(start)
+                evaluated = self.env_steps >= next_eval
+                if evaluated or self.train_steps >= next_log or self._done(start):
+                    metrics = self._metrics(start, temperature)
+                    if evaluated:
+                        next_eval += train.eval_interval
+                        metrics |= self.evaluate()
+                        self._keep_best(metrics)
+                    next_log = self.train_steps + train.log_interval
+                    log.write(json.dumps(metrics) + "\n")
+                    log.flush()
+                    for key, value in metrics.items():
+                        writer.add_scalar(_tensorboard_tag(key), value, self.env_steps)
+                    if bar is not None:
+                        bar.set_postfix(_postfix(metrics), refresh=False)
+                if bar is not None:
+                    bar.update(self.env_steps - bar.n)
+                if self.train_steps >= next_checkpoint:
+                    next_checkpoint = self.train_steps + train.checkpoint_interval
+                    save_checkpoint(self.run_dir / "checkpoints" / "last.pt", self.checkpoint())
+            if train.eval_interval > 0 and "eval_return_mean" not in metrics:
+                metrics = self._metrics(start, train.temperature(self.train_steps))
+                metrics |= self.evaluate()
+                self._keep_best(metrics)
+                log.write(json.dumps(metrics) + "\n")
+                for key, value in metrics.items():
+                    writer.add_scalar(_tensorboard_tag(key), value, self.env_steps)
+        save_checkpoint(self.run_dir / "checkpoints" / "last.pt", self.checkpoint())
+        writer.close()
+        if bar is not None:
+            bar.close()
+        self.selfplay.close()
+        return metrics
+
+    def _learn(self, start: float) -> None:
+        train = self.config.train
+        if len(self.replay) < train.min_replay:
+            return
+        if self.learn_start is None:
+            self.learn_start = self.env_steps
+        target = train.train_ratio * (self.env_steps - self.learn_start)
+        while self.train_steps < target and not self._done(start):
+            self.last_losses = self.train_step()
+
+    def _keep_best(self, metrics: dict[str, float]) -> None:
+        key = self._eval_key(metrics)
+        if self.best_eval is None or key >= self.best_eval:
+            self.best_eval = key
+            save_checkpoint(self.run_dir / "checkpoints" / "best.pt", self.checkpoint())
+
+    def _metrics(self, start: float, temperature: float) -> dict[str, float]:
+        metrics: dict[str, float] = {
+            "env_steps": self.env_steps,
+            "train_steps": self.train_steps,
+            "wall_s": round(time.monotonic() - start, 3),
+            "episodes": self.episodes,
+            "temperature": temperature,
+            "replay_transitions": len(self.replay),
+        }
+        if self.recent:
+            metrics["return_mean"] = float(np.mean([e.episode_return for e in self.recent]))
+            metrics["episode_length_mean"] = float(np.mean([e.length for e in self.recent]))
+        return metrics | self.last_losses
+
+    def _progress_bar(self) -> Any:
+        if not self.progress:
+            return None
+        from tqdm import tqdm
+
+        total = self.config.train.max_env_steps
+        return tqdm(total=total, unit="step", desc="env steps", dynamic_ncols=True)
+
+
+def _tensorboard_tag(key: str) -> str:
+    """CleanRL-style tags: ``losses/...``, ``eval/...``, ``charts/...``."""
+    if key.startswith("loss") or key in ("grad_norm", "lr"):
+        return f"losses/{key}"
+    if key.startswith("eval_"):
+        return f"eval/{key[5:]}"
+    return f"charts/{key}"
+
+
+def _postfix(metrics: dict[str, float]) -> dict[str, str]:
+    shown = ("return_mean", "eval_return_mean", "train_steps", "loss")
+    return {key: f"{metrics[key]:.4g}" for key in shown if key in metrics}
+
+
+def train(
+    config: Config, run_dir: str | os.PathLike[str], progress: bool = True
+) -> dict[str, float]:
+    """Trains ``config`` into ``run_dir``; returns the last metrics (see :class:`Trainer`)."""
+    return Trainer(config, run_dir, progress=progress).run()
