@@ -60,9 +60,7 @@ class Agent:
         evaluated; ``"last"`` takes the final checkpoint.
         """
         if checkpoint not in ("best", "last"):
-            raise InvalidArgumentError(
-                f"checkpoint: expected 'best' or 'last', got {checkpoint!r}"
-            )
+            raise InvalidArgumentError(f"checkpoint: expected 'best' or 'last', got {checkpoint!r}")
         directory = Path(run_dir) / "checkpoints"
         path = directory / f"{checkpoint}.pt"
         if checkpoint == "best" and not path.exists():
@@ -103,4 +101,3 @@ class Agent:
             np.stack(frames)[None], legal_mask, seed=int(self.rng.integers(2**63))
         )
         return int(out.action[0])
-

@@ -1,9 +1,9 @@
 """The ``mzero`` command line: ``train``, ``eval`` and ``play``.
 
-    mzero train cartpole --seed 0 --run-dir runs/cartpole-0 --max-minutes 10
-    mzero train tictactoe --search.num-simulations 25 --train.num-envs 64
-    mzero eval runs/cartpole-0 --episodes 20
-    mzero play runs/tictactoe-0
+mzero train cartpole --seed 0 --run-dir runs/cartpole-0 --max-minutes 10
+mzero train tictactoe --search.num-simulations 25 --train.num-envs 64
+mzero eval runs/cartpole-0 --episodes 20
+mzero play runs/tictactoe-0
 """
 
 from __future__ import annotations
@@ -118,7 +118,10 @@ def _eval(args: argparse.Namespace) -> int:
 
     agent = Agent.load(args.run_dir, checkpoint=args.checkpoint)
     network, config = agent.network, agent.config
-    result: dict[str, Any] = {"run_dir": str(args.run_dir), "checkpoint": str(agent.checkpoint_path)}
+    result: dict[str, Any] = {
+        "run_dir": str(args.run_dir),
+        "checkpoint": str(agent.checkpoint_path),
+    }
     if not agent.two_player:
         returns = evaluate_returns(network, config, args.episodes, seed=args.seed)
         result |= {

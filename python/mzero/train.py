@@ -72,9 +72,7 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def build_network(
-    config: Config, obs_shape: tuple[int, ...], num_actions: int
-) -> MuZeroNetwork:
+def build_network(config: Config, obs_shape: tuple[int, ...], num_actions: int) -> MuZeroNetwork:
     """The network of ``config.network`` for observations ``obs_shape`` and ``num_actions``."""
     return MuZeroNetwork(obs_shape, num_actions, config.network, config.env.frame_stack)
 
@@ -287,8 +285,10 @@ class Trainer:
     def run(self) -> dict[str, float]:
         """Trains until a limit of ``config.train`` is reached; returns the last metrics."""
         train = self.config.train
-        if train.max_minutes is None and train.max_env_steps is None and (
-            train.max_train_steps is None
+        if (
+            train.max_minutes is None
+            and train.max_env_steps is None
+            and (train.max_train_steps is None)
         ):
             raise InvalidArgumentError(
                 "train: expected at least one of max_minutes, max_env_steps, max_train_steps"

@@ -1,0 +1,275 @@
+"""The learner, the run directory, checkpoints, mzero.Agent and the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+import pytest
+import torch
+
+import mzero
+from mzero.config import Config, TrainConfig, apply_overrides, preset
+from mzero.train import (
+    Trainer,
+    learning_rate_factor,
+    load_checkpoint,
+    save_checkpoint,
+    train,
+)
+
+torch.set_num_threads(1)
+
+
+def small(name: str, **overrides: object) -> Config:
+    """A preset shrunk so that a run takes seconds."""
+    base = {
+        "train.num_envs": 8,
+        "train.batch_size": 32,
+        "train.min_replay": 100,
+        "train.log_interval": 10,
+        "train.checkpoint_interval": 20,
+        "train.eval_episodes": 2,
+        "search.num_simulations": 8,
+    }
+    return apply_overrides(preset(name), base | overrides)
+
+
+@pytest.fixture(scope="module")
+def cartpole_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
+    run_dir = tmp_path_factory.mktemp("cartpole")
+    config = small("cartpole", **{"train.max_env_steps": 600, "train.eval_interval": 400})
+    return run_dir, train(config, run_dir, progress=False)
+
+
+def test_a_run_directory_holds_config_metrics_tensorboard_and_checkpoints(
+    cartpole_run: tuple[Path, dict[str, float]],
+) -> None:
+    run_dir, last = cartpole_run
+    assert Config.load(run_dir / "config.json").train.max_env_steps == 600
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) >= 3
+    for line in lines:
+        assert {"env_steps", "train_steps", "wall_s"} <= line.keys()
+    steps = [line["env_steps"] for line in lines]
+    assert steps == sorted(steps)
+    assert last["env_steps"] >= 600
+    assert last["train_steps"] > 0
+    evaluated = [line for line in lines if "eval_return_mean" in line]
+    assert evaluated, "an evaluation at 400 env steps and one at the end"
+    assert all(1 <= line["eval_return_mean"] <= 500 for line in evaluated)
+    assert any(
+        p.name.startswith("events.out.tfevents") for p in (run_dir / "tensorboard").iterdir()
+    )
+    for name in ("last.pt", "best.pt"):
+        checkpoint = load_checkpoint(run_dir / "checkpoints" / name)
+        assert checkpoint["num_actions"] == 2
+        assert checkpoint["obs_shape"] == [4]
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["env_steps"] == last["env_steps"]
+    assert not list((run_dir / "checkpoints").glob("*.tmp"))
+
+
+def test_the_learner_keeps_train_ratio(cartpole_run: tuple[Path, dict[str, float]]) -> None:
+    run_dir, last = cartpole_run
+    ratio = Config.load(run_dir / "config.json").train.train_ratio
+    # learning starts once min_replay transitions are stored, then keeps the ratio
+    assert last["train_steps"] <= ratio * last["env_steps"] + 1
+    assert last["train_steps"] >= ratio * (last["env_steps"] - last["replay_transitions"]) - 1
+
+
+def test_agent_loads_the_best_checkpoint_and_plays_cartpole(
+    cartpole_run: tuple[Path, dict[str, float]],
+) -> None:
+    run_dir, _ = cartpole_run
+    agent = mzero.Agent.load(run_dir)
+    assert agent.checkpoint_path == run_dir / "checkpoints" / "best.pt"
+    assert mzero.Agent.load(run_dir, checkpoint="last").checkpoint_path.name == "last.pt"
+    env = gymnasium.make("CartPole-v1")
+    observation, _ = env.reset(seed=3)
+    steps, done = 0, False
+    while not done and steps < 50:
+        action = agent.act(observation)
+        assert action in (0, 1)
+        observation, _, terminated, truncated, _ = env.step(action)
+        done = terminated or truncated
+        steps += 1
+    assert steps > 0
+
+
+def test_agent_is_greedy_and_deterministic(cartpole_run: tuple[Path, dict[str, float]]) -> None:
+    run_dir, _ = cartpole_run
+    observations = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    first = [mzero.Agent.load(run_dir).act(o) for o in observations]
+    second = [mzero.Agent.load(run_dir).act(o) for o in observations]
+    assert first == second
+
+
+def test_agent_rejects_bad_input(cartpole_run: tuple[Path, dict[str, float]]) -> None:
+    run_dir, _ = cartpole_run
+    agent = mzero.Agent.load(run_dir)
+    with pytest.raises(mzero.InvalidArgumentError, match="observation"):
+        agent.act(np.zeros(5, np.float32))
+    with pytest.raises(mzero.InvalidArgumentError, match="legal_mask"):
+        agent.act(np.zeros(4, np.float32), legal_mask=np.ones(3, bool))
+    with pytest.raises(mzero.InvalidArgumentError, match="checkpoint"):
+        mzero.Agent.load(run_dir, checkpoint="first")  # type: ignore[arg-type]
+    with pytest.raises(mzero.MZeroIOError, match="run_dir"):
+        mzero.Agent.load(run_dir / "missing")
+
+
+def test_agent_respects_the_legal_mask(cartpole_run: tuple[Path, dict[str, float]]) -> None:
+    agent = mzero.Agent.load(cartpole_run[0])
+    for allowed in (0, 1):
+        mask = np.zeros(2, bool)
+        mask[allowed] = True
+        assert agent.act(np.zeros(4, np.float32), legal_mask=mask) == allowed
+
+
+def test_tictactoe_smoke_run_and_agent(tmp_path: Path) -> None:
+    config = small(
+        "tictactoe",
+        **{
+            "train.max_env_steps": 300,
+            "train.eval_interval": 200,
+            "network.kind": "mlp",
+            "network.hidden": (32,),
+            "network.latent_dim": 16,
+        },
+    )
+    last = train(config, tmp_path, progress=False)
+    assert {"eval_return_mean", "eval_minimax_losses", "eval_random_win_rate"} <= last.keys()
+    assert -1.0 <= last["eval_return_mean"] <= 0.0  # nobody beats minimax
+    agent = mzero.Agent.load(tmp_path)
+    assert agent.two_player
+    env = mzero.envs.TicTacToeEnv()
+    observation, info = env.reset()
+    done = False
+    while not done:
+        action = agent.act(observation, info["legal_mask"])
+        assert info["legal_mask"][action]
+        observation, _, done, _, info = env.step(action)
+
+
+def test_checkpoints_are_atomic_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, {"version": 1, "x": torch.arange(3)})
+    assert torch.equal(load_checkpoint(path)["x"], torch.arange(3))
+    save_checkpoint(path, {"version": 1, "x": torch.arange(4)})
+    assert torch.equal(load_checkpoint(path)["x"], torch.arange(4))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(mzero.CorruptFileError, match=r"c\.pt"):
+        load_checkpoint(path)
+    save_checkpoint(path, {"version": 99})
+    with pytest.raises(mzero.CorruptFileError, match="version"):
+        load_checkpoint(path)
+    with pytest.raises(mzero.MZeroIOError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_learning_rate_schedules() -> None:
+    warm = learning_rate_factor(TrainConfig(lr=1.0, lr_warmup_steps=4))
+    assert [warm(s) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    cosine = learning_rate_factor(
+        TrainConfig(lr=1.0, lr_schedule="cosine", lr_decay_steps=10, lr_min=0.1)
+    )
+    assert cosine(0) == pytest.approx(1.0)
+    assert cosine(5) == pytest.approx(0.1 + 0.9 * 0.5)
+    assert cosine(10) == pytest.approx(0.1)
+    assert cosine(1000) == pytest.approx(0.1)
+    exponential = learning_rate_factor(
+        TrainConfig(lr=1.0, lr_schedule="exponential", lr_decay_steps=10, lr_decay_rate=0.5)
+    )
+    assert exponential(10) == pytest.approx(0.5)
+    assert exponential(20) == pytest.approx(0.25)
+    assert math.isclose(exponential(5), 0.5**0.5)
+
+
+def test_a_run_needs_a_limit(tmp_path: Path) -> None:
+    config = small("cartpole")
+    with pytest.raises(mzero.InvalidArgumentError, match="max_minutes"):
+        Trainer(config, tmp_path, progress=False).run()
+
+
+def mzero_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mzero", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        check=False,
+        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_cli_train_eval_and_play(tmp_path: Path) -> None:
+    run_dir = tmp_path / "ttt"
+    result = mzero_cli(
+        "train",
+        "tictactoe",
+        "--seed",
+        "3",
+        "--run-dir",
+        str(run_dir),
+        "--no-progress",
+        "--train.max-env-steps",
+        "200",
+        "--train.min-replay",
+        "50",
+        "--train.num-envs",
+        "8",
+        "--train.batch-size",
+        "16",
+        "--search.num-simulations",
+        "4",
+        "--network.kind",
+        "mlp",
+        "--train.eval-episodes",
+        "2",
+    )
+    assert result.returncode == 0, result.stderr
+    saved = Config.load(run_dir / "config.json")
+    assert (saved.train.seed, saved.search.num_simulations, saved.network.kind) == (3, 4, "mlp")
+    assert json.loads(result.stdout.splitlines()[-1])["env_steps"] >= 200
+
+    evaluation = mzero_cli("eval", str(run_dir), "--episodes", "4")
+    assert evaluation.returncode == 0, evaluation.stderr
+    tallies = json.loads(evaluation.stdout)
+    assert sum(tallies["vs_minimax_first"].values()) == 2
+    assert sum(tallies["vs_random_first"].values()) == 4
+    assert tallies["vs_minimax_first"]["wins"] == tallies["vs_minimax_second"]["wins"] == 0
+
+    # the human plays every cell in order; illegal ones are refused and asked again
+    moves = "\n".join(["x", "9", *[str(c) for c in range(9)] * 2]) + "\n"
+    play = mzero_cli("play", str(run_dir), stdin=moves)
+    assert play.returncode == 0, play.stderr
+    assert "not a legal move: 'x'" in play.stdout
+    assert "not a legal move: '9'" in play.stdout
+    assert play.stdout.rstrip().endswith(("Draw.", "You win!", "The agent wins."))
+
+
+def test_cli_reports_bad_overrides_and_missing_runs(tmp_path: Path) -> None:
+    bad = mzero_cli(
+        "train", "cartpole", "--search.num-simulations", "0", "--run-dir", str(tmp_path)
+    )
+    assert bad.returncode == 2
+    assert "search.num_simulations" in bad.stderr
+    missing = mzero_cli("eval", str(tmp_path / "nothing"))
+    assert missing.returncode == 2
+    assert "no checkpoint" in missing.stderr
+
+
+def test_play_reads_moves_from_its_input() -> None:
+    from mzero.cli import _read_move
+
+    out = io.StringIO()
+    mask = np.array([False, True] + [False] * 7)
+    assert _read_move(io.StringIO("0\n1\n"), out, mask) == 1
+    assert "not a legal move: '0'" in out.getvalue()
+    assert _read_move(io.StringIO(""), out, mask) is None
