@@ -310,6 +310,11 @@ class TrainConfig:
     log_interval: int = 100
     """Learner steps between lines of metrics.jsonl and TensorBoard scalars."""
 
+    torch_threads: int = 1
+    """Torch intra-op threads when the network runs on the CPU. The preset networks are
+    small: one thread is fastest and leaves the other cores to the search and the
+    environments (on 2 cores, 2 threads also learned CartPole worse in every run tried)."""
+
     def validate(self) -> None:
         """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
         _check(
@@ -379,6 +384,7 @@ class TrainConfig:
         _check_positive("train.eval_episodes", self.eval_episodes)
         _check_positive("train.checkpoint_interval", self.checkpoint_interval)
         _check_positive("train.log_interval", self.log_interval)
+        _check_positive("train.torch_threads", self.torch_threads)
 
     def temperature(self, train_steps: int) -> float:
         """The self-play visit-count temperature after ``train_steps`` learner steps."""

@@ -5,7 +5,7 @@ One loop (MuZero, Schrittwieser et al. 2020, appendix G, run synchronously):
 1. :class:`mzero.selfplay.SelfPlay` plays one move in each of the B environments
    (one batched search) and puts finished games into the Rust replay buffer;
 2. once ``train.min_replay`` transitions are stored, the learner takes steps until
-   ``learner steps = train_ratio * environment steps since learning began``: sample a
+   ``learner steps = train_ratio * environment steps``: sample a
    batch (prioritised when ``replay.alpha > 0``), unroll K steps, minimise
    :func:`mzero.networks.muzero_loss` with AdamW, a learning-rate schedule and
    gradient clipping, and write the new priorities ``|v^0 - z_t|`` back;
@@ -153,6 +153,8 @@ class Trainer:
         self.progress = progress
         train = config.train
         self.device = resolve_device(train.device)
+        if self.device.type == "cpu":
+            torch.set_num_threads(train.torch_threads)
         torch.manual_seed(train.seed)
         self.rng = np.random.default_rng(train.seed)
 
@@ -185,7 +187,6 @@ class Trainer:
         self.env_steps = 0
         self.train_steps = 0
         self.episodes = 0
-        self.learn_start: int | None = None
         self.best_eval: tuple[float, ...] | None = None
         self.recent: deque[EpisodeStats] = deque(maxlen=100)
         self.last_losses: dict[str, float] = {}
@@ -349,9 +350,7 @@ class Trainer:
         train = self.config.train
         if len(self.replay) < train.min_replay:
             return
-        if self.learn_start is None:
-            self.learn_start = self.env_steps
-        target = train.train_ratio * (self.env_steps - self.learn_start)
+        target = train.train_ratio * self.env_steps
         while self.train_steps < target and not self._done(start):
             self.last_losses = self.train_step()
 
