@@ -12,6 +12,7 @@ import torch
 from mzero.config import NetworkConfig
 from mzero.networks import MuZeroNetwork, TrainingBatch, muzero_loss, unroll
 from mzero.networks.transforms import h, scalar_to_two_hot
+from test_transforms import reference_two_hot  # the one plain-Python two-hot reference
 
 torch.set_num_threads(1)
 
@@ -46,16 +47,6 @@ def batch(seed: int = 0, mask: list[list[float]] | None = None) -> TrainingBatch
         mask=torch.tensor(mask),
         weight=torch.rand(B, generator=g) + 0.5,
     )
-
-
-def reference_two_hot(y: float, size: int) -> list[float]:
-    y = min(max(y, -size), size)
-    out = [0.0] * (2 * size + 1)
-    low = math.floor(y)
-    out[low + size] += 1.0 - (y - low)
-    if low < size:
-        out[low + size + 1] += y - low
-    return out
 
 
 def cross_entropy(logits: list[float], target: list[float]) -> float:
