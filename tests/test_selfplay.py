@@ -279,6 +279,25 @@ def test_self_play_with_the_rust_search() -> None:
 
 
 @pytest.mark.skipif(not HAVE_SEARCH, reason="mzero.search is not merged into this branch yet")
+@pytest.mark.skipif(not HAVE_SEARCH, reason="mzero.search is not merged into this branch yet")
+def test_temperature_moves_plays_the_most_visited_action_after_the_drop() -> None:
+    config = small_config("tictactoe", num_envs=4, sims=16)
+    config.train.temperature_moves = 2
+    replay = RecordingReplay()
+    play = SelfPlay(tictactoe_network(), config, replay, seed=0)
+    while len(replay.games) < 12:
+        play.step(temperature=1.0)
+    sampled_off_argmax = 0
+    for game in replay.games:
+        # the search policy is the visit distribution: its argmax (lowest index on
+        # ties) is the most-visited action
+        most_visited = game["policies"].argmax(1)
+        actions = game["actions"]
+        np.testing.assert_array_equal(actions[2:], most_visited[2:])
+        sampled_off_argmax += int((actions[:2] != most_visited[:2]).sum())
+    assert sampled_off_argmax > 0  # the first two moves are sampled at temperature 1
+
+
 def test_bench_selfplay_quick_writes_its_json(tmp_path: Path) -> None:
     out = tmp_path / "selfplay.json"
     bench = Path(__file__).parents[1] / "benches" / "bench_selfplay.py"

@@ -298,6 +298,11 @@ class TrainConfig:
     temperature_milestones: tuple[int, ...] = (10_000, 20_000)
     """Learner steps at which self-play moves to the next of ``temperatures``."""
 
+    temperature_moves: int | None = None
+    """Moves at the start of each self-play game sampled at the scheduled temperature;
+    later moves take the most-visited action (AlphaZero's temperature drop).
+    ``None``: every move is sampled."""
+
     eval_interval: int = 5_000
     """Environment steps between greedy evaluations; 0 disables evaluation during training."""
 
@@ -379,6 +384,12 @@ class TrainConfig:
             "train.temperature_milestones",
             "strictly increasing learner steps",
             milestones,
+        )
+        _check(
+            self.temperature_moves is None or self.temperature_moves >= 0,
+            "train.temperature_moves",
+            "a value >= 0 or none",
+            self.temperature_moves,
         )
         _check(self.eval_interval >= 0, "train.eval_interval", "a value >= 0", self.eval_interval)
         _check_positive("train.eval_episodes", self.eval_episodes)

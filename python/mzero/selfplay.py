@@ -10,7 +10,8 @@ One step of :class:`SelfPlay` (DESIGN.md, "Data flow of one self-play step"):
    (node 0 is the root, simulation k expands node k + 1), runs
    ``recurrent_inference`` and writes the children's latents back;
 3. pick actions from the visit counts with ``mzero.select_action`` at the
-   scheduled temperature (Dirichlet noise at the root comes from the search
+   scheduled temperature, or greedily after ``train.temperature_moves`` moves of a
+   game (Dirichlet noise at the root comes from the search
    config's ``dirichlet_fraction``);
 4. step every environment and record (observation, action, reward, search value,
    search policy); a finished game goes into the replay buffer whole and its
@@ -214,6 +215,12 @@ class SelfPlay:
         legal_mask = np.stack([game.legal_mask for game in self.games])
         out = self.planner.plan(observations, legal_mask, seed=int(self.rng.integers(_SEED_BOUND)))
         actions = mzero.select_action(out.visit_counts, temperature, self.rng)
+        drop = self.config.train.temperature_moves
+        if drop is not None:
+            # past the first ``drop`` moves of a game: the most-visited action
+            greedy = np.array([len(game) >= drop for game in self.games])
+            if greedy.any():
+                actions[greedy] = mzero.select_action(out.visit_counts[greedy], 0.0)
 
         finished: list[tuple[int, bool]] = []
         for i, (env, game) in enumerate(zip(self.envs, self.games, strict=True)):
