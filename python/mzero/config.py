@@ -503,7 +503,7 @@ def _cartpole() -> Config:
             num_envs=16,
             batch_size=256,
             unroll_steps=5,
-            td_steps=10,
+            td_steps=50,
             lr=3e-3,
             weight_decay=1e-4,
             grad_clip=5.0,
