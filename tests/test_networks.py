@@ -8,6 +8,7 @@ import torch
 import mzero
 from mzero.config import NetworkConfig
 from mzero.networks import MuZeroNetwork, min_max_scale, scale_gradient
+from mzero.networks.transforms import h_inverse
 
 torch.set_num_threads(1)
 
@@ -209,3 +210,21 @@ def test_network_moves_to_a_device_and_reports_it() -> None:
         net = net.to("cuda")
         out = net.initial_inference(torch.rand(2, 4, device="cuda"))
         assert out.value.device.type == "cuda"
+
+
+@pytest.mark.parametrize("transform", [True, False])
+def test_value_transform_decides_how_heads_decode(transform: bool) -> None:
+    config = NetworkConfig(
+        kind="mlp", latent_dim=8, hidden=(8,), value_support=1, reward_support=1,
+        value_transform=transform,
+    )  # fmt: skip
+    net = make(config, (3, 3, 3), 9)
+    probs = torch.tensor([0.1, 0.2, 0.7])  # expectation 0.6 on the atoms -1, 0, 1
+    with torch.no_grad():  # the heads' last layers are zero: their bias alone sets the logits
+        net.prediction.value_head[-1].bias.copy_(probs.log())
+        net.dynamics.reward_head[-1].bias.copy_(probs.log())
+    out = net.initial_inference(torch.rand(2, 3, 3, 3))
+    step = net.recurrent_inference(out.latent, torch.zeros(2, dtype=torch.int64))
+    expected = 0.6 if not transform else h_inverse(torch.tensor(0.6)).item()
+    assert out.value.tolist() == pytest.approx([expected] * 2, rel=1e-5)
+    assert step.reward.tolist() == pytest.approx([expected] * 2, rel=1e-5)

@@ -125,3 +125,20 @@ def test_scalar_beyond_the_support_saturates() -> None:
 
 def test_uniform_logits_decode_to_zero() -> None:
     assert categorical_to_scalar(torch.zeros(3, 11), 5).abs().max().item() < 1e-6
+
+
+def test_without_the_transform_board_outcomes_are_one_hot() -> None:
+    target = scalar_to_two_hot(torch.tensor([-1.0, 0.0, 1.0, 0.5]), 1, transform=False)
+    assert target.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0.5, 0.5]]
+    # with h, a win is a blend of the atoms 0 and 1 (h(1) = sqrt(2) - 1 + eps)
+    assert scalar_to_two_hot(torch.tensor([1.0]), 1)[0, 2].item() == pytest.approx(
+        math.sqrt(2) - 1 + EPS, rel=1e-6
+    )
+
+
+@given(st.floats(min_value=-3.0, max_value=3.0, allow_nan=False))
+def test_round_trip_without_the_transform(x: float) -> None:
+    target = scalar_to_two_hot(torch.tensor([x]), 3, transform=False)
+    assert target[0].tolist() == pytest.approx(reference_two_hot(x, 3), abs=1e-6)
+    decoded = categorical_to_scalar(torch.log(target), 3, transform=False)
+    assert decoded.item() == pytest.approx(x, abs=1e-5)

@@ -103,6 +103,10 @@ class NetworkConfig:
     reward_support: int = 5
     """S of the categorical reward head: logits over the integers [-S, S] of h(reward)."""
 
+    value_transform: bool = True
+    """Encode h(value) and h(reward) on the supports (MuZero appendix F). False encodes
+    the raw scalars: board games with outcomes in [-1, 1] then get one-hot targets."""
+
     def validate(self) -> None:
         """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
         _check_positive("network.latent_dim", self.latent_dim)

@@ -9,7 +9,8 @@ MuZero (Schrittwieser et al. 2020, equation 1 and the appendix pseudocode)::
 * each recurrent step's loss has its gradient scaled by ``1/K`` (the forward value
   is unchanged, as in the pseudocode's ``scale_gradient(l, 1/K)``);
 * policy: cross-entropy against the search policy; value and reward:
-  cross-entropy against the two-hot encoding of ``h(target)`` on their supports;
+  cross-entropy against the two-hot encoding of ``h(target)`` on their supports
+  (of ``target`` itself when the network's ``value_transform`` is off);
 * states past the end of a game (``mask[k] = 0``): with ``absorbing=True`` (the
   MuZero pseudocode: "states past the end of games are treated as absorbing
   states") their value and reward are trained towards the replay's targets there
@@ -135,12 +136,15 @@ def muzero_loss(
     value_logits = torch.stack([o.value_logits for o in outputs], dim=1)  # [B, K+1, 2S+1]
     policy_ce = _cross_entropy(policy_logits, batch.target_policy)  # [B, K+1]
     value_ce = _cross_entropy(
-        value_logits, scalar_to_two_hot(batch.target_value, network.value_support)
+        value_logits,
+        scalar_to_two_hot(batch.target_value, network.value_support, network.value_transform),
     )
     reward_ce = torch.zeros_like(value_ce)
     if num_steps > 0:
         reward_logits = torch.stack([o.reward_logits for o in outputs[1:]], dim=1)  # [B, K, 2R+1]
-        reward_target = scalar_to_two_hot(batch.target_reward[:, 1:], network.reward_support)
+        reward_target = scalar_to_two_hot(
+            batch.target_reward[:, 1:], network.reward_support, network.value_transform
+        )
         reward_ce = torch.cat(
             [reward_ce[:, :1], _cross_entropy(reward_logits, reward_target)], dim=1
         )

@@ -7,7 +7,8 @@ MuZero (Schrittwieser et al. 2020, section 3 and appendix F):
 
 Latent states are min-max scaled to ``[0, 1]`` per sample after h and after g
 (appendix G: "we scale the hidden state to the same range as the action input").
-Values and rewards are categorical over ``[-S, S]`` on the h-transformed scale
+Values and rewards are categorical over ``[-S, S]`` on the h-transformed scale, or
+on the raw scale with ``network.value_transform = False``
 (:mod:`mzero.networks.transforms`); both logits and decoded scalars are returned.
 """
 
@@ -87,6 +88,7 @@ class MuZeroNetwork(nn.Module):
         self.frame_stack = int(frame_stack)
         self.value_support = config.value_support
         self.reward_support = config.reward_support
+        self.value_transform = config.value_transform
         if self.num_actions < 1:
             raise InvalidArgumentError(f"num_actions: expected >= 1, got {num_actions}")
         if config.kind == "mlp":
@@ -167,7 +169,7 @@ class MuZeroNetwork(nn.Module):
         """``obs [B, *obs_shape]`` (or stacked) -> root latent, value, policy (reward = 0)."""
         latent = min_max_scale(self.representation(self._network_input(obs)))
         policy_logits, value_logits = self.prediction(latent)
-        value = categorical_to_scalar(value_logits, self.value_support)
+        value = categorical_to_scalar(value_logits, self.value_support, self.value_transform)
         return NetworkOutput(
             latent=latent,
             value=value,
@@ -193,8 +195,8 @@ class MuZeroNetwork(nn.Module):
         policy_logits, value_logits = self.prediction(next_latent)
         return NetworkOutput(
             latent=next_latent,
-            value=categorical_to_scalar(value_logits, self.value_support),
-            reward=categorical_to_scalar(reward_logits, self.reward_support),
+            value=categorical_to_scalar(value_logits, self.value_support, self.value_transform),
+            reward=categorical_to_scalar(reward_logits, self.reward_support, self.value_transform),
             policy_logits=policy_logits,
             value_logits=value_logits,
             reward_logits=reward_logits,

@@ -10,6 +10,10 @@ categorical distributions over the integers ``[-S, S]`` of a squashed scale:
   is exactly y (y is clipped to ``[-S, S]`` first);
 * a predicted distribution decodes to ``h^-1(sum_i p_i i)``.
 
+Board games with outcomes in ``[-1, 1]`` can skip h (``transform=False``, the
+``network.value_transform`` setting), so that a win is the one-hot target ``+1``
+rather than a two-hot blend of ``0`` and ``1``.
+
 All functions are element-wise over any leading shape ``[...]``.
 """
 
@@ -81,11 +85,20 @@ def from_two_hot(probs: Tensor, size: int) -> Tensor:
     return probs @ support(size, probs.device).to(probs.dtype)
 
 
-def scalar_to_two_hot(x: Tensor, size: int) -> Tensor:
-    """Target of a categorical head: ``two_hot(h(x))``; ``x [...]`` -> ``[..., 2S + 1]``."""
-    return two_hot(h(x.float()), size)
+def scalar_to_two_hot(x: Tensor, size: int, transform: bool = True) -> Tensor:
+    """Target of a categorical head: ``two_hot(h(x))``; ``x [...]`` -> ``[..., 2S + 1]``.
+
+    ``transform=False`` encodes ``x`` itself (no h): for small bounded scalars such as
+    board-game outcomes in ``[-1, 1]``, whose targets then are one-hot.
+    """
+    x = x.float()
+    return two_hot(h(x) if transform else x, size)
 
 
-def categorical_to_scalar(logits: Tensor, size: int) -> Tensor:
-    """Scalar of a categorical head: ``h^-1(E[softmax(logits)])``; ``[..., 2S+1] -> [...]``."""
-    return h_inverse(from_two_hot(torch.softmax(logits.float(), dim=-1), size))
+def categorical_to_scalar(logits: Tensor, size: int, transform: bool = True) -> Tensor:
+    """Scalar of a categorical head: ``h^-1(E[softmax(logits)])``; ``[..., 2S+1] -> [...]``.
+
+    ``transform=False``: the expectation itself (the inverse of ``scalar_to_two_hot``'s).
+    """
+    expectation = from_two_hot(torch.softmax(logits.float(), dim=-1), size)
+    return h_inverse(expectation) if transform else expectation
