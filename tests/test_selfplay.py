@@ -67,8 +67,13 @@ class RandomTreeSearch:
         )
 
 
-def sample_visits(visit_counts: np.ndarray, temperature: float, rng: np.random.Generator):
-    """Stand-in for ``mzero.select_action``: sample proportional to N (any temperature)."""
+def sample_visits(
+    visit_counts: np.ndarray, temperature: float, rng: np.random.Generator | None = None
+):
+    """Stand-in for ``mzero.select_action``: the argmax at temperature 0, else a sample
+    proportional to N (any positive temperature)."""
+    if temperature == 0:
+        return visit_counts.argmax(-1).astype(np.int64)
     p = visit_counts / visit_counts.sum(-1, keepdims=True)
     return np.array([rng.choice(len(row), p=row) for row in p], dtype=np.int64)
 

@@ -522,17 +522,19 @@ def _cartpole() -> Config:
 
 
 def _tictactoe() -> Config:
-    """TicTacToe against itself: a small ResNet, undiscounted, two-player search."""
+    """TicTacToe against itself: MLPs on the 27 board inputs, undiscounted two-player search.
+
+    On 2 CPU cores an MLP learner takes about 3x the steps per second of the small
+    ResNet. Moves 1-4 of each self-play game are sampled (temperature 1), later ones
+    greedy, so value targets come from strong play after varied openings. The
+    learning rate decays over about the steps of a 20-minute run. Evaluation plays
+    100 games against minimax and 100 against random every 2,500 env steps: results
+    against minimax swing between nearby checkpoints, and ``best.pt`` keeps the best.
+    """
     return Config(
         env=EnvConfig(id="tictactoe"),
         network=NetworkConfig(
-            kind="resnet",
-            channels=32,
-            blocks=2,
-            head_channels=16,
-            hidden=(32,),
-            value_support=1,
-            reward_support=1,
+            kind="mlp", latent_dim=64, hidden=(128, 128), value_support=1, reward_support=1
         ),
         search=SearchSettings(
             num_simulations=50, discount=1.0, dirichlet_alpha=0.3, dirichlet_fraction=0.25
@@ -544,14 +546,19 @@ def _tictactoe() -> Config:
             unroll_steps=5,
             td_steps=9,
             lr=3e-3,
+            lr_schedule="cosine",
+            lr_decay_steps=30_000,
+            lr_min=3e-4,
             weight_decay=1e-4,
             grad_clip=5.0,
+            value_loss_weight=1.0,
             train_ratio=0.5,
             min_replay=500,
-            temperatures=(1.0, 0.5, 0.25),
-            temperature_milestones=(5_000, 10_000),
-            eval_interval=5_000,
-            eval_episodes=20,
+            temperatures=(1.0,),
+            temperature_milestones=(),
+            temperature_moves=4,
+            eval_interval=2_500,
+            eval_episodes=100,
         ),
     )
 
