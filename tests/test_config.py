@@ -197,6 +197,7 @@ def test_parse_overrides_accepts_negative_numbers() -> None:
         (["25"], "expected --SECTION.FIELD VALUE, got '25'"),
         (["--search.discount", "1.5"], r"search\.discount: expected a value in \(0, 1\]"),
         (["--train.temperatures", "1", "0.5"], r"train\.temperatures: expected one more value"),
+        (["--train.consistency-weight", "1"], r"network\.projection_dim: expected > 0 when"),
         (["--train.temperature-moves", "-1"], r"train\.temperature_moves: expected a value >= 0"),
     ],
 )

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import mzero
 from mzero.config import NetworkConfig
 from mzero.networks import MuZeroNetwork, TrainingBatch, muzero_loss, unroll
 from mzero.networks.transforms import h, scalar_to_two_hot
@@ -187,7 +188,7 @@ def test_importance_weights_scale_each_sample() -> None:
         2 * muzero_loss(net, unit).loss.item(), rel=1e-6
     )
     only_first = TrainingBatch(**{**b.__dict__, "weight": torch.eye(B)[0]})
-    first_row = TrainingBatch(**{k: v[:1] for k, v in unit.__dict__.items()})
+    first_row = TrainingBatch(**{k: None if v is None else v[:1] for k, v in unit.__dict__.items()})
     assert muzero_loss(net, only_first).loss.item() == pytest.approx(
         muzero_loss(net, first_row).loss.item() / B, rel=1e-5
     )
@@ -259,3 +260,62 @@ def test_training_batch_from_replay_sample_arrays() -> None:
     np.testing.assert_array_equal(b.actions.numpy(), sample.actions)
     out = muzero_loss(network(), b)
     assert torch.isfinite(out.loss)
+
+
+# -- the consistency loss (EfficientZero) --------------------------------------------------
+
+PROJECTED = NetworkConfig(
+    kind="mlp", latent_dim=8, hidden=(16,), value_support=4, reward_support=2, projection_dim=5
+)
+
+
+def consistency_setup() -> tuple[MuZeroNetwork, TrainingBatch]:
+    torch.manual_seed(2)
+    net = MuZeroNetwork((4,), A, PROJECTED)
+    g = torch.Generator().manual_seed(3)
+    b = batch()
+    b = TrainingBatch(**{**vars(b), "next_observation": torch.randn(B, K, 1, 4, generator=g)})
+    return net, b
+
+
+def test_consistency_is_the_negative_cosine_to_the_real_next_states() -> None:
+    net, b = consistency_setup()
+    outputs = unroll(net, b.observation, b.actions)
+    with torch.no_grad():
+        expected = torch.zeros(B, K)
+        for row in range(B):
+            for k in range(1, K + 1):
+                prediction = net.project(outputs[k].latent[row : row + 1], predictor=True)[0]
+                target = net.project(net.represent(b.next_observation[row, k - 1]), False)[0]
+                expected[row, k - 1] = -torch.dot(prediction, target) / (
+                    prediction.norm() * target.norm()
+                )
+    loss = muzero_loss(net, b, consistency_weight=1.0)
+    inside = b.mask[:, 1:]
+    expected_mean = (expected * inside).sum(1).mean()
+    assert loss.consistency.item() == pytest.approx(expected_mean.item(), rel=1e-5)
+    # the term adds to the loss with its weight (and importance weights)
+    base = muzero_loss(net, b)
+    assert base.consistency.item() == 0.0
+    added = (b.weight * (expected * inside).sum(1)).mean().item()
+    assert loss.loss.item() == pytest.approx(base.loss.item() + added, rel=1e-5)
+
+
+def test_consistency_targets_carry_no_gradient() -> None:
+    net, b = consistency_setup()
+    # o_t does not reach the representation through the consistency term's target side:
+    # with only that term, the gradient wrt the next observations is zero
+    b.next_observation.requires_grad_(True)
+    out = muzero_loss(net, b, value_weight=0.0, consistency_weight=1.0)
+    out.loss.backward()
+    assert b.next_observation.grad is None or b.next_observation.grad.abs().max() == 0
+    assert net.projection_predictor[0].weight.grad.abs().max() > 0
+
+
+def test_consistency_needs_next_observations_and_a_projection() -> None:
+    net, b = consistency_setup()
+    no_next = TrainingBatch(**{**vars(b), "next_observation": None})
+    with pytest.raises(mzero.InvalidArgumentError, match=r"batch\.next_observation"):
+        muzero_loss(net, no_next, consistency_weight=1.0)
+    with pytest.raises(mzero.InvalidArgumentError, match=r"network\.projection_dim"):
+        muzero_loss(network(), b, consistency_weight=1.0)

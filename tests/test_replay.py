@@ -148,9 +148,12 @@ class Reference:
             "index": (batch_size,),
         }
         dtypes = {"observation": obs_dtype, "actions": np.int64, "game_id": np.int64}
-        dtypes |= {"position": np.int64, "index": np.int64}
+        dtypes |= {"position": np.int64, "index": np.int64, "next_observation": obs_dtype}
+        expected_shapes["next_observation"] = (batch_size, k_steps, self.stack, *obs_shape)
         for f in fields(SampleBatch):
             array = getattr(batch, f.name)
+            if f.name == "next_observation" and array is None:
+                continue
             assert array.shape == expected_shapes[f.name], f.name
             assert array.dtype == dtypes.get(f.name, np.float32), f.name
             assert array.flags.c_contiguous and array.flags.writeable, f.name
@@ -183,6 +186,14 @@ class Reference:
             for s in range(self.stack):
                 frame = max(0, t - (self.stack - 1 - s))
                 np.testing.assert_array_equal(batch.observation[b, s], game.observations[frame])
+            if batch.next_observation is not None:
+                for k in range(1, k_steps + 1):
+                    end = min(t + k, steps)  # o_T past the end
+                    for s in range(self.stack):
+                        frame = max(0, end - (self.stack - 1 - s))
+                        np.testing.assert_array_equal(
+                            batch.next_observation[b, k - 1, s], game.observations[frame]
+                        )
             raw.append((n * self.probability(int(batch.index[b]))) ** -self.beta)
         np.testing.assert_allclose(batch.weight, np.array(raw) / max(raw), rtol=1e-5)
 
@@ -245,6 +256,7 @@ def test_every_sampled_target_follows_the_formulas(setup, dtype: str) -> None:
         assert buf.num_games == len(ref.stored)
     batch = buf.sample(48, seed)
     ref.check(batch, 48)
+    ref.check(buf.sample(48, seed, next_observations=True), 48)
     index, priorities = buf.priorities()
     np.testing.assert_array_equal(index, sorted(ref.priority))
     np.testing.assert_array_equal(priorities, [ref.priority[i] for i in sorted(ref.priority)])
@@ -352,6 +364,7 @@ def test_the_same_seed_gives_the_same_batch() -> None:
             rng, steps, (3,), 4, priorities=rng.uniform(0.1, 2, steps).astype(np.float32)
         ).add_to(buf)
     first, again, other = buf.sample(128, 99), buf.sample(128, 99), buf.sample(128, 100)
+    first, again = buf.sample(128, 99, True), buf.sample(128, 99, True)
     for f in fields(SampleBatch):
         np.testing.assert_array_equal(getattr(first, f.name), getattr(again, f.name))
         assert not np.shares_memory(getattr(first, f.name), getattr(again, f.name))
@@ -493,7 +506,11 @@ def snapshot(buf: ReplayBuffer) -> tuple:
         buf.max_priority,
         index.tolist(),
         priorities.tolist(),
-        [getattr(batch, f.name).tolist() for f in fields(SampleBatch)],
+        [
+            getattr(batch, f.name).tolist()
+            for f in fields(SampleBatch)
+            if f.name != "next_observation"
+        ],
     )
 
 
@@ -720,3 +737,30 @@ def test_the_gil_is_released_while_saving(tmp_path) -> None:
     assert seen_mid_save
     assert not any(tmp_path.glob("*.tmp"))
     assert len(ReplayBuffer.load(tmp_path / "big.bin")) == 8_000
+
+
+def test_next_observations_are_the_stacks_ending_at_t_plus_k() -> None:
+    # one game whose frames are their own index: o_i = [i, i]
+    steps, k_steps, stack = 5, 3, 2
+    buf = ReplayBuffer(100, (2,), 2, unroll_steps=k_steps, td_steps=2, stack=stack)
+    game = make_game(np.random.default_rng(0), steps, (2,), 2)
+    game.observations = np.repeat(np.arange(steps + 1, dtype=np.float32)[:, None], 2, axis=1)
+    game.add_to(buf)
+    plain = buf.sample(64, 7)
+    batch = buf.sample(64, 7, next_observations=True)
+    assert plain.next_observation is None
+    for f in fields(SampleBatch):
+        if f.name != "next_observation":  # the same rows and targets
+            np.testing.assert_array_equal(getattr(batch, f.name), getattr(plain, f.name))
+    assert batch.next_observation.shape == (64, k_steps, stack, 2)
+    assert batch.next_observation.dtype == np.float32
+    for row, t in enumerate(batch.position):
+        for k in range(1, k_steps + 1):
+            end = min(t + k, steps)  # o_T stands in past the end
+            expected = [max(end - 1, 0), end]
+            assert batch.next_observation[row, k - 1, :, 0].tolist() == expected
+
+
+def test_next_observations_must_be_a_bool(filled) -> None:
+    with pytest.raises(mzero.InvalidTypeError, match=r"^next_observations: expected a bool"):
+        filled.sample(4, 0, next_observations=1)

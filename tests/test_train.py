@@ -274,3 +274,25 @@ def test_play_reads_moves_from_its_input() -> None:
     assert _read_move(io.StringIO("0\n1\n"), out, mask) == 1
     assert "not a legal move: '0'" in out.getvalue()
     assert _read_move(io.StringIO(""), out, mask) is None
+
+
+def test_consistency_loss_trains_through_the_replay_next_observations(tmp_path: Path) -> None:
+    config = small(
+        "tictactoe",
+        **{
+            "network.projection_dim": 16,
+            "train.consistency_weight": 2.0,
+            "train.max_train_steps": 30,
+            "train.eval_interval": 0,
+        },
+    )
+    trainer = Trainer(config, tmp_path)
+    trainer.progress = False
+    metrics = trainer.run()
+    assert trainer.train_steps == 30
+    # a sum over the K steps of negative cosine similarities
+    k_steps = config.train.unroll_steps
+    assert -k_steps <= metrics["loss_consistency"] <= k_steps
+    assert metrics["loss_consistency"] != 0.0
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all("loss_consistency" in row for row in rows if "loss" in row)

@@ -103,6 +103,10 @@ class NetworkConfig:
     reward_support: int = 5
     """S of the categorical reward head: logits over the integers [-S, S] of h(reward)."""
 
+    projection_dim: int = 0
+    """Size of the projection of latent states for the consistency loss (EfficientZero:
+    a projection MLP, plus a predictor MLP on the dynamics side); 0 builds none."""
+
     value_transform: bool = True
     """Encode h(value) and h(reward) on the supports (MuZero appendix F). False encodes
     the raw scalars: board games with outcomes in [-1, 1] then get one-hot targets."""
@@ -121,6 +125,7 @@ class NetworkConfig:
         _check_positive("network.head_channels", self.head_channels)
         _check_positive("network.value_support", self.value_support)
         _check_positive("network.reward_support", self.reward_support)
+        _check(self.projection_dim >= 0, "network.projection_dim", ">= 0", self.projection_dim)
 
 
 @dataclass
@@ -285,6 +290,11 @@ class TrainConfig:
     value_loss_weight: float = 0.25
     """Weight of the value cross-entropy (MuZero Reanalyze uses 0.25)."""
 
+    consistency_weight: float = 0.0
+    """Weight of the latent consistency loss (EfficientZero, Ye et al. 2021): negative
+    cosine similarity between the projected dynamics state s^k and the projected
+    representation of the real o_{t+k} (no gradient). Needs network.projection_dim."""
+
     absorbing: bool = True
     """Treat states past the end of a game as absorbing (MuZero pseudocode): their value
     and reward are trained towards 0 and only the policy is masked. False: every loss
@@ -367,6 +377,12 @@ class TrainConfig:
             "a value >= 0",
             self.value_loss_weight,
         )
+        _check(
+            self.consistency_weight >= 0.0,
+            "train.consistency_weight",
+            "a value >= 0",
+            self.consistency_weight,
+        )
         _check(self.train_ratio > 0.0, "train.train_ratio", "a value > 0", self.train_ratio)
         _check(self.min_replay >= 0, "train.min_replay", "a value >= 0", self.min_replay)
         _check(
@@ -430,6 +446,12 @@ class Config:
         """Checks every section; returns ``self`` so calls can chain."""
         for section in _sections(self):
             section.validate()
+        _check(
+            self.train.consistency_weight == 0.0 or self.network.projection_dim > 0,
+            "network.projection_dim",
+            "> 0 when train.consistency_weight > 0",
+            self.network.projection_dim,
+        )
         return self
 
     def to_dict(self) -> dict[str, dict[str, Any]]:

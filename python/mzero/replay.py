@@ -67,6 +67,10 @@ class SampleBatch:
     """int64 ``[B]``: the position ``t`` within the game."""
     index: np.ndarray
     """int64 ``[B]``: the global transition id, for :meth:`ReplayBuffer.update_priorities`."""
+    next_observation: np.ndarray | None = None
+    """With ``sample(..., next_observations=True)``: ``[B, K, stack, *obs_shape]``, row
+    ``k - 1`` the stack ending at ``o_{t+k}`` (``o_T``, the game's last observation,
+    past the end); the targets of a latent consistency loss. Otherwise ``None``."""
 
 
 def _dtype_name(obs_dtype: Any) -> str | None:
@@ -207,13 +211,15 @@ class ReplayBuffer:
             priorities,
         )
 
-    def sample(self, batch_size: int, seed: int) -> SampleBatch:
+    def sample(self, batch_size: int, seed: int, next_observations: bool = False) -> SampleBatch:
         """Samples ``batch_size`` positions (with replacement) and their unrolled targets.
 
         The same buffer state and ``seed`` (an int in ``[0, 2**64)``) give the
-        same batch. Raises :class:`~mzero.InvalidArgumentError` on an empty buffer.
+        same batch. ``next_observations=True`` adds
+        :attr:`SampleBatch.next_observation` to the same rows and targets. Raises
+        :class:`~mzero.InvalidArgumentError` on an empty buffer.
         """
-        return SampleBatch(**self._core.sample(batch_size, seed))
+        return SampleBatch(**self._core.sample(batch_size, seed, next_observations))
 
     def update_priorities(self, index: np.ndarray, priorities: np.ndarray) -> None:
         """Sets the priority of transition ``index[i]`` to ``priorities[i]``.

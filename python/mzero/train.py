@@ -196,10 +196,19 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         """One gradient step on a sampled batch; returns the loss terms and learning rate."""
         train = self.config.train
-        sample = self.replay.sample(train.batch_size, int(self.rng.integers(_SEED_BOUND)))
+        consistency = train.consistency_weight > 0
+        sample = self.replay.sample(
+            train.batch_size, int(self.rng.integers(_SEED_BOUND)), next_observations=consistency
+        )
         batch = TrainingBatch.from_sample(sample, self.device)
         self.network.train()
-        out = muzero_loss(self.network, batch, train.value_loss_weight, absorbing=train.absorbing)
+        out = muzero_loss(
+            self.network,
+            batch,
+            train.value_loss_weight,
+            absorbing=train.absorbing,
+            consistency_weight=train.consistency_weight,
+        )
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(
@@ -212,7 +221,7 @@ class Trainer:
             priorities = out.priorities.float().cpu().numpy() + 1e-6
             self.replay.update_priorities(sample.index, priorities)
         self.train_steps += 1
-        return {
+        losses = {
             "loss": float(out.loss.detach()),
             "loss_policy": float(out.policy),
             "loss_value": float(out.value),
@@ -220,6 +229,9 @@ class Trainer:
             "grad_norm": float(grad_norm),
             "lr": float(lr),
         }
+        if consistency:
+            losses["loss_consistency"] = float(out.consistency)
+        return losses
 
     # -- evaluation -------------------------------------------------------------------------
 

@@ -18,6 +18,9 @@ MuZero (Schrittwieser et al. 2020, equation 1 and the appendix pseudocode)::
   nothing: the value and policy of step k count iff ``mask[k]``, the reward of
   step k >= 1 iff ``mask[k-1]`` (the action into step k was played; this keeps the
   final reward of a game);
+* optionally (``consistency_weight > 0``, EfficientZero), the negative cosine
+  similarity between the projected s^k and the projected representation of the
+  real o_{t+k}, for steps inside the game, with the same 1/K gradient scale;
 * prioritised replay: each sample's loss is multiplied by its importance weight,
   and its new priority is ``|v^0 - z_t|`` (appendix G).
 """
@@ -31,10 +34,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mzero.errors import InvalidArgumentError
 from mzero.networks.muzero_net import MuZeroNetwork, NetworkOutput, scale_gradient
 from mzero.networks.transforms import scalar_to_two_hot
 
-__all__ = ["LossOutput", "TrainingBatch", "muzero_loss", "unroll"]
+__all__ = ["LossOutput", "TrainingBatch", "consistency_loss", "muzero_loss", "unroll"]
 
 DYNAMICS_GRADIENT_SCALE = 0.5
 """Gradient scale into each latent state between unroll steps (MuZero appendix G)."""
@@ -58,6 +62,9 @@ class TrainingBatch:
     """float32 ``[B, K + 1]``: 1 where t + k is inside the game."""
     weight: Tensor
     """float32 ``[B]``: importance-sampling weights."""
+    next_observation: Tensor | None = None
+    """float32 ``[B, K, stack, *obs_shape]``: the stacks ending at o_{t+1} .. o_{t+K}
+    (consistency targets), or ``None``."""
 
     @classmethod
     def from_sample(cls, sample: Any, device: torch.device | str = "cpu") -> TrainingBatch:
@@ -67,7 +74,11 @@ class TrainingBatch:
             array = np.ascontiguousarray(getattr(sample, name))
             return torch.from_numpy(array).to(device=device, dtype=dtype, non_blocking=True)
 
+        next_observation = getattr(sample, "next_observation", None)
         return cls(
+            next_observation=None
+            if next_observation is None
+            else tensor("next_observation", torch.float32),
             observation=tensor("observation", torch.float32),
             actions=tensor("actions", torch.int64),
             target_value=tensor("target_value", torch.float32),
@@ -91,6 +102,8 @@ class LossOutput(NamedTuple):
     """Scalar, detached: reward cross-entropy."""
     priorities: Tensor
     """``[B]``, detached: ``|v^0 - z_t|``, the new replay priorities."""
+    consistency: Tensor
+    """Scalar, detached: the consistency loss (before its weight); 0 when off."""
 
 
 def unroll(
@@ -119,15 +132,41 @@ def _cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
     return -(target * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
 
 
+def consistency_loss(
+    network: MuZeroNetwork, outputs: list[NetworkOutput], batch: TrainingBatch
+) -> Tensor:
+    """``[B, K]``: ``-cos(P(proj(s^k)), proj(h(o_{t+k})))`` (EfficientZero's SimSiam loss).
+
+    The target side (the representation of the real next observations) carries no
+    gradient; ``P`` is the predictor head. Needs ``batch.next_observation``.
+    """
+    if batch.next_observation is None:
+        raise InvalidArgumentError(
+            "batch.next_observation: expected the next observations for the consistency "
+            "loss (ReplayBuffer.sample(..., next_observations=True)), got None"
+        )
+    num_rows, num_steps = batch.actions.shape
+    with torch.no_grad():
+        next_obs = batch.next_observation.flatten(0, 1)  # [B*K, stack, *obs]
+        target = network.project(network.represent(next_obs), predictor=False)
+        target = torch.nn.functional.normalize(target, dim=-1).view(num_rows, num_steps, -1)
+    latents = torch.stack([o.latent for o in outputs[1:]], dim=1).flatten(0, 1)
+    prediction = network.project(latents, predictor=True)
+    prediction = torch.nn.functional.normalize(prediction, dim=-1).view(num_rows, num_steps, -1)
+    return -(prediction * target).sum(dim=-1)
+
+
 def muzero_loss(
     network: MuZeroNetwork,
     batch: TrainingBatch,
     value_weight: float = 0.25,
     absorbing: bool = True,
+    consistency_weight: float = 0.0,
 ) -> LossOutput:
     """The K-step MuZero loss of ``batch`` (see the module docstring for every term).
 
     ``absorbing``: how states past the end of a game count (module docstring).
+    ``consistency_weight > 0`` adds :func:`consistency_loss` for steps inside the game.
     """
     num_steps = batch.actions.shape[1]
     outputs = unroll(network, batch.observation, batch.actions)
@@ -164,7 +203,14 @@ def muzero_loss(
     # gradient scale 1 for the initial step and 1/K for each recurrent step
     step_scale = torch.full((num_steps + 1,), 1.0 / max(num_steps, 1), device=policy_ce.device)
     step_scale[0] = 1.0
-    per_step = scale_gradient(policy_ce + value_weight * value_ce + reward_ce, step_scale)
+    consistency = torch.zeros_like(value_ce)
+    if consistency_weight > 0 and num_steps > 0:
+        step_consistency = consistency_loss(network, outputs, batch) * state_mask[:, 1:]
+        consistency = torch.cat([consistency[:, :1], step_consistency], dim=1)
+    per_step = scale_gradient(
+        policy_ce + value_weight * value_ce + reward_ce + consistency_weight * consistency,
+        step_scale,
+    )
     loss = (batch.weight * per_step.sum(dim=1)).mean()
 
     priorities = (outputs[0].value.detach() - batch.target_value[:, 0]).abs()
@@ -174,4 +220,5 @@ def muzero_loss(
         value=value_ce.detach().sum(dim=1).mean(),
         reward=reward_ce.detach().sum(dim=1).mean(),
         priorities=priorities,
+        consistency=consistency.detach().sum(dim=1).mean(),
     )

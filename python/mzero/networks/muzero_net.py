@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from mzero.config import NetworkConfig
 from mzero.errors import InvalidArgumentError
-from mzero.networks.mlp import MLPDynamics, MLPPrediction, MLPRepresentation
+from mzero.networks.mlp import MLPDynamics, MLPPrediction, MLPRepresentation, mlp
 from mzero.networks.resnet import ResNetDynamics, ResNetPrediction, ResNetRepresentation
 from mzero.networks.transforms import categorical_to_scalar
 
@@ -136,6 +136,19 @@ class MuZeroNetwork(nn.Module):
                 f"network.kind: expected 'mlp' or 'resnet', got {config.kind!r}"
             )
         self.kind = config.kind
+        self.projection_dim = config.projection_dim
+        if config.projection_dim > 0:
+            # EfficientZero's SimSiam-style heads: a projection of any latent state and,
+            # on the dynamics side only, a predictor on top of it
+            latent_size = math.prod(self.latent_shape)
+            width = max(config.projection_dim, 64)
+            self.projection: nn.Module | None = mlp(latent_size, (width,), config.projection_dim)
+            self.projection_predictor: nn.Module | None = mlp(
+                config.projection_dim, (width,), config.projection_dim
+            )
+        else:
+            self.projection = None
+            self.projection_predictor = None
 
     @property
     def device(self) -> torch.device:
@@ -165,9 +178,25 @@ class MuZeroNetwork(nn.Module):
             return stacked.flatten(1)
         return stacked.flatten(1, 2)
 
+    def represent(self, obs: Tensor) -> Tensor:
+        """``obs [B, *obs_shape]`` (or stacked) -> scaled latent state ``[B, *latent_shape]``."""
+        return min_max_scale(self.representation(self._network_input(obs)))
+
+    def project(self, latent: Tensor, predictor: bool) -> Tensor:
+        """``latent [B, *latent_shape]`` -> ``[B, projection_dim]`` (consistency loss).
+
+        ``predictor=True`` adds the predictor head (the dynamics side of the loss).
+        """
+        if self.projection is None or self.projection_predictor is None:
+            raise InvalidArgumentError(
+                "network.projection_dim: expected > 0 for the consistency loss, got 0"
+            )
+        z = self.projection(latent.flatten(1))
+        return self.projection_predictor(z) if predictor else z
+
     def initial_inference(self, obs: Tensor) -> NetworkOutput:
         """``obs [B, *obs_shape]`` (or stacked) -> root latent, value, policy (reward = 0)."""
-        latent = min_max_scale(self.representation(self._network_input(obs)))
+        latent = self.represent(obs)
         policy_logits, value_logits = self.prediction(latent)
         value = categorical_to_scalar(value_logits, self.value_support, self.value_transform)
         return NetworkOutput(

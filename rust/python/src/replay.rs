@@ -20,7 +20,7 @@ use numpy::{
 use pyo3::conversion::FromPyObjectOwned;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyInt, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyInt, PyTuple};
 
 use crate::error::{to_py, wrong_type, InvalidArgumentError};
 
@@ -255,12 +255,21 @@ impl PyReplayBuffer {
     }
 
     /// Returns a dict of fresh numpy arrays (see `mzero.SampleBatch`).
+    #[pyo3(signature = (batch_size, seed, next_observations=None))]
     fn sample<'py>(
         &self,
         py: Python<'py>,
         batch_size: &Bound<'py, PyAny>,
         seed: &Bound<'py, PyAny>,
+        next_observations: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let next_observations = match next_observations {
+            None => false,
+            Some(flag) => flag
+                .cast::<PyBool>()
+                .map(|b| b.is_true())
+                .map_err(|_| wrong_type("next_observations", "a bool", type_name(flag)))?,
+        };
         let batch_size = count(batch_size, "batch_size")?;
         let seed: u64 = match seed.extract::<u64>() {
             Ok(s) => s,
@@ -271,8 +280,14 @@ impl PyReplayBuffer {
             }
             Err(_) => return Err(wrong_type("seed", "an int", type_name(seed))),
         };
-        let (config, batch) =
-            self.with_read(py, |buffer| (buffer.config().clone(), buffer.sample(batch_size, seed)));
+        let (config, batch) = self.with_read(py, |buffer| {
+            let batch = if next_observations {
+                buffer.sample_with_next_observations(batch_size, seed)
+            } else {
+                buffer.sample(batch_size, seed)
+            };
+            (buffer.config().clone(), batch)
+        });
         let batch = batch.map_err(to_py)?;
         let (b, k, a) = (batch_size, config.unroll_steps, config.num_actions);
         let mut obs_shape = vec![b, config.stack];
@@ -283,6 +298,15 @@ impl PyReplayBuffer {
             ObsVec::Uint8(x) => to_numpy(py, x, &obs_shape)?,
         };
         out.set_item("observation", observation)?;
+        if let Some(next) = batch.next_observation {
+            let mut next_shape = vec![b, k, config.stack];
+            next_shape.extend_from_slice(&config.obs_shape);
+            let next = match next {
+                ObsVec::Float32(x) => to_numpy(py, x, &next_shape)?,
+                ObsVec::Uint8(x) => to_numpy(py, x, &next_shape)?,
+            };
+            out.set_item("next_observation", next)?;
+        }
         out.set_item("actions", to_numpy(py, batch.actions, &[b, k])?)?;
         out.set_item("target_value", to_numpy(py, batch.target_value, &[b, k + 1])?)?;
         out.set_item("target_reward", to_numpy(py, batch.target_reward, &[b, k + 1])?)?;

@@ -12,7 +12,11 @@
 //! * `target_reward[0] = 0`, `target_reward[k] = u_{t+k}` if `t+k <= T` else 0;
 //! * `target_policy[k] = pi_{t+k}` if `t+k < T` else 0; `mask[k] = [t+k < T]`;
 //! * `actions[k] = a_{t+k}` for `k < K`, uniformly random past the end;
-//! * the observation stacks `o_{t-stack+1} .. o_t`, repeating `o_0` before the start.
+//! * the observation stacks `o_{t-stack+1} .. o_t`, repeating `o_0` before the start;
+//! * on request ([`ReplayBuffer::sample_with_next_observations`]), the stacks ending
+//!   at `o_{t+k}` for `k = 1..K`, with `o_T` (the game's last observation) standing in
+//!   for every position past the end: the targets of a latent consistency loss
+//!   (EfficientZero, Ye et al. 2021).
 
 mod game;
 mod persist;
@@ -62,6 +66,9 @@ impl StoredGame {
 pub struct Batch {
     /// `[B, stack, *obs_shape]`, the buffer's dtype: `o_{t-stack+1} .. o_t`.
     pub observation: ObsVec,
+    /// `[B, K, stack, *obs_shape]` when requested: row `k - 1` is the stack ending at
+    /// `o_{min(t+k, T)}`.
+    pub next_observation: Option<ObsVec>,
     /// `[B, K]`: `a_t .. a_{t+K-1}`, uniformly random past the end of the game.
     pub actions: Vec<i64>,
     /// `[B, K+1]`: `z_{t+k}`, 0 past the end.
@@ -294,6 +301,16 @@ impl ReplayBuffer {
     /// independently (with replacement): uniformly when `alpha = 0`, else with
     /// probability `P(i) = p_i^alpha / sum_j p_j^alpha`.
     pub fn sample(&self, batch_size: usize, seed: u64) -> Result<Batch> {
+        self.sample_rows(batch_size, seed, false)
+    }
+
+    /// [`sample`](Self::sample) plus `next_observation`: the same rows and targets
+    /// for the same buffer state and `seed`.
+    pub fn sample_with_next_observations(&self, batch_size: usize, seed: u64) -> Result<Batch> {
+        self.sample_rows(batch_size, seed, true)
+    }
+
+    fn sample_rows(&self, batch_size: usize, seed: u64, with_next: bool) -> Result<Batch> {
         if batch_size == 0 {
             return Err(Error::invalid("batch_size", "at least 1", 0));
         }
@@ -314,6 +331,7 @@ impl ReplayBuffer {
         let steps = k_steps.checked_add(1).and_then(|k1| batch_size.checked_mul(k1));
         let frames = batch_size.checked_mul(stack);
         let observation_len = frames.and_then(|f| f.checked_mul(frame_len));
+        let next_frames = if with_next { frames.and_then(|f| f.checked_mul(k_steps)) } else { Some(0) };
         let policy_len = steps.and_then(|s| s.checked_mul(num_actions));
 
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -347,6 +365,7 @@ impl ReplayBuffer {
         // 2. Assemble the unrolled targets of each row.
         let mut batch = Batch {
             observation: ObsVec::new(columns.frames.dtype()),
+            next_observation: None,
             actions: try_with_capacity(batch_size.checked_mul(k_steps), too_big)?,
             target_value: try_zeros(steps, too_big)?,
             target_reward: try_zeros(steps, too_big)?,
@@ -358,6 +377,7 @@ impl ReplayBuffer {
             index: index.iter().map(|&i| to_i64(i)).collect(),
         };
         let mut frame_slots = try_with_capacity(frames, too_big)?;
+        let mut next_sources: Vec<FrameSource<'_>> = try_with_capacity(next_frames, too_big)?;
         for (b, &i) in index.iter().enumerate() {
             let game = &self.games[self.games.partition_point(|g| g.end() <= i)];
             let t = (i - game.first) as usize;
@@ -386,6 +406,22 @@ impl ReplayBuffer {
             }
             // o_{t-stack+1} .. o_t, clamped to o_0 before the start.
             frame_slots.extend((0..stack).map(|s| slot_at((t + s + 1).saturating_sub(stack))));
+            if with_next {
+                for k in 1..=k_steps {
+                    let end = (t + k).min(game.len);
+                    next_sources.extend((0..stack).map(|s| {
+                        let q = (end + s + 1).saturating_sub(stack);
+                        if q < game.len {
+                            FrameSource::Slot(slot_at(q))
+                        } else {
+                            FrameSource::Last(&game.last_observation)
+                        }
+                    }));
+                }
+            }
+        }
+        if with_next {
+            batch.next_observation = Some(gather_sources(&columns.frames, frame_len, &next_sources)?);
         }
         batch.observation = match &columns.frames {
             ObsVec::Float32(frames) => {
@@ -452,6 +488,52 @@ impl ReplayBuffer {
         }
         Ok(())
     }
+}
+
+/// Where one frame of a sampled stack comes from.
+enum FrameSource<'a> {
+    /// A ring slot of the frames column (`o_t` for `t < T`).
+    Slot(usize),
+    /// A game's last observation `o_T`.
+    Last(&'a ObsVec),
+}
+
+/// The frames `sources` in order, from the frames column or the games' `o_T`.
+fn gather_sources(frames: &ObsVec, frame_len: usize, sources: &[FrameSource<'_>]) -> Result<ObsVec> {
+    fn gather_typed<'a, T: Copy>(
+        frames: &'a [T],
+        frame_len: usize,
+        sources: &[FrameSource<'a>],
+        last: impl Fn(&'a ObsVec) -> Option<&'a [T]>,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        out.try_reserve_exact(sources.len() * frame_len)
+            .map_err(|_| Error::invalid("batch_size", "a batch that fits in memory", sources.len()))?;
+        for source in sources {
+            match source {
+                FrameSource::Slot(slot) => {
+                    out.extend_from_slice(&frames[slot * frame_len..(slot + 1) * frame_len]);
+                }
+                FrameSource::Last(observation) => {
+                    let frame = last(observation).ok_or_else(|| {
+                        Error::invalid("observations", "one dtype in the whole buffer", "two")
+                    })?;
+                    out.extend_from_slice(frame);
+                }
+            }
+        }
+        Ok(out)
+    }
+    Ok(match frames {
+        ObsVec::Float32(frames) => ObsVec::Float32(gather_typed(frames, frame_len, sources, |o| match o {
+            ObsVec::Float32(x) => Some(x.as_slice()),
+            ObsVec::Uint8(_) => None,
+        })?),
+        ObsVec::Uint8(frames) => ObsVec::Uint8(gather_typed(frames, frame_len, sources, |o| match o {
+            ObsVec::Uint8(x) => Some(x.as_slice()),
+            ObsVec::Float32(_) => None,
+        })?),
+    })
 }
 
 /// Appends the `frame_len`-element rows `slots` of `frames` to `out`, in order.

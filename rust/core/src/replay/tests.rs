@@ -144,6 +144,22 @@ fn check_batch(buffer: &ReplayBuffer, games: &[(u64, Game)], batch: &Batch, batc
             let at = (b * stack + s) * frame_len;
             assert_eq!(&observation[at..at + frame_len], &game.frame(j)[..], "frame {s} of row {b}");
         }
+        if let Some(next) = &batch.next_observation {
+            let next: Vec<f32> = match next {
+                ObsVec::Float32(x) => x.clone(),
+                ObsVec::Uint8(x) => x.iter().map(|&v| f32::from(v)).collect(),
+            };
+            assert_eq!(next.len(), batch_size * k_steps * stack * frame_len);
+            for k in 1..=k_steps {
+                // the stack ending at o_{t+k}, or at o_T past the end
+                let end = (t + k).min(steps);
+                for s in 0..stack {
+                    let j = (end + s + 1).saturating_sub(stack);
+                    let at = ((b * k_steps + k - 1) * stack + s) * frame_len;
+                    assert_eq!(&next[at..at + frame_len], &game.frame(j)[..], "next {k} frame {s} row {b}");
+                }
+            }
+        }
     }
 }
 
@@ -239,6 +255,9 @@ fn uint8_frames_keep_their_dtype_and_stack() {
     let batch = buffer.sample(40, 1).unwrap();
     assert!(matches!(batch.observation, ObsVec::Uint8(_)));
     check_batch(&buffer, &[(0, game.clone())], &batch, 40);
+    let with_next = buffer.sample_with_next_observations(40, 1).unwrap();
+    assert!(matches!(with_next.next_observation, Some(ObsVec::Uint8(_))));
+    check_batch(&buffer, &[(0, game.clone())], &with_next, 40);
     // A float32 game no longer fits this buffer.
     let float_game = make_game(2, &[2, 2], 2, 1);
     let err = buffer.add_game(&float_game.view()).unwrap_err().to_string();
@@ -609,5 +628,11 @@ proptest! {
         let batch = buffer.sample(32, seed).unwrap();
         check_batch(&buffer, &games, &batch, 32);
         prop_assert!(batch.weight.iter().all(|&w| w > 0.0 && w <= 1.0));
+        prop_assert!(batch.next_observation.is_none());
+        // the same rows and targets, plus the next observations
+        let with_next = buffer.sample_with_next_observations(32, seed).unwrap();
+        check_batch(&buffer, &games, &with_next, 32);
+        prop_assert!(with_next.next_observation.is_some());
+        prop_assert_eq!(&Batch { next_observation: None, ..with_next }, &batch);
     }
 }
