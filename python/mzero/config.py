@@ -549,20 +549,14 @@ def _tictactoe() -> Config:
     On 2 CPU cores an MLP learner takes about 3x the steps per second of the small
     ResNet. Moves 1-4 of each self-play game are sampled (temperature 1), later ones
     greedy, so value targets come from strong play after varied openings. The
-    consistency loss (weight 2, as EfficientZero) ties the imagined states to the
-    real ones. The learning rate decays over about the steps of a 20-minute run. Evaluation plays
+    learning rate decays over about the steps of a 20-minute run. Evaluation plays
     100 games against minimax and 100 against random every 2,500 env steps: results
     against minimax swing between nearby checkpoints, and ``best.pt`` keeps the best.
     """
     return Config(
         env=EnvConfig(id="tictactoe"),
         network=NetworkConfig(
-            kind="mlp",
-            latent_dim=64,
-            hidden=(128, 128),
-            value_support=1,
-            reward_support=1,
-            projection_dim=64,
+            kind="mlp", latent_dim=64, hidden=(128, 128), value_support=1, reward_support=1
         ),
         search=SearchSettings(
             num_simulations=50, discount=1.0, dirichlet_alpha=0.3, dirichlet_fraction=0.25
@@ -580,7 +574,6 @@ def _tictactoe() -> Config:
             weight_decay=1e-4,
             grad_clip=5.0,
             value_loss_weight=1.0,
-            consistency_weight=2.0,
             train_ratio=0.5,
             min_replay=500,
             temperatures=(1.0,),
