@@ -332,6 +332,7 @@ impl ReplayBuffer {
         let frames = batch_size.checked_mul(stack);
         let observation_len = frames.and_then(|f| f.checked_mul(frame_len));
         let next_frames = if with_next { frames.and_then(|f| f.checked_mul(k_steps)) } else { Some(0) };
+        let next_observation_len = next_frames.and_then(|f| f.checked_mul(frame_len));
         let policy_len = steps.and_then(|s| s.checked_mul(num_actions));
 
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -376,7 +377,7 @@ impl ReplayBuffer {
             position: try_with_capacity(Some(batch_size), too_big)?,
             index: index.iter().map(|&i| to_i64(i)).collect(),
         };
-        let mut frame_slots = try_with_capacity(frames, too_big)?;
+        let mut frame_sources: Vec<FrameSource<'_>> = try_with_capacity(frames, too_big)?;
         let mut next_sources: Vec<FrameSource<'_>> = try_with_capacity(next_frames, too_big)?;
         for (b, &i) in index.iter().enumerate() {
             let game = &self.games[self.games.partition_point(|g| g.end() <= i)];
@@ -405,7 +406,8 @@ impl ReplayBuffer {
                 });
             }
             // o_{t-stack+1} .. o_t, clamped to o_0 before the start.
-            frame_slots.extend((0..stack).map(|s| slot_at((t + s + 1).saturating_sub(stack))));
+            frame_sources
+                .extend((0..stack).map(|s| FrameSource::Slot(slot_at((t + s + 1).saturating_sub(stack)))));
             if with_next {
                 for k in 1..=k_steps {
                     let end = (t + k).min(game.len);
@@ -421,20 +423,16 @@ impl ReplayBuffer {
             }
         }
         if with_next {
-            batch.next_observation = Some(gather_sources(&columns.frames, frame_len, &next_sources)?);
+            batch.next_observation = Some(gather_frames(
+                &columns.frames,
+                frame_len,
+                &next_sources,
+                next_observation_len,
+                too_big,
+            )?);
         }
-        batch.observation = match &columns.frames {
-            ObsVec::Float32(frames) => {
-                let mut out = try_with_capacity(observation_len, too_big)?;
-                gather_into(&mut out, frames, frame_len, &frame_slots);
-                ObsVec::Float32(out)
-            }
-            ObsVec::Uint8(frames) => {
-                let mut out = try_with_capacity(observation_len, too_big)?;
-                gather_into(&mut out, frames, frame_len, &frame_slots);
-                ObsVec::Uint8(out)
-            }
-        };
+        batch.observation =
+            gather_frames(&columns.frames, frame_len, &frame_sources, observation_len, too_big)?;
         Ok(batch)
     }
 
@@ -498,17 +496,22 @@ enum FrameSource<'a> {
     Last(&'a ObsVec),
 }
 
-/// The frames `sources` in order, from the frames column or the games' `o_T`.
-fn gather_sources(frames: &ObsVec, frame_len: usize, sources: &[FrameSource<'_>]) -> Result<ObsVec> {
+/// The frames `sources` in order, from the frames column or the games' `o_T`;
+/// `len` elements in all, or `too_big()` (see [`try_with_capacity`]).
+fn gather_frames<'a>(
+    frames: &'a ObsVec,
+    frame_len: usize,
+    sources: &[FrameSource<'a>],
+    len: Option<usize>,
+    too_big: impl Fn() -> Error,
+) -> Result<ObsVec> {
     fn gather_typed<'a, T: Copy>(
+        mut out: Vec<T>,
         frames: &'a [T],
         frame_len: usize,
         sources: &[FrameSource<'a>],
         last: impl Fn(&'a ObsVec) -> Option<&'a [T]>,
     ) -> Result<Vec<T>> {
-        let mut out = Vec::new();
-        out.try_reserve_exact(sources.len() * frame_len)
-            .map_err(|_| Error::invalid("batch_size", "a batch that fits in memory", sources.len()))?;
         for source in sources {
             match source {
                 FrameSource::Slot(slot) => {
@@ -525,28 +528,29 @@ fn gather_sources(frames: &ObsVec, frame_len: usize, sources: &[FrameSource<'_>]
         Ok(out)
     }
     Ok(match frames {
-        ObsVec::Float32(frames) => ObsVec::Float32(gather_typed(frames, frame_len, sources, |o| match o {
-            ObsVec::Float32(x) => Some(x.as_slice()),
-            ObsVec::Uint8(_) => None,
-        })?),
-        ObsVec::Uint8(frames) => ObsVec::Uint8(gather_typed(frames, frame_len, sources, |o| match o {
-            ObsVec::Uint8(x) => Some(x.as_slice()),
-            ObsVec::Float32(_) => None,
-        })?),
+        ObsVec::Float32(frames) => {
+            let out = try_with_capacity(len, too_big)?;
+            ObsVec::Float32(gather_typed(out, frames, frame_len, sources, |o| match o {
+                ObsVec::Float32(x) => Some(x.as_slice()),
+                ObsVec::Uint8(_) => None,
+            })?)
+        }
+        ObsVec::Uint8(frames) => {
+            let out = try_with_capacity(len, too_big)?;
+            ObsVec::Uint8(gather_typed(out, frames, frame_len, sources, |o| match o {
+                ObsVec::Uint8(x) => Some(x.as_slice()),
+                ObsVec::Float32(_) => None,
+            })?)
+        }
     })
-}
-
-/// Appends the `frame_len`-element rows `slots` of `frames` to `out`, in order.
-fn gather_into<T: Copy>(out: &mut Vec<T>, frames: &[T], frame_len: usize, slots: &[usize]) {
-    for &slot in slots {
-        out.extend_from_slice(&frames[slot * frame_len..(slot + 1) * frame_len]);
-    }
 }
 
 /// The `frame_len`-element rows `slots` of `frames`, in order.
 fn gather<T: Copy>(frames: &[T], frame_len: usize, slots: &[usize]) -> Vec<T> {
     let mut out = Vec::with_capacity(slots.len() * frame_len);
-    gather_into(&mut out, frames, frame_len, slots);
+    for &slot in slots {
+        out.extend_from_slice(&frames[slot * frame_len..(slot + 1) * frame_len]);
+    }
     out
 }
 
