@@ -654,6 +654,22 @@ def test_non_contiguous_inputs_are_read_in_logical_order() -> None:
         np.testing.assert_array_equal(batch.observation[b, 0], game.observations[batch.position[b]])
 
 
+def test_fortran_ordered_inputs_are_read_in_logical_order() -> None:
+    # contiguous, but column-major: the memory order is not the row-major order
+    rng = np.random.default_rng(14)
+    game = make_game(rng, 6, (3,), 4)
+    game.observations = np.asfortranarray(game.observations)
+    game.policies = np.asfortranarray(game.policies)
+    assert game.observations.flags.f_contiguous and not game.observations.flags.c_contiguous
+    assert game.policies.flags.f_contiguous and not game.policies.flags.c_contiguous
+    buf = ReplayBuffer(50, (3,), 4, unroll_steps=0)
+    game.add_to(buf)
+    batch = buf.sample(20, 0)
+    for b in range(20):
+        np.testing.assert_array_equal(batch.observation[b, 0], game.observations[batch.position[b]])
+        np.testing.assert_array_equal(batch.target_policy[b, 0], game.policies[batch.position[b]])
+
+
 # --------------------------------------------------------------------------- #
 # Threads                                                                     #
 # --------------------------------------------------------------------------- #

@@ -24,7 +24,7 @@ use pyo3::types::{PyBool, PyDict, PyInt, PyTuple};
 
 use crate::error::{to_py, wrong_type, InvalidArgumentError};
 
-/// A numpy argument's shape and elements: borrowed when C-contiguous, else copied.
+/// A numpy argument's shape and elements in row-major order: borrowed when C-contiguous, else copied.
 struct Borrowed<'py, T: Element> {
     array: PyReadonlyArrayDyn<'py, T>,
     copy: Option<Vec<T>>,
@@ -60,9 +60,10 @@ fn borrow<'py, T: Element + Copy>(
         });
     };
     let array = array.try_readonly().map_err(|e| wrong_type(name, "a readable array", e))?;
+    // as_slice also accepts Fortran order; only a C-contiguous array is in row-major order.
     let copy = match array.as_slice() {
-        Ok(_) => None,
-        Err(_) => Some(array.as_array().iter().copied().collect()),
+        Ok(_) if array.is_c_contiguous() => None,
+        _ => Some(array.as_array().iter().copied().collect()),
     };
     Ok(Borrowed { array, copy })
 }
