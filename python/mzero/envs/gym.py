@@ -11,11 +11,15 @@ provides it for a gymnasium environment:
   (TicTacToe does), else all actions are legal;
 * actions are ``0 .. num_actions - 1`` (a ``Discrete(n, start)`` space is shifted);
 * ``two_player`` is the environment's ``two_player`` attribute (default False):
-  rewards are then from the view of the player who just moved.
+  rewards are then from the view of the player who just moved;
+* ``symmetries`` is the environment's ``symmetries`` attribute (a
+  :class:`mzero.symmetry.Symmetries`, default None): maps of the board under which
+  the rules do not change, for augmenting learner batches.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple, Protocol
 
 import gymnasium
@@ -23,6 +27,7 @@ import numpy as np
 from gymnasium import spaces
 
 from mzero.errors import InvalidArgumentError
+from mzero.symmetry import Symmetries
 
 __all__ = ["Environment", "GymAdapter", "Step"]
 
@@ -81,6 +86,16 @@ class GymAdapter:
         self.action_start = int(env.action_space.start)
         self.obs_shape: tuple[int, ...] = tuple(int(d) for d in env.observation_space.shape)
         self.two_player = bool(getattr(env.unwrapped, "two_player", False))
+        self.symmetries: Symmetries | None = getattr(env.unwrapped, "symmetries", None)
+        if self.symmetries is not None and (
+            self.symmetries.observation.shape[1] != math.prod(self.obs_shape)
+            or self.symmetries.policy.shape[1] != self.num_actions
+        ):
+            raise InvalidArgumentError(
+                f"env {name!r}: its symmetries map {self.symmetries.observation.shape[1]} "
+                f"observation numbers and {self.symmetries.policy.shape[1]} actions, expected "
+                f"{math.prod(self.obs_shape)} and {self.num_actions}"
+            )
 
     def _legal_mask(self, info: dict[str, Any]) -> np.ndarray:
         mask = info.get("legal_mask")

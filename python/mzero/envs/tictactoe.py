@@ -14,6 +14,8 @@ Encoding (fixed; agents and tests depend on it):
 * an illegal move (an occupied cell) ends the game as a loss for its player:
   reward -1, ``terminated=True``, ``info["illegal_move"] = True``. Agents that
   respect the legal mask never see this;
+* the rules are the same on every rotated or reflected board:
+  :attr:`TicTacToeEnv.symmetries` holds the 8 maps (:mod:`mzero.symmetry`);
 * stepping a finished game raises :class:`mzero.InvalidArgumentError`; call reset.
 
 The board is ``self.board``: int8 ``[3, 3]`` with +1 for the first player's stones,
@@ -29,6 +31,7 @@ import numpy as np
 from gymnasium import spaces
 
 from mzero.errors import InvalidArgumentError
+from mzero.symmetry import Symmetries
 
 __all__ = ["LINES", "TicTacToeEnv", "winner"]
 
@@ -61,6 +64,8 @@ class TicTacToeEnv(gym.Env[np.ndarray, np.int64]):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
     two_player: ClassVar[bool] = True
     """Read by :class:`mzero.envs.GymAdapter`: rewards and values alternate sides."""
+    symmetries: ClassVar[Symmetries] = Symmetries.dihedral(3, 3, 3)
+    """The board's 8 rotations and reflections (read by :class:`mzero.envs.GymAdapter`)."""
 
     def __init__(self, render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
