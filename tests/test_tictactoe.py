@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import mzero
 from mzero.envs import MinimaxPlayer, RandomPlayer, TicTacToeEnv, play_game
-from mzero.envs.players import minimax_value, optimal_actions
+from mzero.envs.players import every_line, minimax_value, optimal_actions
 from mzero.envs.tictactoe import LINES, winner
 
 
@@ -193,6 +193,66 @@ def test_play_game_accepts_callables_and_scores_from_the_first_player() -> None:
 
     assert play_game(first, second) == 1
     assert play_game(second, first) == 1  # the top row again comes first
+
+
+def lowest_cell(obs: np.ndarray, mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def perfect(obs: np.ndarray, mask: np.ndarray) -> int:
+    return optimal_actions(obs)[0]
+
+
+def count_lines(
+    board: list[int], to_play: int, player_side: int, player, optimal: bool
+) -> list[int]:
+    """Independent game-tree walk on a plain list board (1, -1 stones, 0 empty)."""
+    stone = 1 if to_play == 0 else -1
+    env = TicTacToeEnv()
+    env.board[:] = np.array(board, np.int8).reshape(3, 3)
+    env.to_play = to_play
+    if to_play == player_side:
+        moves = [player(env.observation(), env.legal_mask())]
+    elif optimal:
+        moves = optimal_actions(env.observation())
+    else:
+        moves = [c for c in range(9) if board[c] == 0]
+    results = []
+    for c in moves:
+        child = board.copy()
+        child[c] = stone
+        if any(all(child[i] == stone for i in line) for line in LINES):
+            results.append(1 if to_play == player_side else -1)
+        elif all(child):
+            results.append(0)
+        else:
+            results += count_lines(child, 1 - to_play, player_side, player, optimal)
+    return results
+
+
+@pytest.mark.parametrize("opponent", ["optimal", "any"])
+@pytest.mark.parametrize("first", [True, False])
+@pytest.mark.parametrize("player", [lowest_cell, perfect])
+def test_every_line_is_every_game_against_the_opponent(first: bool, player, opponent) -> None:
+    expected = count_lines([0] * 9, 0, 0 if first else 1, player, opponent == "optimal")
+    assert sorted(every_line(player, first, opponent)) == sorted(expected)
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_perfect_player_never_loses_on_any_line(first: bool) -> None:
+    assert set(every_line(perfect, first, "optimal")) == {0}
+    results = every_line(perfect, first, "any")
+    assert -1 not in results and 1 in results
+
+
+def test_a_weak_player_loses_some_optimal_lines() -> None:
+    # X on 0, 1, 2, ... : minimax as O finds the wins
+    lines = every_line(lowest_cell, True, "optimal")
+    assert -1 in lines
+    assert len(lines) < len(every_line(lowest_cell, True, "any"))
+    assert play_game(lowest_cell, MinimaxPlayer(0)) == -1
+    with pytest.raises(mzero.InvalidArgumentError, match="opponent: expected 'optimal' or 'any'"):
+        every_line(lowest_cell, True, "random")  # type: ignore[arg-type]
 
 
 class PerfectModel:

@@ -245,6 +245,11 @@ def test_cli_train_eval_and_play(tmp_path: Path) -> None:
     assert sum(tallies["vs_minimax_first"].values()) == 2
     assert sum(tallies["vs_random_first"].values()) == 4
     assert tallies["vs_minimax_first"]["wins"] == tallies["vs_minimax_second"]["wins"] == 0
+    # every game against every optimal line (nobody beats minimax) and every legal line
+    for side in ("first", "second"):
+        optimal, legal = tallies[f"every_optimal_line_{side}"], tallies[f"every_legal_line_{side}"]
+        assert optimal["wins"] == 0 and sum(optimal.values()) >= 1
+        assert sum(legal.values()) > sum(optimal.values())
 
     # the human plays every cell in order; illegal ones are refused and asked again
     moves = "\n".join(["x", "9", *[str(c) for c in range(9)] * 2]) + "\n"

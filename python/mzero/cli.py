@@ -19,6 +19,8 @@ from typing import Any, TextIO
 import mzero
 from mzero.errors import MZeroError
 
+_TICTACTOE_IDS = ("tictactoe", "mzero/TicTacToe-v0")
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with its subcommands."""
@@ -52,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="greedy evaluation of a trained run",
         description="Single-player: mean return over fresh episodes. Two players: "
         "results against a perfect (minimax) player, half the games first, and as "
-        "first player against a random player.",
+        "first player against a random player; for TicTacToe also every game against "
+        "every optimal opponent line and every legal one (every_*_line_*).",
     )
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--episodes", type=int, default=20, help="episodes (games) to play")
@@ -140,8 +143,25 @@ def _eval(args: argparse.Namespace) -> int:
             "vs_minimax_second": _tally(second),
             "vs_random_first": _tally(random),
         }
+        if config.env.id in _TICTACTOE_IDS and config.env.frame_stack == 1:
+            result |= _every_line(agent)
     print(json.dumps(result))
     return 0
+
+
+def _every_line(agent: Any) -> dict[str, dict[str, int]]:
+    """Tallies of every game against every optimal opponent line and every legal one."""
+    from mzero.envs.players import every_line
+
+    def move(observation: Any, legal_mask: Any) -> int:
+        agent.reset()  # one frame: the move depends on the position alone
+        return int(agent.act(observation, legal_mask))
+
+    return {
+        f"every_{name}_line_{side}": _tally(every_line(move, side == "first", opponent))
+        for name, opponent in (("optimal", "optimal"), ("legal", "any"))
+        for side in ("first", "second")
+    }
 
 
 def _tally(results: list[int]) -> dict[str, int]:
@@ -153,7 +173,7 @@ def _play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from mzero.envs.tictactoe import TicTacToeEnv
 
     agent = Agent.load(args.run_dir, checkpoint=args.checkpoint)
-    if agent.config.env.id not in ("tictactoe", "mzero/TicTacToe-v0"):
+    if agent.config.env.id not in _TICTACTOE_IDS:
         print(f"mzero play: {args.run_dir} is a {agent.config.env.id!r} run, not tictactoe")
         return 2
     env = TicTacToeEnv()

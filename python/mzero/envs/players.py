@@ -1,4 +1,5 @@
-"""Fixed TicTacToe opponents (perfect minimax, uniform random) and a game loop.
+"""Fixed TicTacToe opponents (perfect minimax, uniform random), a game loop and
+an exhaustive check of a deterministic player against every line of play.
 
 Every player has the agent's signature ``act(observation, legal_mask) -> int``
 on the :mod:`~mzero.envs.tictactoe` encoding, so evaluation can seat an agent or
@@ -10,16 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 from mzero.envs.tictactoe import LINES, TicTacToeEnv
+from mzero.errors import InvalidArgumentError
 
 __all__ = [
     "MinimaxPlayer",
     "Player",
     "RandomPlayer",
+    "every_line",
     "minimax_value",
     "optimal_actions",
     "play_game",
@@ -123,3 +126,53 @@ def play_game(
                 return 0
             mover_won = reward > 0
             return 1 if mover_won == (mover == 0) else -1
+
+
+def every_line(
+    player: Player | Callable[[np.ndarray, np.ndarray], int],
+    player_first: bool,
+    opponent: Literal["optimal", "any"] = "optimal",
+) -> list[int]:
+    """Results of every game ``player`` can play against ``opponent``, from its view.
+
+    ``player`` must choose by the position alone (deterministic, no memory: e.g. a
+    greedy :class:`mzero.Agent` with ``frame_stack = 1``); it is asked once per
+    position. The opponent branches over every move that keeps its minimax value
+    (``"optimal"``: every game a :class:`MinimaxPlayer` can play) or over every legal
+    move (``"any"``). One result per complete game: 1 win, 0 draw, -1 loss; an
+    illegal move by ``player`` is a loss.
+    """
+    if opponent not in ("optimal", "any"):
+        raise InvalidArgumentError(f"opponent: expected 'optimal' or 'any', got {opponent!r}")
+    act = player.act if hasattr(player, "act") else player
+    moves: dict[bytes, int] = {}
+    results: list[int] = []
+    player_side = 0 if player_first else 1
+
+    def explore(env: TicTacToeEnv) -> None:
+        observation, legal = env.observation(), env.legal_mask()
+        if env.to_play == player_side:
+            key = observation.tobytes()
+            if key not in moves:
+                moves[key] = int(act(observation, legal))
+            choices = [moves[key]]
+        elif opponent == "optimal":
+            choices = optimal_actions(observation)
+        else:
+            choices = [int(a) for a in np.flatnonzero(legal)]
+        for action in choices:
+            child = TicTacToeEnv()
+            child.board[:], child.to_play = env.board, env.to_play
+            _, reward, terminated, _, _ = child.step(action)
+            if not terminated:
+                explore(child)
+            elif reward != 0:
+                mover_won = reward > 0
+                results.append(1 if mover_won == (env.to_play == player_side) else -1)
+            else:
+                results.append(0)
+
+    start = TicTacToeEnv()
+    start.reset()
+    explore(start)
+    return results
