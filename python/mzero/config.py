@@ -553,9 +553,10 @@ def _tictactoe() -> Config:
     On 2 CPU cores an MLP learner takes about 3x the steps per second of the small
     ResNet. Each sampled position is mapped by a random one of the board's 8
     rotations and reflections (``augment_symmetries``): in 10-minute runs this took
-    the losses to minimax from 19-22 to 0 of 100. Moves 1-4 of each self-play game
-    are sampled (temperature 1), later ones greedy, so value targets come from
-    strong play after varied openings. The learning rate decays over about the
+    the losses to minimax from 19-22 to 0 of 100. Moves 1-6 of each self-play game
+    (three per player) are sampled at temperature 1, later ones greedy, so value
+    targets come from strong play after varied openings; with 4, seed 1's agent kept
+    losing some lines as second player. The learning rate decays over about the
     steps of a 20-minute run. Evaluation plays 100 games against minimax and 100
     against random every 2,500 env steps; ``best.pt`` keeps the best.
     """
@@ -585,7 +586,7 @@ def _tictactoe() -> Config:
             min_replay=500,
             temperatures=(1.0,),
             temperature_milestones=(),
-            temperature_moves=4,
+            temperature_moves=6,
             eval_interval=2_500,
             eval_episodes=100,
         ),
