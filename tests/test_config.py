@@ -68,7 +68,8 @@ def test_preset_picks_the_environment_and_network() -> None:
     assert preset("cartpole").network.kind == "mlp"
     assert preset("tictactoe").env.id == "tictactoe"
     assert preset("tictactoe").network.kind == "mlp"
-    assert preset("tictactoe").train.temperature_moves == 4
+    assert preset("tictactoe").train.temperature_moves == 6
+    assert preset("tictactoe").train.augment_symmetries
     assert preset("tictactoe").search.discount == 1.0
 
 
