@@ -4,9 +4,10 @@
   the 2-core machine), must leave an agent that balances: ``mzero.Agent.load``
   takes the best-evaluated checkpoint, whose network and search config play 20
   fresh greedy episodes.
-* The preset TicTacToe run, cut to 30,000 environment steps (about 8 minutes),
+* The preset TicTacToe run, cut to 45,000 environment steps (about 12 minutes),
   must leave an agent that loses no game on any line a perfect opponent can
-  play, from either side, and wins most games against a random player.
+  play, from either side, and wins most games against a random player (at 30,000
+  steps seed 0's best checkpoint was perfect in one run and lost a line in another).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def test_cartpole_preset_learns_to_balance(tmp_path: Path) -> None:
 
 
 def test_tictactoe_preset_learns_to_never_lose(tmp_path: Path) -> None:
-    config = apply_overrides(preset("tictactoe"), {"train.max_env_steps": 30_000})
+    config = apply_overrides(preset("tictactoe"), {"train.max_env_steps": 45_000})
     train(config, tmp_path, progress=False)
     agent = mzero.Agent.load(tmp_path)
     assert agent.checkpoint_path is not None and agent.checkpoint_path.name == "best.pt"

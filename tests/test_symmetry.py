@@ -164,6 +164,10 @@ def test_bad_symmetries_and_arguments_are_rejected() -> None:
         Symmetries(np.array([[0, 0, 1]]), np.array([[0, 1, 2]]))
     with pytest.raises(mzero.InvalidArgumentError, match="policy: expected"):
         Symmetries(np.array([[0, 1]]), np.array([0, 1]))
+    with pytest.raises(mzero.InvalidArgumentError, match="policy: expected integers"):
+        Symmetries(np.array([[0, 1]]), np.array([[0.0, 1.0]]))
+    swap = Symmetries([[0, 1], [1, 0]], [[1, 0], [0, 1]])  # lists are taken as int64 tables
+    assert swap.observation.dtype == np.int64 and swap.action.tolist() == [[1, 0], [0, 1]]
     with pytest.raises(mzero.InvalidArgumentError, match="the same number of symmetries"):
         Symmetries(np.array([[0, 1]]), np.array([[0, 1], [1, 0]]))
     with pytest.raises(mzero.InvalidArgumentError, match="square board"):

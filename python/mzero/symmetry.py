@@ -45,7 +45,11 @@ class Symmetries:
 
     def __post_init__(self) -> None:
         for name in ("observation", "policy"):
-            table = getattr(self, name)
+            table = np.asarray(getattr(self, name))
+            if table.dtype.kind not in "iu":
+                raise InvalidArgumentError(f"{name}: expected integers, got dtype {table.dtype}")
+            table = table.astype(np.int64)
+            object.__setattr__(self, name, table)  # frozen: set once, here
             if table.ndim != 2 or any(sorted(row) != list(range(table.shape[1])) for row in table):
                 raise InvalidArgumentError(
                     f"{name}: expected [G, n] rows that are permutations of 0..n-1, "
