@@ -22,6 +22,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyTuple};
 
+use crate::arrays::row_major;
 use crate::error::{to_py, wrong_type, InvalidArgumentError};
 
 /// A numpy argument's shape and elements in row-major order: borrowed when C-contiguous, else copied.
@@ -38,7 +39,7 @@ impl<'py, T: Element + Copy> Borrowed<'py, T> {
     fn data(&self) -> &[T] {
         match &self.copy {
             Some(copy) => copy,
-            None => self.array.as_slice().unwrap_or(&[]),
+            None => row_major(&self.array).unwrap_or(&[]),
         }
     }
 
@@ -60,10 +61,9 @@ fn borrow<'py, T: Element + Copy>(
         });
     };
     let array = array.try_readonly().map_err(|e| wrong_type(name, "a readable array", e))?;
-    // as_slice also accepts Fortran order; only a C-contiguous array is in row-major order.
-    let copy = match array.as_slice() {
-        Ok(_) if array.is_c_contiguous() => None,
-        _ => Some(array.as_array().iter().copied().collect()),
+    let copy = match row_major(&array) {
+        Some(_) => None,
+        None => Some(array.as_array().iter().copied().collect()),
     };
     Ok(Borrowed { array, copy })
 }
@@ -110,6 +110,14 @@ fn to_numpy<'py, T: Element>(py: Python<'py>, data: Vec<T>, shape: &[usize]) -> 
     let array = ArrayD::from_shape_vec(IxDyn(shape), data)
         .map_err(|e| PyRuntimeError::new_err(format!("internal error: batch shape {shape:?}: {e}")))?;
     Ok(array.into_pyarray(py).into_any())
+}
+
+/// [`to_numpy`] for observations of either dtype.
+fn obs_to_numpy<'py>(py: Python<'py>, data: ObsVec, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    match data {
+        ObsVec::Float32(x) => to_numpy(py, x, shape),
+        ObsVec::Uint8(x) => to_numpy(py, x, shape),
+    }
 }
 
 /// Observations of either dtype.
@@ -291,22 +299,12 @@ impl PyReplayBuffer {
         });
         let batch = batch.map_err(to_py)?;
         let (b, k, a) = (batch_size, config.unroll_steps, config.num_actions);
-        let mut obs_shape = vec![b, config.stack];
-        obs_shape.extend_from_slice(&config.obs_shape);
+        // [*leading, stack, *obs_shape]
+        let stacks = |leading: &[usize]| [leading, &[config.stack], &config.obs_shape].concat();
         let out = PyDict::new(py);
-        let observation = match batch.observation {
-            ObsVec::Float32(x) => to_numpy(py, x, &obs_shape)?,
-            ObsVec::Uint8(x) => to_numpy(py, x, &obs_shape)?,
-        };
-        out.set_item("observation", observation)?;
+        out.set_item("observation", obs_to_numpy(py, batch.observation, &stacks(&[b]))?)?;
         if let Some(next) = batch.next_observation {
-            let mut next_shape = vec![b, k, config.stack];
-            next_shape.extend_from_slice(&config.obs_shape);
-            let next = match next {
-                ObsVec::Float32(x) => to_numpy(py, x, &next_shape)?,
-                ObsVec::Uint8(x) => to_numpy(py, x, &next_shape)?,
-            };
-            out.set_item("next_observation", next)?;
+            out.set_item("next_observation", obs_to_numpy(py, next, &stacks(&[b, k]))?)?;
         }
         out.set_item("actions", to_numpy(py, batch.actions, &[b, k])?)?;
         out.set_item("target_value", to_numpy(py, batch.target_value, &[b, k + 1])?)?;

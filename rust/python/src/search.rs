@@ -14,6 +14,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt, PyTuple};
 
+use crate::arrays::row_major;
 use crate::error::{to_py, wrong_type};
 
 /// Searches kept between calls so that a repeated search of the same size allocates
@@ -65,10 +66,9 @@ fn read_floats(
     buf.clear();
     if let Ok(array) = obj.cast::<PyArrayDyn<f32>>() {
         let array = array.try_readonly().map_err(|e| to_py(Error::invalid(name, "a readable array", e)))?;
-        // as_slice also accepts Fortran order; only a C-contiguous array is in row-major order.
-        match array.as_slice() {
-            Ok(slice) if untyped.is_c_contiguous() => buf.extend_from_slice(slice),
-            _ => buf.extend(array.as_array().iter().copied()),
+        match row_major(&array) {
+            Some(slice) => buf.extend_from_slice(slice),
+            None => buf.extend(array.as_array().iter().copied()),
         }
     } else if let Ok(array) = obj.cast::<PyArrayDyn<f64>>() {
         let array = array.try_readonly().map_err(|e| to_py(Error::invalid(name, "a readable array", e)))?;
