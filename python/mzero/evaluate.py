@@ -17,7 +17,7 @@ import numpy as np
 
 from mzero.config import Config
 from mzero.envs import Environment, make_env_from_config
-from mzero.envs.players import Player
+from mzero.envs.players import Player, result_for
 from mzero.errors import InvalidArgumentError
 from mzero.networks import MuZeroNetwork
 from mzero.selfplay import GameRecord, Planner
@@ -123,8 +123,7 @@ def evaluate_against(
             records[i].observations = [*records[i].observations[-stack:], step.observation]
             records[i].legal_mask = step.legal_mask
             if step.terminated or step.truncated:
-                mover_result = int(np.sign(step.reward))
-                results[i] = mover_result if agent_to_move else -mover_result
+                results[i] = result_for(step.reward, mover_is_player=agent_to_move)
             else:
                 still_active.append(i)
         active = still_active

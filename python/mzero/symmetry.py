@@ -19,7 +19,7 @@ values, rewards, masks and weights stay.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,6 +42,8 @@ class Symmetries:
     """int64 ``[G, N]``: the image of a flattened frame ``x`` under g is ``x[observation[g]]``."""
     policy: np.ndarray
     """int64 ``[G, A]``: the image of a vector over the actions ``p`` is ``p[policy[g]]``."""
+    action: np.ndarray = field(init=False, repr=False, compare=False)
+    """int64 ``[G, A]``: action ``a`` becomes ``action[g][a]`` (the inverse of ``policy``)."""
 
     def __post_init__(self) -> None:
         for name in ("observation", "policy"):
@@ -49,7 +51,7 @@ class Symmetries:
             if table.dtype.kind not in "iu":
                 raise InvalidArgumentError(f"{name}: expected integers, got dtype {table.dtype}")
             table = table.astype(np.int64)
-            object.__setattr__(self, name, table)  # frozen: set once, here
+            object.__setattr__(self, name, table)  # frozen: set once, here and below
             if table.ndim != 2 or any(sorted(row) != list(range(table.shape[1])) for row in table):
                 raise InvalidArgumentError(
                     f"{name}: expected [G, n] rows that are permutations of 0..n-1, "
@@ -60,6 +62,10 @@ class Symmetries:
                 f"observation, policy: expected the same number of symmetries, got "
                 f"{self.observation.shape[0]} and {self.policy.shape[0]}"
             )
+        action = np.empty_like(self.policy)
+        rows = np.arange(self.policy.shape[0])[:, None]
+        action[rows, self.policy] = np.arange(self.policy.shape[1])[None, :]
+        object.__setattr__(self, "action", action)
 
     @classmethod
     def dihedral(cls, planes: int, height: int, width: int) -> Symmetries:
@@ -79,20 +85,12 @@ class Symmetries:
         policy = np.stack([image.reshape(-1) for image in images])
         offsets = (np.arange(planes) * height * width)[:, None]
         observation = np.stack([(offsets + row[None, :]).reshape(-1) for row in policy])
-        return cls(observation.astype(np.int64), policy.astype(np.int64))
+        return cls(observation, policy)
 
     @property
     def size(self) -> int:
         """``G``, the number of symmetries (the identity included)."""
         return int(self.policy.shape[0])
-
-    @property
-    def action(self) -> np.ndarray:
-        """int64 ``[G, A]``: action ``a`` becomes ``action[g][a]`` (the inverse of ``policy``)."""
-        inverse = np.empty_like(self.policy)
-        rows = np.arange(self.size)[:, None]
-        inverse[rows, self.policy] = np.arange(self.policy.shape[1])[None, :]
-        return inverse
 
     def augment(self, batch: TrainingBatch, g: Tensor) -> TrainingBatch:
         """Row ``b`` of ``batch`` under symmetry ``g[b]`` (int64 ``[B]``, on the batch's device).

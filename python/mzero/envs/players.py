@@ -26,6 +26,7 @@ __all__ = [
     "minimax_value",
     "optimal_actions",
     "play_game",
+    "result_for",
 ]
 
 _LINE_MASKS = tuple(sum(1 << cell for cell in line) for line in LINES)
@@ -103,6 +104,16 @@ class RandomPlayer:
         return int(self.rng.choice(np.flatnonzero(legal_mask)))
 
 
+def result_for(reward: float, mover_is_player: bool) -> int:
+    """A finished game's result from a player's view: 1 win, 0 draw, -1 loss.
+
+    ``reward`` is the last step's, from the view of the player who moved (the
+    two-player convention of :mod:`mzero.envs`).
+    """
+    mover_result = int(np.sign(reward))
+    return mover_result if mover_is_player else -mover_result
+
+
 def play_game(
     first: Player | Callable[[np.ndarray, np.ndarray], int],
     second: Player | Callable[[np.ndarray, np.ndarray], int],
@@ -122,10 +133,7 @@ def play_game(
         act = player.act if hasattr(player, "act") else player
         observation, reward, terminated, _, info = env.step(act(observation, info["legal_mask"]))
         if terminated:
-            if reward == 0:
-                return 0
-            mover_won = reward > 0
-            return 1 if mover_won == (mover == 0) else -1
+            return result_for(reward, mover_is_player=mover == 0)
 
 
 def every_line(
@@ -164,13 +172,10 @@ def every_line(
             child = TicTacToeEnv()
             child.board[:], child.to_play = env.board, env.to_play
             _, reward, terminated, _, _ = child.step(action)
-            if not terminated:
-                explore(child)
-            elif reward != 0:
-                mover_won = reward > 0
-                results.append(1 if mover_won == (env.to_play == player_side) else -1)
+            if terminated:
+                results.append(result_for(reward, mover_is_player=env.to_play == player_side))
             else:
-                results.append(0)
+                explore(child)
 
     start = TicTacToeEnv()
     start.reset()
