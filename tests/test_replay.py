@@ -32,6 +32,7 @@ class Game:
     terminated: bool = True
     bootstrap_value: float = 0.0
     priorities: np.ndarray | None = None
+    legal_masks: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
@@ -47,6 +48,7 @@ class Game:
             terminated=self.terminated,
             bootstrap_value=self.bootstrap_value,
             priorities=self.priorities,
+            legal_masks=self.legal_masks,
         )
 
 
@@ -114,17 +116,24 @@ class Reference:
         self.stored.append(game_id)
         self.next_index += game.steps
 
+    def value_at(self, game: Game, p: int) -> float:
+        """v_p: the root value, the bootstrap value at the end of a truncated game, else 0."""
+        if p < game.steps:
+            return float(game.root_values[p])
+        return 0.0 if game.terminated else float(game.bootstrap_value)
+
     def value(self, game: Game, t: int) -> float:
+        """z_t as the return of the game cut n steps after t, computed backwards.
+
+        The cut game ends at c = min(t + n, T) with the terminal value v_c; its return
+        from t is G_t = u_{t+1} + g G_{t+1}, G_c = v_c (no closed form, no powers).
+        """
         g = -self.discount if self.two_player else self.discount
-        n, steps = self.td_steps, game.steps
-        z = sum(g**i * float(game.rewards[t + i]) for i in range(n) if t + i < steps)
-        if t + n < steps:
-            bootstrap = float(game.root_values[t + n])
-        elif not game.terminated:
-            bootstrap = float(game.bootstrap_value)
-        else:
-            bootstrap = 0.0
-        return z + g**n * bootstrap
+        cut = min(t + self.td_steps, game.steps)
+        ret = self.value_at(game, cut)
+        for j in range(cut - 1, t - 1, -1):
+            ret = float(game.rewards[j]) + g * ret
+        return ret
 
     def probability(self, index: int) -> float:
         masses = {i: p**self.alpha for i, p in self.priority.items()}
@@ -142,6 +151,7 @@ class Reference:
             "target_reward": (batch_size, k_steps + 1),
             "target_policy": (batch_size, k_steps + 1, a),
             "mask": (batch_size, k_steps + 1),
+            "terminated": (batch_size,),
             "weight": (batch_size,),
             "game_id": (batch_size,),
             "position": (batch_size,),
@@ -149,10 +159,17 @@ class Reference:
         }
         dtypes = {"observation": obs_dtype, "actions": np.int64, "game_id": np.int64}
         dtypes |= {"position": np.int64, "index": np.int64, "next_observation": obs_dtype}
+        dtypes |= {"terminated": np.bool_, "bootstrap_observation": obs_dtype}
+        dtypes |= {"bootstrap_position": np.int64, "legal_mask": np.bool_}
         expected_shapes["next_observation"] = (batch_size, k_steps, self.stack, *obs_shape)
+        expected_shapes["bootstrap_observation"] = (batch_size, k_steps + 1, self.stack, *obs_shape)
+        for name in ("bootstrap_position", "reward_sum", "bootstrap_discount"):
+            expected_shapes[name] = (batch_size, k_steps + 1)
+        expected_shapes["legal_mask"] = (batch_size, k_steps + 1, a)
+        reanalysis = batch.bootstrap_position is not None
         for f in fields(SampleBatch):
             array = getattr(batch, f.name)
-            if f.name == "next_observation" and array is None:
+            if array is None and f.default is None:
                 continue
             assert array.shape == expected_shapes[f.name], f.name
             assert array.dtype == dtypes.get(f.name, np.float32), f.name
@@ -167,8 +184,11 @@ class Reference:
             steps = game.steps
             assert 0 <= t < steps
             assert batch.index[b] == self.first[gid] + t
+            assert batch.terminated[b] == game.terminated
             for k in range(k_steps + 1):
                 alive = t + k < steps
+                if reanalysis:
+                    self.check_reanalysis(batch, b, k, game, t)
                 assert batch.mask[b, k] == (1.0 if alive else 0.0)
                 value = self.value(game, t + k) if alive else 0.0
                 assert math.isclose(batch.target_value[b, k], value, rel_tol=1e-5, abs_tol=1e-5), (
@@ -197,6 +217,31 @@ class Reference:
             raw.append((n * self.probability(int(batch.index[b]))) ** -self.beta)
         np.testing.assert_allclose(batch.weight, np.array(raw) / max(raw), rtol=1e-5)
 
+    def check_reanalysis(self, batch: SampleBatch, b: int, k: int, game: Game, t: int) -> None:
+        """Row (b, k) of the reanalysis fields: the cut, its stack, the parts of z."""
+        steps, position = game.steps, t + k
+        cut = min(position + self.td_steps, steps)
+        bootstraps = position < steps and (cut < steps or not game.terminated)
+        assert batch.bootstrap_position[b, k] == (cut if bootstraps else -1)
+        v = self.value_at(game, cut) if bootstraps else 0.0
+        recombined = batch.reward_sum[b, k] + batch.bootstrap_discount[b, k] * v
+        expected = self.value(game, position) if position < steps else 0.0
+        assert math.isclose(recombined, expected, rel_tol=1e-5, abs_tol=1e-5), (b, k)
+        end = cut if bootstraps else steps
+        for s in range(self.stack):
+            frame = max(0, end - (self.stack - 1 - s))
+            np.testing.assert_array_equal(
+                batch.bootstrap_observation[b, k, s], game.observations[frame]
+            )
+        legal = (
+            game.legal_masks[position]
+            if game.legal_masks is not None and position < steps
+            else True
+        )
+        np.testing.assert_array_equal(
+            batch.legal_mask[b, k], np.broadcast_to(legal, batch.legal_mask[b, k].shape)
+        )
+
 
 # --------------------------------------------------------------------------- #
 # Targets                                                                     #
@@ -224,6 +269,7 @@ def setups(draw: st.DrawFn) -> tuple[dict, list[dict], int]:
             "terminated": draw(st.booleans()),
             "bootstrap_value": draw(st.floats(-5, 5, width=32)),
             "prioritized": draw(st.booleans()),
+            "legal": draw(st.booleans()),
         }
         for steps in lengths
     ]
@@ -250,6 +296,10 @@ def test_every_sampled_target_follows_the_formulas(setup, dtype: str) -> None:
             spec["bootstrap_value"],
             priorities,
         )
+        if spec["legal"]:
+            legal = rng.random((steps, config["num_actions"])) < 0.5
+            legal[np.arange(steps), game.actions] = True
+            game.legal_masks = legal
         assert game.add_to(buf) == i
         ref.add(i, game)
         assert len(buf) == len(ref.priority) <= config["capacity"]
@@ -257,6 +307,7 @@ def test_every_sampled_target_follows_the_formulas(setup, dtype: str) -> None:
     batch = buf.sample(48, seed)
     ref.check(batch, 48)
     ref.check(buf.sample(48, seed, next_observations=True), 48)
+    ref.check(buf.sample(48, seed, reanalysis=True), 48)
     index, priorities = buf.priorities()
     np.testing.assert_array_equal(index, sorted(ref.priority))
     np.testing.assert_array_equal(priorities, [ref.priority[i] for i in sorted(ref.priority)])
@@ -279,8 +330,10 @@ def test_hand_computed_two_player_targets() -> None:
     row = int(np.argmax(batch.position == 0))
     assert batch.position[row] == 0
     # z_0 = 1 - 0.5 * 2 + 0.25 * 40 = 10; z_1 = 2 - 0.5 * 4 + 0.25 * 8 = 2;
-    # z_2 = 4 - 0.5 * 0 + 0.25 * 8 = 6
-    np.testing.assert_allclose(batch.target_value[row], [10, 2, 6, 0])
+    # z_2 reaches o_3 after one ply: 4 - 0.5 * 8 = 0 (the old rule, 4 + 0.25 * 8 = 6,
+    # discounted by g^n and so gave the opponent's value the mover's sign)
+    np.testing.assert_allclose(batch.target_value[row], [10, 2, 0, 0])
+    np.testing.assert_array_equal(batch.terminated, np.zeros(64, bool))
     np.testing.assert_array_equal(batch.target_reward[row], [0, 1, 2, 4])
     np.testing.assert_array_equal(batch.mask[row], [1, 1, 1, 0])
     np.testing.assert_array_equal(batch.actions[row], [1, 0, 1])
@@ -497,7 +550,7 @@ def long_game_arrays() -> tuple:
 
 
 def snapshot(buf: ReplayBuffer) -> tuple:
-    batch = buf.sample(32, 1234)
+    batch = buf.sample(32, 1234, reanalysis=True)
     index, priorities = buf.priorities()
     return (
         len(buf),
@@ -506,11 +559,7 @@ def snapshot(buf: ReplayBuffer) -> tuple:
         buf.max_priority,
         index.tolist(),
         priorities.tolist(),
-        [
-            getattr(batch, f.name).tolist()
-            for f in fields(SampleBatch)
-            if f.name != "next_observation"
-        ],
+        [getattr(batch, f.name).tolist() for f in fields(SampleBatch)],
     )
 
 
@@ -780,3 +829,73 @@ def test_next_observations_are_the_stacks_ending_at_t_plus_k() -> None:
 def test_next_observations_must_be_a_bool(filled) -> None:
     with pytest.raises(mzero.InvalidTypeError, match=r"^next_observations: expected a bool"):
         filled.sample(4, 0, next_observations=1)
+
+
+# --------------------------------------------------------------------------- #
+# Reanalysis: write-backs by (game id, position)                              #
+# --------------------------------------------------------------------------- #
+
+
+def test_written_back_values_and_policies_are_the_next_targets(tmp_path) -> None:
+    rng = np.random.default_rng(5)
+    config = {"capacity": 100, "num_actions": 3, "unroll_steps": 2, "td_steps": 3}
+    buf = ReplayBuffer(obs_shape=(2,), discount=0.9, **config)
+    ref = Reference(discount=0.9, **config)
+    games = [
+        make_game(rng, 7, (2,), 3, terminated=False, bootstrap_value=1.5),
+        make_game(rng, 4, (2,), 3, terminated=True),
+    ]
+    for i, game in enumerate(games):
+        game.add_to(buf)
+        ref.add(i, game)
+    fresh = rng.normal(size=12).astype(np.float32)
+    buf.update_values(
+        np.array([0] * 8 + [1] * 4), np.r_[np.arange(8), np.arange(4)], fresh.astype(np.float64)
+    )
+    games[0].root_values, games[0].bootstrap_value = fresh[:7], float(fresh[7])
+    games[1].root_values = fresh[8:]
+    policy = np.array([[0.2, 0.3, 0.5]], np.float32)
+    buf.update_policies(np.array([1]), np.array([2]), policy)
+    games[1].policies = games[1].policies.copy()
+    games[1].policies[2] = policy[0]
+    ref.check(buf.sample(64, 1, reanalysis=True), 64)
+    # the write-backs persist through a snapshot
+    buf.save(tmp_path / "r.bin")
+    ref.check(ReplayBuffer.load(tmp_path / "r.bin").sample(64, 2, reanalysis=True), 64)
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "name"),
+    [
+        ("update_values", ([9], [0], [1.0]), "game_id"),
+        ("update_values", ([0], [99], [1.0]), "position"),
+        ("update_values", ([0], [0, 1], [1.0]), "position"),
+        ("update_values", ([0], [0], [float("inf")]), "values"),
+        ("update_values", ([0], [0], ["x"]), "values"),
+        ("update_policies", ([0], [0], [[0.7, 0.7, 0.0]]), "policies"),
+        ("update_policies", ([0], [0], [[1.0, 0.0, 0.0, 0.0, 0.0]]), "policies"),
+    ],
+)
+def test_a_bad_write_back_names_its_argument_and_changes_nothing(
+    filled, method: str, args: tuple, name: str
+) -> None:
+    before = snapshot(filled)
+    with pytest.raises((mzero.InvalidArgumentError, mzero.InvalidTypeError), match=name):
+        getattr(filled, method)(*(np.asarray(a) for a in args))
+    assert snapshot(filled) == before
+
+
+def test_legal_masks_are_checked() -> None:
+    rng = np.random.default_rng(0)
+    buf = ReplayBuffer(100, (4,), 2)
+    game = make_game(rng, 3)
+    game.legal_masks = np.array([[True, False], [False, False], [True, True]])
+    with pytest.raises(mzero.InvalidArgumentError, match="legal_masks"):
+        game.add_to(buf)
+    game.legal_masks = np.ones((3, 2), np.float32)
+    with pytest.raises(mzero.InvalidTypeError, match="legal_masks"):
+        game.add_to(buf)
+    game.legal_masks = np.ones((2, 2), bool)
+    with pytest.raises(mzero.InvalidArgumentError, match="legal_masks"):
+        game.add_to(buf)
+    assert len(buf) == 0

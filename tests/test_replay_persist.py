@@ -141,10 +141,10 @@ def test_trailing_bytes_are_refused(tmp_path: Path, snapshot_bytes: bytes) -> No
 def test_another_format_version_is_refused_by_name(tmp_path: Path, snapshot_bytes: bytes) -> None:
     body = bytearray(snapshot_bytes[:-4])
     assert body[:8] == b"MZREPLAY"
-    assert struct.unpack("<I", body[8:12]) == (1,)
-    body[8:12] = struct.pack("<I", 2)
+    assert struct.unpack("<I", body[8:12]) == (2,)
+    body[8:12] = struct.pack("<I", 3)
     resealed = bytes(body) + struct.pack("<I", zlib.crc32(body))
-    with pytest.raises(mzero.CorruptFileError, match="format version 2"):
+    with pytest.raises(mzero.CorruptFileError, match="format version 3"):
         ReplayBuffer.load(write(tmp_path, resealed))
 
 

@@ -35,11 +35,22 @@ class ReplayBuffer:
         terminated: bool,
         bootstrap_value: float,
         priorities: np.ndarray | None,
+        legal_masks: np.ndarray | None = None,
     ) -> int: ...
     def sample(
-        self, batch_size: int, seed: int, next_observations: bool | None = None
+        self,
+        batch_size: int,
+        seed: int,
+        next_observations: bool | None = None,
+        reanalysis: bool | None = None,
     ) -> dict[str, np.ndarray]: ...
     def update_priorities(self, index: np.ndarray, priorities: np.ndarray) -> None: ...
+    def update_values(
+        self, game_id: np.ndarray, position: np.ndarray, values: np.ndarray
+    ) -> None: ...
+    def update_policies(
+        self, game_id: np.ndarray, position: np.ndarray, policies: np.ndarray
+    ) -> None: ...
     def save(self, path: str | os.PathLike[str]) -> None: ...
     @staticmethod
     def load(path: str | os.PathLike[str]) -> ReplayBuffer: ...

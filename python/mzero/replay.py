@@ -9,15 +9,23 @@ Targets (MuZero, Schrittwieser et al. 2020, appendix G), with ``g = discount``
 move), ``n = td_steps`` and ``K = unroll_steps``, for a position ``t`` of a game
 of length ``T``::
 
-    z_t = sum_{i<n} g^i u_{t+i+1} + g^n v_{t+n}
-          rewards past T are 0; v_{t+n} = root_values[t+n] if t+n < T,
-          else bootstrap_value if the game was truncated, else 0
+    z_t = sum_{i<m} g^i u_{t+i+1} + g^m v_{t+m},   m = min(n, T - t)
+          v_{t+m} = root_values[t+m] if t+m < T; at the end (t+m = T) it is
+          bootstrap_value (the value of o_T, T - t steps ahead) if the game was
+          truncated, else 0
     target_value[k]  = z_{t+k}             if t+k < T  else 0     (k = 0..K)
     target_reward[k] = u_{t+k}             if 1 <= k and t+k <= T else 0
     target_policy[k] = policies[t+k]       if t+k < T  else 0
     mask[k]          = 1                   if t+k < T  else 0
+    terminated       = the game ended in a terminal state (per row)
     actions[k]       = a_{t+k}             if t+k < T  else uniform in [0, A)  (k < K)
     observation      = o_{t-stack+1} .. o_t, frames before o_0 repeat o_0
+
+The targets are computed when a batch is sampled, from the stored root values,
+which a reanalysis may have refreshed (:meth:`ReplayBuffer.update_values`,
+:meth:`ReplayBuffer.update_policies`). Past the end of a terminated game the
+states are absorbing (value and reward 0 are real targets); past the end of a
+truncated game nothing is known, and ``terminated`` lets the loss tell the two apart.
 
 Prioritized sampling (Schaul et al. 2016): positions are drawn independently,
 with probability ``P(i) = p_i^alpha / sum_j p_j^alpha`` (uniform when
@@ -59,6 +67,10 @@ class SampleBatch:
     """float32 ``[B, K+1, A]``: search policies ``pi_{t+k}``, 0 past the end."""
     mask: np.ndarray
     """float32 ``[B, K+1]``: 1 where ``t+k < T``, else 0."""
+    terminated: np.ndarray
+    """bool ``[B]``: the row's game ended in a terminal state, so the states past its end
+    are absorbing (value and reward 0); False for a truncated game (a time limit), past
+    whose end nothing is known and nothing should be trained."""
     weight: np.ndarray
     """float32 ``[B]``: importance weights, at most 1; all 1 when ``alpha = 0``."""
     game_id: np.ndarray
@@ -70,7 +82,26 @@ class SampleBatch:
     next_observation: np.ndarray | None = None
     """With ``sample(..., next_observations=True)``: ``[B, K, stack, *obs_shape]``, row
     ``k - 1`` the stack ending at ``o_{t+k}`` (``o_T``, the game's last observation,
-    past the end); the targets of a latent consistency loss. Otherwise ``None``."""
+    past the end); the targets of a latent consistency loss. Otherwise ``None``.
+    ``sample(..., reanalysis=True)`` always adds it: the stacks at ``t+k`` a re-search
+    starts from are ``observation`` (``k = 0``) and ``next_observation`` (``k >= 1``)."""
+    bootstrap_observation: np.ndarray | None = None
+    """With ``reanalysis=True``: ``[B, K+1, stack, *obs_shape]``, row ``(b, k)`` the stack
+    ending at ``o_{t+k+m}``, ``m = min(n, T-t-k)``: the observation whose value
+    bootstraps ``z_{t+k}`` (``o_T`` where none does)."""
+    bootstrap_position: np.ndarray | None = None
+    """With ``reanalysis=True``: int64 ``[B, K+1]``: ``t+k+m`` (``T``: a truncated game's
+    ``bootstrap_value``), or -1 where no value bootstraps (the game terminated within
+    the horizon, or ``t+k >= T``). Write fresh values back at these positions."""
+    reward_sum: np.ndarray | None = None
+    """With ``reanalysis=True``: float32 ``[B, K+1]``: ``sum_{i<m} g^i u_{t+k+i+1}``."""
+    bootstrap_discount: np.ndarray | None = None
+    """With ``reanalysis=True``: float32 ``[B, K+1]``: ``g^m`` where a value bootstraps,
+    else 0. For the stored values, ``target_value = reward_sum + bootstrap_discount * v``
+    (float32 rounding aside): a reanalysis puts fresh values in place of ``v``."""
+    legal_mask: np.ndarray | None = None
+    """With ``reanalysis=True``: bool ``[B, K+1, A]``: the legal actions at ``t+k`` (as
+    given to ``add_game``; every action past the end)."""
 
 
 def _dtype_name(obs_dtype: Any) -> str | None:
@@ -178,6 +209,7 @@ class ReplayBuffer:
         terminated: bool = True,
         bootstrap_value: float = 0.0,
         priorities: np.ndarray | None = None,
+        legal_masks: np.ndarray | None = None,
     ) -> int:
         """Stores one game and returns its id (0, 1, 2, ... in order of arrival).
 
@@ -194,6 +226,9 @@ class ReplayBuffer:
             priorities: ``[T]`` real numbers (cast to float32), finite and > 0;
                 ``None`` gives every transition the largest priority seen so far
                 (1 at first).
+            legal_masks: bool ``[T, A]``: the legal actions at each position, each row
+                with at least one; a reanalysis searches only these. ``None``: every
+                action is always legal.
 
         ``T >= 1`` and ``T <= capacity``. Every value is checked (finite, in
         range, shapes consistent) before anything is stored.
@@ -209,17 +244,58 @@ class ReplayBuffer:
             terminated,
             bootstrap_value,
             priorities,
+            legal_masks,
         )
 
-    def sample(self, batch_size: int, seed: int, next_observations: bool = False) -> SampleBatch:
+    def sample(
+        self,
+        batch_size: int,
+        seed: int,
+        next_observations: bool = False,
+        reanalysis: bool = False,
+    ) -> SampleBatch:
         """Samples ``batch_size`` positions (with replacement) and their unrolled targets.
 
         The same buffer state and ``seed`` (an int in ``[0, 2**64)``) give the
         same batch. ``next_observations=True`` adds
-        :attr:`SampleBatch.next_observation` to the same rows and targets. Raises
+        :attr:`SampleBatch.next_observation` to the same rows and targets;
+        ``reanalysis=True`` adds it and what a reanalysis needs
+        (``bootstrap_observation``, ``bootstrap_position``, ``reward_sum``,
+        ``bootstrap_discount``, ``legal_mask``). Raises
         :class:`~mzero.InvalidArgumentError` on an empty buffer.
         """
-        return SampleBatch(**self._core.sample(batch_size, seed, next_observations))
+        return SampleBatch(**self._core.sample(batch_size, seed, next_observations, reanalysis))
+
+    def update_values(self, game_id: np.ndarray, position: np.ndarray, values: np.ndarray) -> None:
+        """Writes reanalysed values back: ``v`` of game ``game_id[i]`` at ``position[i]``.
+
+        Later samples bootstrap their n-step targets from these values. Position ``T``
+        of a truncated game sets its ``bootstrap_value`` (a terminated game has none).
+        Args are ``[N]`` integers (cast to int64), integers and real numbers (cast to
+        float32, finite). Rows of evicted games are skipped; a repeated row takes its
+        last value; an id never issued or a position outside the game raises, and the
+        buffer is then unchanged.
+        """
+        self._core.update_values(
+            _as_array("game_id", game_id, "iu", np.int64, "integers"),
+            _as_array("position", position, "iu", np.int64, "integers"),
+            _as_array("values", values, "fiub", np.float32, "real numbers"),
+        )
+
+    def update_policies(
+        self, game_id: np.ndarray, position: np.ndarray, policies: np.ndarray
+    ) -> None:
+        """Writes reanalysed policy targets back: ``pi`` of game ``game_id[i]`` at ``position[i]``.
+
+        ``policies`` is ``[N, A]`` (cast to float32), rows non-negative and summing to 1;
+        positions are in ``[0, T)``. Rows of evicted games are skipped; bad input raises
+        and leaves the buffer unchanged.
+        """
+        self._core.update_policies(
+            _as_array("game_id", game_id, "iu", np.int64, "integers"),
+            _as_array("position", position, "iu", np.int64, "integers"),
+            _as_array("policies", policies, "fiub", np.float32, "real numbers"),
+        )
 
     def update_priorities(self, index: np.ndarray, priorities: np.ndarray) -> None:
         """Sets the priority of transition ``index[i]`` to ``priorities[i]``.

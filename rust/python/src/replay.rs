@@ -1,21 +1,21 @@
 //! Bindings of `mzero_core::replay::ReplayBuffer` as `mzero._core.ReplayBuffer`.
 //!
-//! Each method checks Python types and numpy dtypes, borrows the arrays,
+//! Each method checks Python types and numpy dtypes, copies the arrays' elements
+//! while it holds the GIL (another Python thread may write to a numpy array as soon
+//! as the GIL is released, so no borrowed numpy memory is read without it),
 //! releases the GIL, takes the buffer's lock and calls the core. The lock is a
-//! `RwLock`: samples and saves share it, `add_game` and `update_priorities`
-//! take it alone. It is only ever taken with the GIL released, so a thread
-//! waiting for it never blocks the others.
+//! `RwLock`: samples and saves share it, writes take it alone. It is only ever
+//! taken with the GIL released, so a thread waiting for it never blocks the others.
 
 use std::path::PathBuf;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use mzero_core::replay::{
-    ArrayRef, GameView, ObsArray, ObsDtype, ObsSlice, ObsVec, ReplayBuffer, ReplayConfig,
+    ArrayRef, GameView, ObsArray, ObsDtype, ObsSlice, ObsVec, ReplayBuffer, ReplayConfig, SampleOptions,
 };
 use numpy::ndarray::{ArrayD, IxDyn};
 use numpy::{
-    Element, IntoPyArray, PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray,
-    PyUntypedArrayMethods,
+    Element, IntoPyArray, PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::conversion::FromPyObjectOwned;
 use pyo3::exceptions::PyRuntimeError;
@@ -25,35 +25,21 @@ use pyo3::types::{PyBool, PyDict, PyInt, PyTuple};
 use crate::arrays::row_major;
 use crate::error::{to_py, wrong_type, InvalidArgumentError};
 
-/// A numpy argument's shape and elements in row-major order: borrowed when C-contiguous, else copied.
-struct Borrowed<'py, T: Element> {
-    array: PyReadonlyArrayDyn<'py, T>,
-    copy: Option<Vec<T>>,
+/// A numpy argument's shape and a copy of its elements in row-major order.
+struct Owned<T> {
+    shape: Vec<usize>,
+    data: Vec<T>,
 }
 
-impl<'py, T: Element + Copy> Borrowed<'py, T> {
-    fn shape(&self) -> Vec<usize> {
-        self.array.shape().to_vec()
-    }
-
-    fn data(&self) -> &[T] {
-        match &self.copy {
-            Some(copy) => copy,
-            None => row_major(&self.array).unwrap_or(&[]),
-        }
-    }
-
+impl<T: Copy> Owned<T> {
     fn view(&self) -> ArrayRef<'_, T> {
-        ArrayRef::new(self.shape(), self.data())
+        ArrayRef::new(self.shape.clone(), &self.data)
     }
 }
 
-/// `obj` as a numpy array of `T` (`dtype` names it), or an `InvalidTypeError` naming `name`.
-fn borrow<'py, T: Element + Copy>(
-    obj: &Bound<'py, PyAny>,
-    name: &str,
-    dtype: &str,
-) -> PyResult<Borrowed<'py, T>> {
+/// `obj` as a numpy array of `T` (`dtype` names it), copied while the GIL is held;
+/// or an `InvalidTypeError` naming `name`.
+fn copy<T: Element + Copy>(obj: &Bound<'_, PyAny>, name: &str, dtype: &str) -> PyResult<Owned<T>> {
     let Ok(array) = obj.cast::<PyArrayDyn<T>>() else {
         return Err(match obj.cast::<PyUntypedArray>() {
             Ok(other) => wrong_type(name, &format!("dtype {dtype}"), format!("dtype {}", other.dtype())),
@@ -61,11 +47,20 @@ fn borrow<'py, T: Element + Copy>(
         });
     };
     let array = array.try_readonly().map_err(|e| wrong_type(name, "a readable array", e))?;
-    let copy = match row_major(&array) {
-        Some(_) => None,
-        None => Some(array.as_array().iter().copied().collect()),
+    let data = match row_major(&array) {
+        Some(slice) => slice.to_vec(),
+        None => array.as_array().iter().copied().collect(),
     };
-    Ok(Borrowed { array, copy })
+    Ok(Owned { shape: array.shape().to_vec(), data })
+}
+
+/// An optional array argument (`None` or absent: `None`).
+fn copy_optional<T: Element + Copy>(
+    obj: Option<&Bound<'_, PyAny>>,
+    name: &str,
+    dtype: &str,
+) -> PyResult<Option<Owned<T>>> {
+    obj.filter(|o| !o.is_none()).map(|o| copy(o, name, dtype)).transpose()
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -121,9 +116,9 @@ fn obs_to_numpy<'py>(py: Python<'py>, data: ObsVec, shape: &[usize]) -> PyResult
 }
 
 /// Observations of either dtype.
-enum ObsBorrowed<'py> {
-    Float32(Borrowed<'py, f32>),
-    Uint8(Borrowed<'py, u8>),
+enum ObsOwned {
+    Float32(Owned<f32>),
+    Uint8(Owned<u8>),
 }
 
 /// Why `add_game` refused a game.
@@ -202,6 +197,7 @@ impl PyReplayBuffer {
 
     #[pyo3(signature = (
         observations, actions, rewards, root_values, policies, terminated, bootstrap_value, priorities,
+        legal_masks=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn add_game(
@@ -215,25 +211,24 @@ impl PyReplayBuffer {
         terminated: &Bound<'_, PyAny>,
         bootstrap_value: &Bound<'_, PyAny>,
         priorities: Option<&Bound<'_, PyAny>>,
+        legal_masks: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
         let float_obs = observations.cast::<PyArrayDyn<f32>>().is_ok();
         let obs = if float_obs {
-            ObsBorrowed::Float32(borrow(observations, "observations", "float32 or uint8")?)
+            ObsOwned::Float32(copy(observations, "observations", "float32 or uint8")?)
         } else {
-            ObsBorrowed::Uint8(borrow(observations, "observations", "float32 or uint8")?)
+            ObsOwned::Uint8(copy(observations, "observations", "float32 or uint8")?)
         };
         let (obs_shape, obs_data) = match &obs {
-            ObsBorrowed::Float32(x) => (x.shape(), ObsSlice::Float32(x.data())),
-            ObsBorrowed::Uint8(x) => (x.shape(), ObsSlice::Uint8(x.data())),
+            ObsOwned::Float32(x) => (x.shape.clone(), ObsSlice::Float32(&x.data)),
+            ObsOwned::Uint8(x) => (x.shape.clone(), ObsSlice::Uint8(&x.data)),
         };
-        let actions = borrow::<i64>(actions, "actions", "int64")?;
-        let rewards = borrow::<f32>(rewards, "rewards", "float32")?;
-        let root_values = borrow::<f32>(root_values, "root_values", "float32")?;
-        let policies = borrow::<f32>(policies, "policies", "float32")?;
-        let priorities = match priorities.filter(|p| !p.is_none()) {
-            Some(p) => Some(borrow::<f32>(p, "priorities", "float32")?),
-            None => None,
-        };
+        let actions = copy::<i64>(actions, "actions", "int64")?;
+        let rewards = copy::<f32>(rewards, "rewards", "float32")?;
+        let root_values = copy::<f32>(root_values, "root_values", "float32")?;
+        let policies = copy::<f32>(policies, "policies", "float32")?;
+        let priorities = copy_optional::<f32>(priorities, "priorities", "float32")?;
+        let legal_masks = copy_optional::<bool>(legal_masks, "legal_masks", "bool")?;
         let game = GameView {
             observations: ObsArray { shape: obs_shape, data: obs_data },
             actions: actions.view(),
@@ -242,7 +237,8 @@ impl PyReplayBuffer {
             policies: policies.view(),
             terminated: flag(terminated, "terminated")?,
             bootstrap_value: float(bootstrap_value, "bootstrap_value")? as f32,
-            priorities: priorities.as_ref().map(Borrowed::view),
+            priorities: priorities.as_ref().map(Owned::view),
+            legal_masks: legal_masks.as_ref().map(Owned::view),
         };
         let added = py.detach(|| {
             let mut buffer = self.write();
@@ -264,20 +260,25 @@ impl PyReplayBuffer {
     }
 
     /// Returns a dict of fresh numpy arrays (see `mzero.SampleBatch`).
-    #[pyo3(signature = (batch_size, seed, next_observations=None))]
+    #[pyo3(signature = (batch_size, seed, next_observations=None, reanalysis=None))]
     fn sample<'py>(
         &self,
         py: Python<'py>,
         batch_size: &Bound<'py, PyAny>,
         seed: &Bound<'py, PyAny>,
         next_observations: Option<&Bound<'py, PyAny>>,
+        reanalysis: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let next_observations = match next_observations {
-            None => false,
+        let strict_bool = |obj: Option<&Bound<'py, PyAny>>, name: &str| match obj {
+            None => Ok(false),
             Some(flag) => flag
                 .cast::<PyBool>()
                 .map(|b| b.is_true())
-                .map_err(|_| wrong_type("next_observations", "a bool", type_name(flag)))?,
+                .map_err(|_| wrong_type(name, "a bool", type_name(flag))),
+        };
+        let options = SampleOptions {
+            next_observations: strict_bool(next_observations, "next_observations")?,
+            reanalysis: strict_bool(reanalysis, "reanalysis")?,
         };
         let batch_size = count(batch_size, "batch_size")?;
         let seed: u64 = match seed.extract::<u64>() {
@@ -289,14 +290,8 @@ impl PyReplayBuffer {
             }
             Err(_) => return Err(wrong_type("seed", "an int", type_name(seed))),
         };
-        let (config, batch) = self.with_read(py, |buffer| {
-            let batch = if next_observations {
-                buffer.sample_with_next_observations(batch_size, seed)
-            } else {
-                buffer.sample(batch_size, seed)
-            };
-            (buffer.config().clone(), batch)
-        });
+        let (config, batch) = self
+            .with_read(py, |buffer| (buffer.config().clone(), buffer.sample_with(batch_size, seed, options)));
         let batch = batch.map_err(to_py)?;
         let (b, k, a) = (batch_size, config.unroll_steps, config.num_actions);
         // [*leading, stack, *obs_shape]
@@ -311,6 +306,17 @@ impl PyReplayBuffer {
         out.set_item("target_reward", to_numpy(py, batch.target_reward, &[b, k + 1])?)?;
         out.set_item("target_policy", to_numpy(py, batch.target_policy, &[b, k + 1, a])?)?;
         out.set_item("mask", to_numpy(py, batch.mask, &[b, k + 1])?)?;
+        out.set_item("terminated", to_numpy(py, batch.terminated, &[b])?)?;
+        if let Some(re) = batch.reanalysis {
+            out.set_item(
+                "bootstrap_observation",
+                obs_to_numpy(py, re.bootstrap_observation, &stacks(&[b, k + 1]))?,
+            )?;
+            out.set_item("bootstrap_position", to_numpy(py, re.bootstrap_position, &[b, k + 1])?)?;
+            out.set_item("reward_sum", to_numpy(py, re.reward_sum, &[b, k + 1])?)?;
+            out.set_item("bootstrap_discount", to_numpy(py, re.bootstrap_discount, &[b, k + 1])?)?;
+            out.set_item("legal_mask", to_numpy(py, re.legal_mask, &[b, k + 1, a])?)?;
+        }
         out.set_item("weight", to_numpy(py, batch.weight, &[b])?)?;
         out.set_item("game_id", to_numpy(py, batch.game_id, &[b])?)?;
         out.set_item("position", to_numpy(py, batch.position, &[b])?)?;
@@ -324,10 +330,38 @@ impl PyReplayBuffer {
         index: &Bound<'_, PyAny>,
         priorities: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let index = borrow::<i64>(index, "index", "int64")?;
-        let priorities = borrow::<f32>(priorities, "priorities", "float32")?;
+        let index = copy::<i64>(index, "index", "int64")?;
+        let priorities = copy::<f32>(priorities, "priorities", "float32")?;
         let (index, priorities) = (index.view(), priorities.view());
         py.detach(|| self.write().update_priorities(&index, &priorities)).map_err(to_py)
+    }
+
+    fn update_values(
+        &self,
+        py: Python<'_>,
+        game_id: &Bound<'_, PyAny>,
+        position: &Bound<'_, PyAny>,
+        values: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let game_id = copy::<i64>(game_id, "game_id", "int64")?;
+        let position = copy::<i64>(position, "position", "int64")?;
+        let values = copy::<f32>(values, "values", "float32")?;
+        let (game_id, position, values) = (game_id.view(), position.view(), values.view());
+        py.detach(|| self.write().update_values(&game_id, &position, &values)).map_err(to_py)
+    }
+
+    fn update_policies(
+        &self,
+        py: Python<'_>,
+        game_id: &Bound<'_, PyAny>,
+        position: &Bound<'_, PyAny>,
+        policies: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let game_id = copy::<i64>(game_id, "game_id", "int64")?;
+        let position = copy::<i64>(position, "position", "int64")?;
+        let policies = copy::<f32>(policies, "policies", "float32")?;
+        let (game_id, position, policies) = (game_id.view(), position.view(), policies.view());
+        py.detach(|| self.write().update_policies(&game_id, &position, &policies)).map_err(to_py)
     }
 
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {

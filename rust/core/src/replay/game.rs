@@ -154,6 +154,9 @@ pub struct GameView<'a> {
     pub bootstrap_value: f32,
     /// `[T]` positive priorities, or `None` for the maximum priority seen so far.
     pub priorities: Option<ArrayRef<'a, f32>>,
+    /// `[T, A]`: the legal actions at each position (a reanalysis searches them), or
+    /// `None` when every action is always legal.
+    pub legal_masks: Option<ArrayRef<'a, bool>>,
 }
 
 /// `[3, 4]`.
@@ -163,7 +166,12 @@ pub(crate) fn shape(dims: &[usize]) -> String {
 }
 
 /// Checks that `array` has shape `expected` (`what` spells it out) and as many elements.
-fn ensure_shape<T>(name: &str, array: &ArrayRef<'_, T>, expected: &[usize], what: &str) -> Result<()> {
+pub(crate) fn ensure_shape<T>(
+    name: &str,
+    array: &ArrayRef<'_, T>,
+    expected: &[usize],
+    what: &str,
+) -> Result<()> {
     if array.shape != expected {
         return Err(Error::invalid(name, format!("shape {what} = {}", shape(expected)), shape(&array.shape)));
     }
@@ -227,6 +235,16 @@ pub(crate) fn validate_game(config: &ReplayConfig, game: &GameView<'_>) -> Resul
     if let Some(priorities) = &game.priorities {
         ensure_shape("priorities", priorities, &[steps], "[T]")?;
     }
+    if let Some(legal) = &game.legal_masks {
+        ensure_shape("legal_masks", legal, &[steps, config.num_actions], "[T, A]")?;
+        if let Some(t) = legal.data.chunks_exact(config.num_actions).position(|row| !row.contains(&true)) {
+            return Err(Error::invalid(
+                "legal_masks",
+                "at least one legal action per row",
+                format!("none at row {t}"),
+            ));
+        }
+    }
 
     let num_actions = i64::try_from(config.num_actions).unwrap_or(i64::MAX);
     if let Some(i) = game.actions.data.iter().position(|a| !(0..num_actions).contains(a)) {
@@ -243,10 +261,20 @@ pub(crate) fn validate_game(config: &ReplayConfig, game: &GameView<'_>) -> Resul
     ensure_finite("root_values", game.root_values.data)?;
     ensure_finite("policies", game.policies.data)?;
     ensure_finite("bootstrap_value", &[game.bootstrap_value])?;
-    for (t, row) in game.policies.data.chunks_exact(config.num_actions).enumerate() {
+    ensure_policies("policies", game.policies.data, config.num_actions)?;
+    if let Some(priorities) = &game.priorities {
+        ensure_positive("priorities", priorities.data)?;
+    }
+    Ok(steps)
+}
+
+/// Checks that every row of `num_actions` probabilities is non-negative and sums to 1
+/// (within [`POLICY_SUM_TOLERANCE`]); the values are finite (checked before).
+pub(crate) fn ensure_policies(name: &str, policies: &[f32], num_actions: usize) -> Result<()> {
+    for (t, row) in policies.chunks_exact(num_actions).enumerate() {
         if let Some(a) = row.iter().position(|&p| p < 0.0) {
             return Err(Error::invalid(
-                "policies",
+                name,
                 "non-negative probabilities",
                 format!("{} at row {t}, action {a}", row[a]),
             ));
@@ -254,16 +282,13 @@ pub(crate) fn validate_game(config: &ReplayConfig, game: &GameView<'_>) -> Resul
         let sum: f64 = row.iter().map(|&p| f64::from(p)).sum();
         if (sum - 1.0).abs() > POLICY_SUM_TOLERANCE {
             return Err(Error::invalid(
-                "policies",
+                name,
                 format!("rows summing to 1 (within {POLICY_SUM_TOLERANCE})"),
                 format!("row {t} sums to {sum}"),
             ));
         }
     }
-    if let Some(priorities) = &game.priorities {
-        ensure_positive("priorities", priorities.data)?;
-    }
-    Ok(steps)
+    Ok(())
 }
 
 /// Checks that every priority is finite and `> 0`.

@@ -6,17 +6,27 @@
 //! order and never reused. A batch draws positions `t` uniformly (`alpha = 0`)
 //! or in proportion to `p^alpha` with a [`SumTree`](sum_tree::SumTree)
 //! (Schaul et al. 2016), then assembles for `k = 0..K` the targets of
-//! Schrittwieser et al. 2020 (appendix G) with absorbing steps past the end:
+//! Schrittwieser et al. 2020 (appendix G), computed when the batch is sampled from
+//! the stored, possibly reanalysed, root values:
 //!
-//! * `target_value[k] = z_{t+k}` if `t+k < T` else 0 (`z` from [`targets`]);
+//! * `target_value[k] = z_{t+k}` if `t+k < T` else 0 (`z` from [`targets`]: the
+//!   bootstrap lies `min(n, T - t - k)` steps ahead);
 //! * `target_reward[0] = 0`, `target_reward[k] = u_{t+k}` if `t+k <= T` else 0;
 //! * `target_policy[k] = pi_{t+k}` if `t+k < T` else 0; `mask[k] = [t+k < T]`;
+//! * `terminated[b]`: the row's game ended in a terminal state. Past the end of a
+//!   terminated game the states are absorbing (value and reward 0 are real
+//!   targets); past the end of a truncated game nothing is known;
 //! * `actions[k] = a_{t+k}` for `k < K`, uniformly random past the end;
 //! * the observation stacks `o_{t-stack+1} .. o_t`, repeating `o_0` before the start;
-//! * on request ([`ReplayBuffer::sample_with_next_observations`]), the stacks ending
+//! * on request ([`SampleOptions::next_observations`]), the stacks ending
 //!   at `o_{t+k}` for `k = 1..K`, with `o_T` (the game's last observation) standing in
 //!   for every position past the end: the targets of a latent consistency loss
-//!   (EfficientZero, Ye et al. 2021).
+//!   (EfficientZero, Ye et al. 2021);
+//! * on request ([`SampleOptions::reanalysis`]), a [`Reanalysis`]: what MuZero
+//!   Reanalyze and EfficientZero need to refresh the value and policy targets with a
+//!   newer network. Fresh values and policies are written back by (game id,
+//!   position) with [`ReplayBuffer::update_values`] and
+//!   [`ReplayBuffer::update_policies`], so later samples use them.
 
 mod game;
 mod persist;
@@ -33,7 +43,7 @@ pub use game::{ArrayRef, GameView, ObsArray, ReplayConfig, POLICY_SUM_TOLERANCE}
 pub use storage::{ObsDtype, ObsSlice, ObsVec};
 
 use crate::error::{Error, Result};
-use game::{ensure_positive, shape, validate_game};
+use game::{ensure_policies, ensure_positive, ensure_shape, shape, validate_game};
 use storage::{Columns, GameRows};
 use sum_tree::SumTree;
 
@@ -61,6 +71,40 @@ impl StoredGame {
     }
 }
 
+/// What [`ReplayBuffer::sample_with`] adds to a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SampleOptions {
+    /// Add [`Batch::next_observation`].
+    pub next_observations: bool,
+    /// Add [`Batch::reanalysis`] (and [`Batch::next_observation`]: the stacks at `t+k`
+    /// a re-search starts from are `observation` for `k = 0` and `next_observation`
+    /// for `k >= 1`).
+    pub reanalysis: bool,
+}
+
+/// What a reanalysis needs to refresh the targets of a batch (MuZero Reanalyze,
+/// Schrittwieser et al. 2021; EfficientZero, Ye et al. 2021). Row `(b, k)`, flat
+/// in C order like the targets, is position `t+k` of row `b`'s game; `m =
+/// min(n, T - t - k)`. For the stored values,
+/// `target_value = reward_sum + bootstrap_discount * v(bootstrap_position)` exactly
+/// (up to float32 rounding): put fresh values in place of `v` for fresh targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reanalysis {
+    /// `[B, K+1, stack, *obs_shape]`: the stack ending at `o_{t+k+m}` (`o_T` when the
+    /// bootstrap is the end of a truncated game, and past the end).
+    pub bootstrap_observation: ObsVec,
+    /// `[B, K+1]`: `t+k+m`, the position whose value bootstraps `z_{t+k}` (`T`: a
+    /// truncated game's `bootstrap_value`); -1 where none does (the game terminated
+    /// within the horizon, or `t+k >= T`).
+    pub bootstrap_position: Vec<i64>,
+    /// `[B, K+1]`: `sum_{i<m} g^i u_{t+k+i+1}`; 0 past the end.
+    pub reward_sum: Vec<f32>,
+    /// `[B, K+1]`: `g^m` where a value bootstraps, else 0.
+    pub bootstrap_discount: Vec<f32>,
+    /// `[B, K+1, A]`: the legal actions at `t+k` (every action past the end).
+    pub legal_mask: Vec<bool>,
+}
+
 /// A sampled batch: `B` rows, each unrolled `K` steps. Arrays are flat, C order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
@@ -69,6 +113,8 @@ pub struct Batch {
     /// `[B, K, stack, *obs_shape]` when requested: row `k - 1` is the stack ending at
     /// `o_{min(t+k, T)}`.
     pub next_observation: Option<ObsVec>,
+    /// When requested: what a reanalysis needs.
+    pub reanalysis: Option<Reanalysis>,
     /// `[B, K]`: `a_t .. a_{t+K-1}`, uniformly random past the end of the game.
     pub actions: Vec<i64>,
     /// `[B, K+1]`: `z_{t+k}`, 0 past the end.
@@ -79,6 +125,9 @@ pub struct Batch {
     pub target_policy: Vec<f32>,
     /// `[B, K+1]`: 1 where `t+k < T`, else 0.
     pub mask: Vec<f32>,
+    /// `[B]`: the row's game ended in a terminal state (past its end the states are
+    /// absorbing); false for a truncated game, past whose end nothing is known.
+    pub terminated: Vec<bool>,
     /// `[B]`: importance weights `(N P(i))^-beta / max_j (N P(j))^-beta`; all 1 when `alpha = 0`.
     pub weight: Vec<f32>,
     /// `[B]`: the game each row comes from (as returned by `add_game`).
@@ -205,15 +254,10 @@ impl ReplayBuffer {
     /// first index `first` (`>= next_index`). Cannot fail.
     fn insert(&mut self, game_id: u64, first: u64, game: &GameView<'_>, steps: usize) {
         let capacity = self.config.capacity;
-        let g = targets::signed_discount(self.config.discount, self.config.two_player);
-        let value_targets = targets::n_step_values(
-            game.rewards.data,
-            game.root_values.data,
-            game.terminated,
-            game.bootstrap_value,
-            g,
-            self.config.td_steps,
-        );
+        let legal: Vec<u8> = match &game.legal_masks {
+            Some(masks) => masks.data.iter().map(|&l| u8::from(l)).collect(),
+            None => vec![1; game.policies.data.len()],
+        };
         let default_priorities;
         let priorities = match &game.priorities {
             Some(p) => p.data,
@@ -248,9 +292,9 @@ impl ReplayBuffer {
                 actions: game.actions.data,
                 rewards: game.rewards.data,
                 root_values: game.root_values.data,
-                value_targets: &value_targets,
                 policies: game.policies.data,
                 priorities,
+                legal: &legal,
                 frames,
             },
         );
@@ -301,24 +345,30 @@ impl ReplayBuffer {
     /// independently (with replacement): uniformly when `alpha = 0`, else with
     /// probability `P(i) = p_i^alpha / sum_j p_j^alpha`.
     pub fn sample(&self, batch_size: usize, seed: u64) -> Result<Batch> {
-        self.sample_rows(batch_size, seed, false)
+        self.sample_with(batch_size, seed, SampleOptions::default())
     }
 
     /// [`sample`](Self::sample) plus `next_observation`: the same rows and targets
     /// for the same buffer state and `seed`.
     pub fn sample_with_next_observations(&self, batch_size: usize, seed: u64) -> Result<Batch> {
-        self.sample_rows(batch_size, seed, true)
+        self.sample_with(batch_size, seed, SampleOptions { next_observations: true, reanalysis: false })
     }
 
-    fn sample_rows(&self, batch_size: usize, seed: u64, with_next: bool) -> Result<Batch> {
+    /// [`sample`](Self::sample) plus what `options` asks for: the same rows and
+    /// targets for the same buffer state and `seed`.
+    pub fn sample_with(&self, batch_size: usize, seed: u64, options: SampleOptions) -> Result<Batch> {
         if batch_size == 0 {
             return Err(Error::invalid("batch_size", "at least 1", 0));
         }
         let Some(columns) = self.columns.as_ref().filter(|_| self.len > 0) else {
             return Err(Error::invalid("buffer", "at least one stored transition to sample", "none"));
         };
+        let with_next = options.next_observations || options.reanalysis;
+        let with_reanalysis = options.reanalysis;
         let (k_steps, num_actions, stack) =
             (self.config.unroll_steps, self.config.num_actions, self.config.stack);
+        let (td_steps, g) =
+            (self.config.td_steps, targets::signed_discount(self.config.discount, self.config.two_player));
         let frame_len = self.config.frame_len();
         // Sizes of the outputs, checked so that a huge request is an error, not an abort.
         let too_big = || {
@@ -334,6 +384,9 @@ impl ReplayBuffer {
         let next_frames = if with_next { frames.and_then(|f| f.checked_mul(k_steps)) } else { Some(0) };
         let next_observation_len = next_frames.and_then(|f| f.checked_mul(frame_len));
         let policy_len = steps.and_then(|s| s.checked_mul(num_actions));
+        let on_request = |wanted: bool, len: Option<usize>| if wanted { len } else { Some(0) };
+        let bootstrap_frames = on_request(with_reanalysis, steps.and_then(|s| s.checked_mul(stack)));
+        let bootstrap_observation_len = bootstrap_frames.and_then(|f| f.checked_mul(frame_len));
 
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
@@ -367,32 +420,85 @@ impl ReplayBuffer {
         let mut batch = Batch {
             observation: ObsVec::new(columns.frames.dtype()),
             next_observation: None,
+            reanalysis: None,
             actions: try_with_capacity(batch_size.checked_mul(k_steps), too_big)?,
             target_value: try_zeros(steps, too_big)?,
             target_reward: try_zeros(steps, too_big)?,
             target_policy: try_zeros(policy_len, too_big)?,
             mask: try_zeros(steps, too_big)?,
+            terminated: try_with_capacity(Some(batch_size), too_big)?,
             weight,
             game_id: try_with_capacity(Some(batch_size), too_big)?,
             position: try_with_capacity(Some(batch_size), too_big)?,
             index: index.iter().map(|&i| to_i64(i)).collect(),
         };
+        let mut reanalysis = Reanalysis {
+            bootstrap_observation: ObsVec::new(columns.frames.dtype()),
+            bootstrap_position: try_zeros(on_request(with_reanalysis, steps), too_big)?,
+            reward_sum: try_zeros(on_request(with_reanalysis, steps), too_big)?,
+            bootstrap_discount: try_zeros(on_request(with_reanalysis, steps), too_big)?,
+            legal_mask: try_zeros(on_request(with_reanalysis, policy_len), too_big)?,
+        };
         let mut frame_sources: Vec<FrameSource<'_>> = try_with_capacity(frames, too_big)?;
         let mut next_sources: Vec<FrameSource<'_>> = try_with_capacity(next_frames, too_big)?;
+        let mut bootstrap_sources: Vec<FrameSource<'_>> = try_with_capacity(bootstrap_frames, too_big)?;
         for (b, &i) in index.iter().enumerate() {
             let game = &self.games[self.games.partition_point(|g| g.end() <= i)];
             let t = (i - game.first) as usize;
             let slot_at = |position: usize| columns.slot(game.first + position as u64);
+            // o_{end-stack+1} .. o_end, clamped to o_0 before the start, o_T at the end.
+            let stack_ending_at = |end: usize| {
+                (0..stack).map(move |s| {
+                    let q = (end + s + 1).saturating_sub(stack);
+                    if q < game.len {
+                        FrameSource::Slot(slot_at(q))
+                    } else {
+                        FrameSource::Last(&game.last_observation)
+                    }
+                })
+            };
             batch.game_id.push(to_i64(game.id));
             batch.position.push(t as i64);
+            batch.terminated.push(game.terminated);
             for k in 0..=k_steps {
                 let (row, position) = (b * (k_steps + 1) + k, t + k);
                 if position < game.len {
                     let slot = slot_at(position);
-                    batch.target_value[row] = columns.value_targets[slot];
+                    let parts = targets::n_step(
+                        game.len,
+                        |j| columns.rewards[slot_at(j)],
+                        position,
+                        game.terminated,
+                        g,
+                        td_steps,
+                    );
+                    let bootstrap = match parts.bootstrap_position {
+                        Some(p) if p < game.len => f64::from(columns.root_values[slot_at(p)]),
+                        Some(_) => f64::from(game.bootstrap_value),
+                        None => 0.0,
+                    };
+                    batch.target_value[row] = (parts.reward_sum + parts.discount * bootstrap) as f32;
                     batch.target_policy[row * num_actions..(row + 1) * num_actions]
                         .copy_from_slice(columns.policy(slot));
                     batch.mask[row] = 1.0;
+                    if with_reanalysis {
+                        reanalysis.bootstrap_position[row] =
+                            parts.bootstrap_position.map_or(-1, |p| p as i64);
+                        reanalysis.reward_sum[row] = parts.reward_sum as f32;
+                        reanalysis.bootstrap_discount[row] = parts.discount as f32;
+                        for (l, &legal) in reanalysis.legal_mask[row * num_actions..(row + 1) * num_actions]
+                            .iter_mut()
+                            .zip(columns.legal(slot))
+                        {
+                            *l = legal != 0;
+                        }
+                        let end = parts.bootstrap_position.unwrap_or(game.len);
+                        bootstrap_sources.extend(stack_ending_at(end));
+                    }
+                } else if with_reanalysis {
+                    reanalysis.bootstrap_position[row] = -1;
+                    reanalysis.legal_mask[row * num_actions..(row + 1) * num_actions].fill(true);
+                    bootstrap_sources.extend(stack_ending_at(game.len));
                 }
                 if k > 0 && position <= game.len {
                     batch.target_reward[row] = columns.rewards[slot_at(position - 1)];
@@ -405,20 +511,10 @@ impl ReplayBuffer {
                     rng.random_range(0..num_actions as i64)
                 });
             }
-            // o_{t-stack+1} .. o_t, clamped to o_0 before the start.
-            frame_sources
-                .extend((0..stack).map(|s| FrameSource::Slot(slot_at((t + s + 1).saturating_sub(stack)))));
+            frame_sources.extend(stack_ending_at(t));
             if with_next {
                 for k in 1..=k_steps {
-                    let end = (t + k).min(game.len);
-                    next_sources.extend((0..stack).map(|s| {
-                        let q = (end + s + 1).saturating_sub(stack);
-                        if q < game.len {
-                            FrameSource::Slot(slot_at(q))
-                        } else {
-                            FrameSource::Last(&game.last_observation)
-                        }
-                    }));
+                    next_sources.extend(stack_ending_at((t + k).min(game.len)));
                 }
             }
         }
@@ -431,9 +527,140 @@ impl ReplayBuffer {
                 too_big,
             )?);
         }
+        if with_reanalysis {
+            reanalysis.bootstrap_observation = gather_frames(
+                &columns.frames,
+                frame_len,
+                &bootstrap_sources,
+                bootstrap_observation_len,
+                too_big,
+            )?;
+            batch.reanalysis = Some(reanalysis);
+        }
         batch.observation =
             gather_frames(&columns.frames, frame_len, &frame_sources, observation_len, too_big)?;
         Ok(batch)
+    }
+
+    /// The stored game `game_id` and `position` in it, for a write-back: `Ok(None)`
+    /// if the game was evicted; an error naming `what` if the id was never issued or
+    /// the position is outside `0..T` (`0..=T` when `end_ok`).
+    fn locate(
+        &self,
+        game_id: i64,
+        position: i64,
+        end_ok: bool,
+        row: usize,
+    ) -> Result<Option<(usize, usize)>> {
+        let issued = to_i64(self.next_game_id);
+        if !(0..issued).contains(&game_id) {
+            return Err(Error::invalid(
+                "game_id",
+                format!("game ids issued so far, in [0, {issued})"),
+                format!("{game_id} at position {row}"),
+            ));
+        }
+        let Some(front) = self.games.front() else { return Ok(None) };
+        let Some(g) = (game_id as u64).checked_sub(front.id) else { return Ok(None) };
+        let g = g as usize; // ids of stored games are consecutive
+        let steps = self.games[g].len;
+        let last = if end_ok { steps } else { steps - 1 };
+        match usize::try_from(position) {
+            Ok(p) if p <= last => Ok(Some((g, p))),
+            _ => Err(Error::invalid(
+                "position",
+                format!("a position in [0, {last}] of game {game_id} (T = {steps})"),
+                format!("{position} at row {row}"),
+            )),
+        }
+    }
+
+    /// Checks `game_id [N]`, `position [N]` and `values` (`[N, *row]`) of a write-back.
+    fn check_write_back<T>(
+        game_id: &ArrayRef<'_, i64>,
+        position: &ArrayRef<'_, i64>,
+        values: &ArrayRef<'_, T>,
+        name: &str,
+        row: &[usize],
+    ) -> Result<usize> {
+        let [n] = game_id.shape.as_slice() else {
+            return Err(Error::invalid("game_id", "a 1-D array", shape(&game_id.shape)));
+        };
+        ensure_shape("game_id", game_id, &[*n], "[N]")?;
+        ensure_shape("position", position, &[*n], "[N] (the shape of game_id)")?;
+        let expected = [&[*n], row].concat();
+        ensure_shape(name, values, &expected, &shape(&expected))?;
+        Ok(*n)
+    }
+
+    /// Writes reanalysed values back: `v` of game `game_id[i]` at `position[i]`
+    /// becomes `values[i]`, so that later samples bootstrap from it. Position `T`
+    /// of a truncated game sets its `bootstrap_value`; a terminated game has no
+    /// value at `T`. Rows of evicted games are skipped; a repeated row takes its
+    /// last value. Validates everything first: on error the buffer is unchanged.
+    pub fn update_values(
+        &mut self,
+        game_id: &ArrayRef<'_, i64>,
+        position: &ArrayRef<'_, i64>,
+        values: &ArrayRef<'_, f32>,
+    ) -> Result<()> {
+        let n = Self::check_write_back(game_id, position, values, "values", &[])?;
+        crate::error::ensure_finite("values", values.data)?;
+        let mut writes = Vec::with_capacity(n);
+        for row in 0..n {
+            if let Some((g, p)) = self.locate(game_id.data[row], position.data[row], true, row)? {
+                let game = &self.games[g];
+                if p == game.len && game.terminated {
+                    return Err(Error::invalid(
+                        "position",
+                        format!("a position in [0, {}) of terminated game {}", game.len, game.id),
+                        format!("{p} (its end, whose value is 0) at row {row}"),
+                    ));
+                }
+                writes.push((g, p, values.data[row]));
+            }
+        }
+        let Some(columns) = &mut self.columns else { return Ok(()) };
+        for (g, p, v) in writes {
+            let game = &mut self.games[g];
+            if p == game.len {
+                game.bootstrap_value = v;
+            } else {
+                let slot = columns.slot(game.first + p as u64);
+                columns.root_values[slot] = v;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes reanalysed policies back: the policy target of game `game_id[i]` at
+    /// `position[i]` (`< T`) becomes `policies[i]` (`[N, A]`, rows non-negative and
+    /// summing to 1). Rows of evicted games are skipped; a repeated row takes its
+    /// last policy. Validates everything first: on error the buffer is unchanged.
+    pub fn update_policies(
+        &mut self,
+        game_id: &ArrayRef<'_, i64>,
+        position: &ArrayRef<'_, i64>,
+        policies: &ArrayRef<'_, f32>,
+    ) -> Result<()> {
+        let num_actions = self.config.num_actions;
+        let n = Self::check_write_back(game_id, position, policies, "policies", &[num_actions])?;
+        crate::error::ensure_finite("policies", policies.data)?;
+        ensure_policies("policies", policies.data, num_actions)?;
+        let mut writes = Vec::with_capacity(n);
+        for row in 0..n {
+            if let Some((g, p)) = self.locate(game_id.data[row], position.data[row], false, row)? {
+                writes.push((self.games[g].first + p as u64, row));
+            }
+        }
+        let Some(columns) = &mut self.columns else { return Ok(()) };
+        for (index, row) in writes {
+            let slot = columns.slot(index);
+            columns
+                .policy_mut(slot)
+                .copy_from_slice(&policies.data[row * num_actions..(row + 1) * num_actions]);
+        }
+        Ok(())
     }
 
     /// Sets the priority of each transition `index[i]` to `priorities[i]`.

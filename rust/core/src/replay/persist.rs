@@ -11,7 +11,8 @@
 //! state        next_game_id, next_index: u64; max_priority: f32; num_games: u64
 //! games        num_games x { id, first, T: u64; terminated: u8; bootstrap_value: f32;
 //!                            observations [(T+1) x obs]; actions i64 [T]; rewards f32 [T];
-//!                            root_values f32 [T]; policies f32 [T x A]; priorities f32 [T] }
+//!                            root_values f32 [T]; policies f32 [T x A]; priorities f32 [T];
+//!                            legal u8 [T x A] (0 or 1; version 2 on) }
 //! checksum     u32      CRC-32 (IEEE) of every byte before it
 //! ```
 //!
@@ -20,6 +21,7 @@
 //! previous snapshot or the new one. `load` checks every size against the file
 //! length before it allocates, validates every game as `add_game` would, checks
 //! the checksum, and only then returns: a bad file never yields a partial buffer.
+//! Version 1 files (before legal masks were stored) load with every action legal.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -32,8 +34,8 @@ use super::ReplayBuffer;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"MZREPLAY";
-/// The version written by this build; `load` accepts only this one.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version written by this build; `load` reads it and version 1.
+pub const FORMAT_VERSION: u32 = 2;
 /// Bytes of the trailing checksum.
 const CHECKSUM_LEN: u64 = 4;
 /// The most observation dimensions a file may declare.
@@ -173,6 +175,7 @@ impl ReplayBuffer {
             w.f32s(&super::gather(&columns.root_values, 1, &slots))?;
             w.f32s(&super::gather(&columns.policies, c.num_actions, &slots))?;
             w.f32s(&super::gather(&columns.priorities, 1, &slots))?;
+            w.bytes(&super::gather(&columns.legal, c.num_actions, &slots))?;
         }
         Ok(())
     }
@@ -337,9 +340,9 @@ fn read_body<R: Read>(r: &mut Reader<R>) -> Result<ReplayBuffer> {
         return Err(r.corrupt("not a mzero replay buffer file (bad magic bytes)"));
     }
     let version = r.u32("the version")?;
-    if version != FORMAT_VERSION {
+    if !(1..=FORMAT_VERSION).contains(&version) {
         return Err(r.corrupt(format!(
-            "format version {version}; this build of mzero reads version {FORMAT_VERSION} only"
+            "format version {version}; this build of mzero reads versions 1 to {FORMAT_VERSION}"
         )));
     }
     let capacity = r.usize("capacity")?;
@@ -419,6 +422,15 @@ fn read_body<R: Read>(r: &mut Reader<R>) -> Result<ReplayBuffer> {
         let root_values = r.f32s(steps, "root_values")?;
         let policies = r.f32s(steps * num_actions, "policies")?;
         let priorities = r.f32s(steps, "priorities")?;
+        let legal: Vec<bool> = if version >= 2 {
+            let bytes = r.bytes(steps * num_actions, "legal")?;
+            if let Some(bad) = bytes.iter().find(|&&b| b > 1) {
+                return Err(r.corrupt(format!("legal: byte {bad}, expected 0 or 1")));
+            }
+            bytes.into_iter().map(|b| b == 1).collect()
+        } else {
+            vec![true; steps * num_actions]
+        };
 
         let observations = match (&frames, &last) {
             (ObsVec::Float32(head), ObsVec::Float32(tail)) => ObsVec::Float32([&head[..], tail].concat()),
@@ -436,6 +448,7 @@ fn read_body<R: Read>(r: &mut Reader<R>) -> Result<ReplayBuffer> {
             terminated,
             bootstrap_value,
             priorities: Some(ArrayRef::vector(&priorities)),
+            legal_masks: Some(ArrayRef::matrix(steps, &legal)),
         };
         validate_game(&buffer.config, &game).map_err(|e| r.corrupt(format!("game {id}: {e}")))?;
         buffer.insert(id, first, &game, steps);

@@ -161,12 +161,12 @@ pub(crate) struct Columns {
     pub rewards: Vec<f32>,
     /// `v_t`, the search value at `t` (kept to save and reload the game).
     pub root_values: Vec<f32>,
-    /// `z_t`, the n-step value target, computed once when the game is added.
-    pub value_targets: Vec<f32>,
     /// `pi_t`, `num_actions` floats per row.
     pub policies: Vec<f32>,
     /// The priority `p_t` (before the `alpha` exponent).
     pub priorities: Vec<f32>,
+    /// The legal actions at `t`, `num_actions` bytes (0 or 1) per row.
+    pub legal: Vec<u8>,
     /// `o_t` for `t < T`, `frame_len` elements per row. (`o_T` is kept per game.)
     pub frames: ObsVec,
 }
@@ -177,9 +177,9 @@ pub(crate) struct GameRows<'a> {
     pub actions: &'a [i64],
     pub rewards: &'a [f32],
     pub root_values: &'a [f32],
-    pub value_targets: &'a [f32],
     pub policies: &'a [f32],
     pub priorities: &'a [f32],
+    pub legal: &'a [u8],
     /// `o_0 .. o_{T-1}`.
     pub frames: ObsSlice<'a>,
 }
@@ -193,9 +193,9 @@ impl Columns {
             actions: Vec::new(),
             rewards: Vec::new(),
             root_values: Vec::new(),
-            value_targets: Vec::new(),
             policies: Vec::new(),
             priorities: Vec::new(),
+            legal: Vec::new(),
             frames: ObsVec::new(dtype),
         }
     }
@@ -212,9 +212,9 @@ impl Columns {
         write_rows(&mut self.actions, 1, c, s, rows.actions);
         write_rows(&mut self.rewards, 1, c, s, rows.rewards);
         write_rows(&mut self.root_values, 1, c, s, rows.root_values);
-        write_rows(&mut self.value_targets, 1, c, s, rows.value_targets);
         write_rows(&mut self.policies, self.num_actions, c, s, rows.policies);
         write_rows(&mut self.priorities, 1, c, s, rows.priorities);
+        write_rows(&mut self.legal, self.num_actions, c, s, rows.legal);
         match (&mut self.frames, rows.frames) {
             (ObsVec::Float32(column), ObsSlice::Float32(x)) => write_rows(column, self.frame_len, c, s, x),
             (ObsVec::Uint8(column), ObsSlice::Uint8(x)) => write_rows(column, self.frame_len, c, s, x),
@@ -228,12 +228,22 @@ impl Columns {
         &self.policies[slot * self.num_actions..(slot + 1) * self.num_actions]
     }
 
+    /// The policy row of slot `slot`, to overwrite.
+    pub fn policy_mut(&mut self, slot: usize) -> &mut [f32] {
+        &mut self.policies[slot * self.num_actions..(slot + 1) * self.num_actions]
+    }
+
+    /// The legal-action row of slot `slot` (0 or 1 per action).
+    pub fn legal(&self, slot: usize) -> &[u8] {
+        &self.legal[slot * self.num_actions..(slot + 1) * self.num_actions]
+    }
+
     /// Bytes held by all columns.
     pub fn nbytes(&self) -> usize {
         self.actions.capacity() * 8
+            + self.legal.capacity()
             + (self.rewards.capacity()
                 + self.root_values.capacity()
-                + self.value_targets.capacity()
                 + self.policies.capacity()
                 + self.priorities.capacity())
                 * 4

@@ -15,6 +15,7 @@ struct Game {
     terminated: bool,
     bootstrap_value: f32,
     priorities: Option<Vec<f32>>,
+    legal_masks: Option<Vec<bool>>,
 }
 
 impl Game {
@@ -34,6 +35,7 @@ impl Game {
             terminated: self.terminated,
             bootstrap_value: self.bootstrap_value,
             priorities: self.priorities.as_deref().map(ArrayRef::vector),
+            legal_masks: self.legal_masks.as_deref().map(|m| ArrayRef::matrix(self.steps(), m)),
         }
     }
 
@@ -69,26 +71,31 @@ fn make_game(steps: usize, obs_shape: &[usize], num_actions: usize, salt: u32) -
         terminated: salt.is_multiple_of(2),
         bootstrap_value: 3.0 + s,
         priorities: None,
+        legal_masks: None,
     }
 }
 
-/// `z_t` straight from the contract's formula, in f64.
+/// `z_t` by walking the game: add discounted rewards one step at a time until `n`
+/// steps are taken or the game ends, then add the discounted value where the walk
+/// stopped (`bootstrap_value` at the end of a truncated game, 0 at a terminal state).
 fn reference_value(game: &Game, t: usize, g: f64, n: usize) -> f64 {
-    let steps = game.steps();
-    let mut z = 0.0;
-    for i in 0..n {
-        if t + i < steps {
-            z += g.powi(i as i32) * f64::from(game.rewards[t + i]);
-        }
+    let (mut z, mut weight, mut p) = (0.0, 1.0, t);
+    while p < game.steps() && p - t < n {
+        z += weight * f64::from(game.rewards[p]);
+        weight *= g;
+        p += 1;
     }
-    let bootstrap = if t + n < steps {
-        f64::from(game.root_values[t + n])
-    } else if !game.terminated {
-        f64::from(game.bootstrap_value)
-    } else {
-        0.0
+    let value = match game.root_values.get(p) {
+        Some(&v) => f64::from(v),
+        None if game.terminated => 0.0,
+        None => f64::from(game.bootstrap_value),
     };
-    z + g.powi(n as i32) * bootstrap
+    z + weight * value
+}
+
+/// `v` at position `p` of `game` (`bootstrap_value` at `T`).
+fn value_at(game: &Game, p: usize) -> f64 {
+    f64::from(game.root_values.get(p).copied().unwrap_or(game.bootstrap_value))
 }
 
 /// Checks every field of every row of `batch` against the formulas.
@@ -112,6 +119,7 @@ fn check_batch(buffer: &ReplayBuffer, games: &[(u64, Game)], batch: &Batch, batc
         // index = first index of the game + t; the first index is the sum of earlier lengths.
         let first: usize = games.iter().take_while(|(gid, _)| *gid != id).map(|(_, g)| g.steps()).sum();
         assert_eq!(batch.index[b] as usize, first + t);
+        assert_eq!(batch.terminated[b], game.terminated);
         for k in 0..=k_steps {
             let row = b * (k_steps + 1) + k;
             let alive = t + k < steps;
@@ -129,6 +137,38 @@ fn check_batch(buffer: &ReplayBuffer, games: &[(u64, Game)], batch: &Batch, batc
                 assert_eq!(policy, &game.policies[(t + k) * a..(t + k + 1) * a]);
             } else {
                 assert!(policy.iter().all(|&p| p == 0.0));
+            }
+            if let Some(re) = &batch.reanalysis {
+                // the parts recombine to the target, and name the walk's end
+                let p = re.bootstrap_position[row];
+                let v = if p >= 0 { value_at(game, p as usize) } else { 0.0 };
+                let recombined = f64::from(re.reward_sum[row]) + f64::from(re.bootstrap_discount[row]) * v;
+                assert!((recombined - value).abs() <= 1e-4 * value.abs().max(1.0), "row {b} k {k}");
+                let walk_end = (t + k + c.td_steps).min(steps);
+                let bootstraps = alive && (walk_end < steps || !game.terminated);
+                assert_eq!(p, if bootstraps { walk_end as i64 } else { -1 }, "row {b} k {k}");
+                if !bootstraps {
+                    assert_eq!(re.bootstrap_discount[row], 0.0);
+                }
+                let legal = &re.legal_mask[row * a..(row + 1) * a];
+                match (&game.legal_masks, alive) {
+                    (Some(m), true) => assert_eq!(legal, &m[(t + k) * a..(t + k + 1) * a]),
+                    _ => assert!(legal.iter().all(|&l| l)),
+                }
+                let bootstrap_obs: Vec<f32> = match &re.bootstrap_observation {
+                    ObsVec::Float32(x) => x.clone(),
+                    ObsVec::Uint8(x) => x.iter().map(|&v| f32::from(v)).collect(),
+                };
+                let end = if p >= 0 { p as usize } else { steps };
+                for s in 0..stack {
+                    let j = (end + s + 1).saturating_sub(stack);
+                    let at = ((row * stack) + s) * frame_len;
+                    assert_eq!(
+                        &bootstrap_obs[at..at + frame_len],
+                        &game.frame(j)[..],
+                        "bootstrap {k} row {b}"
+                    );
+                }
             }
         }
         for k in 0..k_steps {
@@ -563,12 +603,12 @@ fn every_truncation_and_every_flipped_byte_is_detected() {
     assert!(matches!(ReplayBuffer::load(&bad).unwrap_err(), Error::CorruptFile { .. }));
     // Another format version, with a valid checksum: still refused, with the version named.
     let mut other = bytes[..bytes.len() - 4].to_vec();
-    other[8..12].copy_from_slice(&2u32.to_le_bytes());
+    other[8..12].copy_from_slice(&3u32.to_le_bytes());
     let crc = crc32fast::hash(&other);
     other.extend_from_slice(&crc.to_le_bytes());
     std::fs::write(&bad, &other).unwrap();
     let err = ReplayBuffer::load(&bad).unwrap_err().to_string();
-    assert!(err.contains("format version 2"), "{err}");
+    assert!(err.contains("format version 3"), "{err}");
     let missing = ReplayBuffer::load(&dir.join("missing.bin")).unwrap_err();
     assert!(matches!(missing, Error::Io { .. }));
     // A failed save leaves no temporary file behind.
@@ -619,6 +659,9 @@ proptest! {
             game.terminated = terminated;
             if prioritized {
                 game.priorities = Some((0..steps).map(|t| 0.1 + ((t * 7 + i) % 5) as f32).collect());
+                // some games say which actions were legal: action (t + i) % A is always
+                game.legal_masks =
+                    Some((0..steps * a).map(|j| j % a == (j / a + i) % a || (j * 5 + i) % 3 == 0).collect());
             }
             let id = buffer.add_game(&game.view()).unwrap();
             prop_assert_eq!(id, i as u64);
@@ -633,6 +676,132 @@ proptest! {
         let with_next = buffer.sample_with_next_observations(32, seed).unwrap();
         check_batch(&buffer, &games, &with_next, 32);
         prop_assert!(with_next.next_observation.is_some());
-        prop_assert_eq!(&Batch { next_observation: None, ..with_next }, &batch);
+        prop_assert_eq!(&Batch { next_observation: None, ..with_next.clone() }, &batch);
+        // the same rows and targets, plus what a reanalysis needs
+        let options = SampleOptions { next_observations: false, reanalysis: true };
+        let with_reanalysis = buffer.sample_with(32, seed, options).unwrap();
+        check_batch(&buffer, &games, &with_reanalysis, 32);
+        prop_assert!(with_reanalysis.reanalysis.is_some());
+        prop_assert_eq!(&Batch { reanalysis: None, ..with_reanalysis }, &with_next);
     }
+}
+
+/// The reanalysis fields of a batch: its `(game_id, bootstrap_position)` pairs that
+/// bootstrap, and the first row that bootstraps from the end of a truncated game.
+fn reanalysed(buffer: &ReplayBuffer, seed: u64) -> Batch {
+    let options = SampleOptions { next_observations: false, reanalysis: true };
+    buffer.sample_with(64, seed, options).unwrap()
+}
+
+#[test]
+fn written_back_values_are_the_new_bootstraps() {
+    let mut cfg = config(100, &[2], 3);
+    cfg.td_steps = 3;
+    cfg.discount = 0.9;
+    let mut buffer = ReplayBuffer::new(cfg).unwrap();
+    let mut truncated = make_game(6, &[2], 3, 1);
+    truncated.terminated = false;
+    let terminated = make_game(4, &[2], 3, 2);
+    buffer.add_game(&truncated.view()).unwrap();
+    buffer.add_game(&terminated.view()).unwrap();
+
+    // fresh values at every position of both games, and at the end of the truncated one
+    let ids: Vec<i64> = [vec![0i64; 7], vec![1i64; 4]].concat();
+    let positions: Vec<i64> = (0..7).chain(0..4).collect();
+    let fresh: Vec<f32> = (0..11).map(|i| 100.0 + i as f32).collect();
+    buffer
+        .update_values(&ArrayRef::vector(&ids), &ArrayRef::vector(&positions), &ArrayRef::vector(&fresh))
+        .unwrap();
+    let mut expected = vec![truncated.clone(), terminated.clone()];
+    expected[0].root_values = fresh[..6].to_vec();
+    expected[0].bootstrap_value = fresh[6];
+    expected[1].root_values = fresh[7..].to_vec();
+    let games: Vec<(u64, Game)> = expected.into_iter().enumerate().map(|(i, g)| (i as u64, g)).collect();
+    let batch = reanalysed(&buffer, 3);
+    check_batch(&buffer, &games, &batch, 64);
+
+    // policies: the written rows are the new targets
+    let policy = [0.5f32, 0.25, 0.25];
+    buffer
+        .update_policies(&ArrayRef::vector(&[0]), &ArrayRef::vector(&[2]), &ArrayRef::matrix(1, &policy))
+        .unwrap();
+    let batch = buffer.sample(256, 4).unwrap();
+    let k1 = buffer.config().unroll_steps + 1;
+    let hits = (0..256).filter(|&b| batch.game_id[b] == 0 && batch.position[b] == 2).count();
+    assert!(hits > 0);
+    for b in (0..256).filter(|&b| batch.game_id[b] == 0 && batch.position[b] == 2) {
+        assert_eq!(&batch.target_policy[b * k1 * 3..b * k1 * 3 + 3], &policy);
+    }
+}
+
+#[test]
+fn bad_write_backs_name_their_argument_and_change_nothing() {
+    let mut buffer = ReplayBuffer::new(config(8, &[2], 2)).unwrap();
+    for salt in 0..3 {
+        let mut game = make_game(4, &[2], 2, salt);
+        game.terminated = salt != 1;
+        buffer.add_game(&game.view()).unwrap(); // game 0 is evicted by game 2
+    }
+    let before = buffer.clone();
+    let v = |x: &[i64]| x.to_vec();
+    type Case = (Vec<i64>, Vec<i64>, Vec<f32>, &'static str);
+    let cases: Vec<Case> = vec![
+        (v(&[3]), v(&[0]), vec![1.0], "game_id"), // never issued
+        (v(&[-1]), v(&[0]), vec![1.0], "game_id"),
+        (v(&[1]), v(&[5]), vec![1.0], "position"), // past T = 4
+        (v(&[1]), v(&[-1]), vec![1.0], "position"),
+        (v(&[2]), v(&[4]), vec![1.0], "position"), // the end of a terminated game
+        (v(&[1]), v(&[0]), vec![f32::NAN], "values"),
+        (v(&[1, 1]), v(&[0]), vec![1.0, 1.0], "position"),
+    ];
+    for (ids, positions, values, name) in cases {
+        let shape = vec![values.len()];
+        let err = buffer
+            .update_values(
+                &ArrayRef::vector(&ids),
+                &ArrayRef::vector(&positions),
+                &ArrayRef::new(shape, &values),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains(name), "{err} should name {name}");
+        assert_eq!(buffer.sample(16, 0).unwrap(), before.sample(16, 0).unwrap());
+    }
+    let err = buffer
+        .update_policies(&ArrayRef::vector(&[1]), &ArrayRef::vector(&[4]), &ArrayRef::matrix(1, &[0.5, 0.5]))
+        .unwrap_err();
+    assert!(err.to_string().contains("position"), "{err}");
+    let err = buffer
+        .update_policies(&ArrayRef::vector(&[1]), &ArrayRef::vector(&[0]), &ArrayRef::matrix(1, &[0.9, 0.5]))
+        .unwrap_err();
+    assert!(err.to_string().contains("policies"), "{err}");
+    // an evicted game is skipped; the end of the truncated game 1 takes a value
+    buffer
+        .update_values(&ArrayRef::vector(&[0, 1]), &ArrayRef::vector(&[0, 4]), &ArrayRef::vector(&[7.0, 9.0]))
+        .unwrap();
+    assert_eq!(buffer.games[0].bootstrap_value, 9.0);
+}
+
+#[test]
+fn version_1_files_load_with_every_action_legal() {
+    let dir = temp_dir("version1");
+    let mut buffer = ReplayBuffer::new(config(8, &[1], 2)).unwrap();
+    let mut game = make_game(3, &[1], 2, 0);
+    game.legal_masks = Some(vec![true, false, false, true, true, true]);
+    buffer.add_game(&game.view()).unwrap();
+    let path = dir.join("v2.bin");
+    buffer.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    // version 1: the same file without the one game's legal bytes (T x A, before the checksum)
+    let mut v1 = bytes[..bytes.len() - 4 - 6].to_vec();
+    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let crc = crc32fast::hash(&v1);
+    v1.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(dir.join("v1.bin"), &v1).unwrap();
+    let loaded = ReplayBuffer::load(&dir.join("v1.bin")).unwrap();
+    let options = SampleOptions { next_observations: false, reanalysis: true };
+    let batch = loaded.sample_with(16, 0, options).unwrap();
+    assert!(batch.reanalysis.unwrap().legal_mask.iter().all(|&l| l));
+    let batch = ReplayBuffer::load(&path).unwrap().sample_with(16, 0, options).unwrap();
+    assert!(!batch.reanalysis.unwrap().legal_mask.iter().all(|&l| l));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
