@@ -47,6 +47,8 @@ def batch(seed: int = 0, mask: list[list[float]] | None = None) -> TrainingBatch
         target_policy=policy / policy.sum(-1, keepdim=True),
         mask=torch.tensor(mask),
         weight=torch.rand(B, generator=g) + 0.5,
+        # rows 1 and 3 come from games cut off by a time limit
+        terminated=torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0, 1.0]),
     )
 
 
@@ -65,18 +67,20 @@ def reference_loss(
     totals = {"loss": 0.0, "policy": 0.0, "value": 0.0, "reward": 0.0}
     for i in range(B):
         sample = {"policy": 0.0, "value": 0.0, "reward": 0.0}
+        # past the end: trained only for a terminated game, when states are absorbing
+        absorbed = absorbing and (b.terminated is None or b.terminated[i] > 0)
         for k in range(K + 1):
             out = outputs[k]
             if b.mask[i, k] > 0:
                 sample["policy"] += cross_entropy(
                     out.policy_logits[i].tolist(), b.target_policy[i, k].tolist()
                 )
-            if absorbing or b.mask[i, k] > 0:
+            if absorbed or b.mask[i, k] > 0:
                 z = h(b.target_value[i, k].double()).item()
                 sample["value"] += cross_entropy(
                     out.value_logits[i].tolist(), reference_two_hot(z, CONFIG.value_support)
                 )
-            if k > 0 and (absorbing or b.mask[i, k - 1] > 0):
+            if k > 0 and (absorbed or b.mask[i, k - 1] > 0):
                 u = h(b.target_reward[i, k].double()).item()
                 sample["reward"] += cross_entropy(
                     out.reward_logits[i].tolist(), reference_two_hot(u, CONFIG.reward_support)
@@ -161,9 +165,35 @@ def test_absorbing_states_train_value_and_reward_but_not_policy() -> None:
     )
     assert muzero_loss(net, other_value).value.item() != pytest.approx(base.value.item(), rel=1e-4)
     other_reward = TrainingBatch(**{**b.__dict__, "target_reward": b.target_reward.clone()})
-    other_reward.target_reward[3, 2:] += 2.0  # row 3 ends after one step
+    other_reward.target_reward[2, 3:] += 2.0  # row 2 (terminated) ends after two steps
     assert muzero_loss(net, other_reward).reward.item() != pytest.approx(
         base.reward.item(), rel=1e-4
+    )
+
+
+def test_past_the_end_of_a_truncated_game_nothing_is_trained() -> None:
+    net, b = network(), batch()
+    truncated_past_end = (b.mask == 0) & (b.terminated[:, None] == 0)
+    assert truncated_past_end.any()
+    base = muzero_loss(net, b, absorbing=True)
+    base_grads = grads(net, base.loss)
+    reward_off = torch.cat([torch.zeros(B, 1, dtype=torch.bool), truncated_past_end[:, :-1]], 1)
+    changed = TrainingBatch(
+        **{
+            **b.__dict__,
+            "target_value": torch.where(truncated_past_end, 500.0, b.target_value),
+            "target_reward": torch.where(reward_off, -40.0, b.target_reward),
+        }
+    )
+    out = muzero_loss(net, changed, absorbing=True)
+    assert out.loss.item() == pytest.approx(base.loss.item(), rel=1e-6)
+    for name, grad in grads(net, out.loss).items():
+        torch.testing.assert_close(grad, base_grads[name], msg=name)
+    # the same rows taken as terminated: their absorbing targets count
+    as_terminated = TrainingBatch(**{**changed.__dict__, "terminated": torch.ones(B)})
+    base_terminated = TrainingBatch(**{**b.__dict__, "terminated": torch.ones(B)})
+    assert muzero_loss(net, as_terminated).loss.item() != pytest.approx(
+        muzero_loss(net, base_terminated).loss.item(), rel=1e-4
     )
 
 
@@ -251,9 +281,12 @@ def test_training_batch_from_replay_sample_arrays() -> None:
         target_policy=np.full((B, K + 1, A), 0.5, dtype=np.float32),
         mask=np.ones((B, K + 1), dtype=np.float32),
         weight=np.ones(B, dtype=np.float32),
+        terminated=np.array([True, False] * (B // 2)),
         game_id=np.zeros(B, dtype=np.int64),
     )
     b = TrainingBatch.from_sample(sample)
+    assert b.terminated is not None
+    np.testing.assert_array_equal(b.terminated.numpy(), sample.terminated.astype(np.float32))
     assert b.actions.dtype == torch.int64
     assert b.observation.dtype == torch.float32
     np.testing.assert_array_equal(b.observation.numpy(), sample.observation)

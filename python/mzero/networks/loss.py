@@ -11,13 +11,15 @@ MuZero (Schrittwieser et al. 2020, equation 1 and the appendix pseudocode)::
 * policy: cross-entropy against the search policy; value and reward:
   cross-entropy against the two-hot encoding of ``h(target)`` on their supports
   (of ``target`` itself when the network's ``value_transform`` is off);
-* states past the end of a game (``mask[k] = 0``): with ``absorbing=True`` (the
-  MuZero pseudocode: "states past the end of games are treated as absorbing
-  states") their value and reward are trained towards the replay's targets there
-  (0) and only their policy is masked. With ``absorbing=False`` they contribute
-  nothing: the value and policy of step k count iff ``mask[k]``, the reward of
-  step k >= 1 iff ``mask[k-1]`` (the action into step k was played; this keeps the
-  final reward of a game);
+* states past the end of a game (``mask[k] = 0``): past the end of a *terminated*
+  game, with ``absorbing=True`` (the MuZero pseudocode: "states past the end of
+  games are treated as absorbing states"), their value and reward are trained
+  towards the replay's targets there (0) and only their policy is masked. Past the
+  end of a *truncated* game (``terminated[b]`` false: a time limit cut it off)
+  nothing is known, so nothing is trained there; with ``absorbing=False`` neither
+  kind is. Untrained steps contribute nothing: the value and policy of step k count
+  iff ``mask[k]``, the reward of step k >= 1 iff ``mask[k-1]`` (the action into step
+  k was played; this keeps the final reward of a game);
 * optionally (``consistency_weight > 0``, EfficientZero), the negative cosine
   similarity between the projected s^k and the projected representation of the
   real o_{t+k}, for steps inside the game, with the same 1/K gradient scale;
@@ -65,6 +67,10 @@ class TrainingBatch:
     next_observation: Tensor | None = None
     """float32 ``[B, K, stack, *obs_shape]``: the stacks ending at o_{t+1} .. o_{t+K}
     (consistency targets), or ``None``."""
+    terminated: Tensor | None = None
+    """float32 ``[B]``: 1 where the row's game terminated (absorbing past its end), 0
+    where it was truncated (nothing trained past its end); ``None``: every row
+    terminated."""
 
     @classmethod
     def from_sample(cls, sample: Any, device: torch.device | str = "cpu") -> TrainingBatch:
@@ -86,6 +92,7 @@ class TrainingBatch:
             target_policy=tensor("target_policy", torch.float32),
             mask=tensor("mask", torch.float32),
             weight=tensor("weight", torch.float32),
+            terminated=tensor("terminated", torch.float32),
         )
 
 
@@ -189,13 +196,18 @@ def muzero_loss(
         )
 
     state_mask = batch.mask
+    reward_mask = torch.cat([torch.zeros_like(state_mask[:, :1]), state_mask[:, :-1]], dim=1)
+    value_mask = state_mask
     if absorbing:
-        reward_mask = torch.ones_like(state_mask)
+        # past the end of a terminated game: value and reward 0 are real targets
+        absorbed = (
+            torch.ones_like(state_mask[:, :1])
+            if batch.terminated is None
+            else batch.terminated[:, None].to(state_mask.dtype)
+        )
+        value_mask = torch.maximum(value_mask, absorbed)
+        reward_mask = torch.maximum(reward_mask, absorbed)
         reward_mask[:, 0] = 0.0
-        value_mask = torch.ones_like(state_mask)
-    else:
-        reward_mask = torch.cat([torch.zeros_like(state_mask[:, :1]), state_mask[:, :-1]], dim=1)
-        value_mask = state_mask
     policy_ce = policy_ce * state_mask
     value_ce = value_ce * value_mask
     reward_ce = reward_ce * reward_mask
