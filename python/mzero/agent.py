@@ -12,7 +12,7 @@ import torch
 
 from mzero.config import Config
 from mzero.errors import InvalidArgumentError, MZeroIOError
-from mzero.selfplay import Planner
+from mzero.planner import Planner
 from mzero.train import build_network, load_checkpoint, resolve_device
 
 __all__ = ["Agent"]
@@ -20,7 +20,10 @@ __all__ = ["Agent"]
 
 class Agent:
     """Greedy play with search: the network of a run plans with ``mzero.search``
-    (no root noise) and :meth:`act` returns the search's action.
+    and :meth:`act` returns the search's action.
+
+    The search config is built with ``explore=False``: no root Dirichlet noise (PUCT)
+    and ``gumbel_scale = 0`` (Gumbel MuZero), so the action does not depend on ``seed``.
 
     Observations are those of the environment, ``float32 obs_shape``; with
     ``env.frame_stack > 1`` the agent stacks the frames it has seen since :meth:`reset`.

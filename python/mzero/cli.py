@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -20,6 +21,24 @@ import mzero
 from mzero.errors import MZeroError
 
 _TICTACTOE_IDS = ("tictactoe", "mzero/TicTacToe-v0")
+
+logger = logging.getLogger("mzero")
+
+
+class _StderrHandler(logging.Handler):
+    """Writes ``mzero: warning: MESSAGE`` lines to ``sys.stderr`` as it is when called."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(f"mzero: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+def _log_to_stderr() -> None:
+    """Shows the ``mzero`` logger's warnings on stderr (once per process)."""
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    _log_to_stderr()
     try:
         if args.command == "train":
             return _train(args)

@@ -1,12 +1,16 @@
-"""Greedy evaluation: the network plans with search (no root noise) and plays its best move.
+"""Greedy evaluation: the network plans with search (no noise) and plays its best move.
 
 * :func:`evaluate_returns`: episode returns of a single-player environment, all
   episodes played at once as one search batch;
 * :func:`evaluate_against`: two-player games against a fixed opponent (e.g.
   :class:`mzero.envs.MinimaxPlayer`), the agent's moves of all games batched.
 
-The chosen move is the search's ``action`` (most visits, lowest index on ties;
-Gumbel: its own rule).
+The search config is built with ``explore=False``
+(:meth:`mzero.config.SearchSettings.search_config_kwargs`): no root Dirichlet noise
+(PUCT) and ``gumbel_scale = 0`` (Gumbel MuZero), so evaluation is deterministic
+whatever the search seeds. The chosen move is the search's ``action``: PUCT, the most
+visits (lowest index on ties); Gumbel MuZero, the sequential-halving winner among the
+top ``max_considered_actions`` logits.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from mzero.envs import Environment, make_env_from_config
 from mzero.envs.players import Player, result_for
 from mzero.errors import InvalidArgumentError
 from mzero.networks import MuZeroNetwork
-from mzero.selfplay import GameRecord, Planner
+from mzero.planner import Planner
+from mzero.selfplay import GameRecord
 
 __all__ = ["evaluate_against", "evaluate_returns"]
 
@@ -28,6 +33,7 @@ _SEED_BOUND = 2**63
 
 
 def _planner(network: MuZeroNetwork, config: Config, two_player: bool, games: int) -> Planner:
+    """A planner without exploration noise (no Dirichlet noise, gumbel_scale 0)."""
     search_config = config.search.to_search_config(two_player=two_player, explore=False)
     return Planner(network, search_config, games)
 

@@ -9,10 +9,14 @@ One step of :class:`SelfPlay` (DESIGN.md, "Data flow of one self-play step"):
    ``latent[num_simulations + 1, B, *latent_shape]`` on the network's device
    (node 0 is the root, simulation k expands node k + 1), runs
    ``recurrent_inference`` and writes the children's latents back;
-3. pick actions from the visit counts with ``mzero.select_action`` at the
-   scheduled temperature, or greedily after ``train.temperature_moves`` moves of a
-   game (Dirichlet noise at the root comes from the search
-   config's ``dirichlet_fraction``);
+3. pick the actions. PUCT (``search.algorithm = "muzero"``): sample the visit
+   counts with ``mzero.select_action`` at the scheduled temperature, or take the
+   most-visited action after ``train.temperature_moves`` moves of a game (Dirichlet
+   noise at the root comes from the search config's ``dirichlet_fraction``).
+   Gumbel MuZero (``"gumbel"``): play the search's own ``action``, the winner of
+   sequential halving among Gumbel-top-k actions (Danihelka et al. 2022; mctx's
+   ``gumbel_muzero_policy``). Its Gumbel noise, scaled by ``search.gumbel_scale``,
+   is the exploration: temperatures and ``train.temperature_moves`` do not apply;
 4. step every environment and record (observation, action, reward, search value,
    search policy); a finished game goes into the replay buffer whole and its
    environment starts a new one.
@@ -28,114 +32,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 import mzero
 from mzero.config import Config
 from mzero.envs import Environment, make_env_from_config
-from mzero.errors import InvalidArgumentError
 from mzero.networks import MuZeroNetwork
+from mzero.planner import Planner
 
 __all__ = ["EpisodeStats", "GameRecord", "Planner", "SelfPlay"]
 
 _SEED_BOUND = 2**63
-
-
-class Planner:
-    """Batched MuZero planning: root inference, ``mzero.search``, latents kept on the device.
-
-    ``search_config`` is a :class:`mzero.SearchConfig`; ``max_games`` the largest batch
-    :meth:`plan` will see (it sizes the latent tensor).
-    """
-
-    def __init__(self, network: MuZeroNetwork, search_config: Any, max_games: int) -> None:
-        if max_games < 1:
-            raise InvalidArgumentError(f"max_games: expected >= 1, got {max_games}")
-        self.network = network
-        self.search_config = search_config
-        self.max_games = max_games
-        self.device = network.device
-        with torch.inference_mode():
-            self.latent = torch.empty(
-                (search_config.num_simulations + 1, max_games, *network.latent_shape),
-                device=self.device,
-            )
-
-    def _to_device(self, array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, non_blocking=True)
-
-    @torch.inference_mode()
-    def initial_inference(self, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``observations [B, stack, *obs_shape]`` -> (value float32 ``[B]``, logits ``[B, A]``).
-
-        Also stores the root latents as node 0 of ``self.latent``.
-        """
-        batch = observations.shape[0]
-        root = self.network.initial_inference(self._to_device(observations))
-        self.latent[0, :batch] = root.latent
-        packed = torch.cat([root.value[:, None], root.policy_logits], dim=1).float().cpu()
-        packed_np = packed.numpy()
-        return np.ascontiguousarray(packed_np[:, 0]), np.ascontiguousarray(packed_np[:, 1:])
-
-    def recurrent_fn(
-        self, game: np.ndarray, parent: np.ndarray, action: np.ndarray, node: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The callback: ids ``int64 [N]`` -> reward ``[N]``, value ``[N]``, logits ``[N, A]``."""
-        with torch.inference_mode():
-            # rows of latent viewed as [(num_simulations + 1) * max_games, ...]: row
-            # node * max_games + game; one host-to-device copy for all the ids
-            ids = np.stack([parent * self.max_games + game, node * self.max_games + game, action])
-            parent_row, node_row, action_t = self._to_device(ids.astype(np.int64, copy=False))
-            flat = self.latent.view(-1, *self.network.latent_shape)
-            out = self.network.recurrent_inference(flat.index_select(0, parent_row), action_t)
-            flat.index_copy_(0, node_row, out.latent)
-            packed = torch.cat([out.reward[:, None], out.value[:, None], out.policy_logits], dim=1)
-            packed_np = packed.float().cpu().numpy()
-        return (
-            np.ascontiguousarray(packed_np[:, 0]),
-            np.ascontiguousarray(packed_np[:, 1]),
-            np.ascontiguousarray(packed_np[:, 2:]),
-        )
-
-    def plan(
-        self, observations: np.ndarray, legal_mask: np.ndarray | None = None, seed: int = 0
-    ) -> Any:
-        """One batched search from ``observations [B, stack, *obs_shape]``.
-
-        ``legal_mask`` is bool ``[B, A]`` (root only). Returns ``mzero.search``'s output
-        (``visit_counts``, ``policy``, ``root_value``, ``q_values``, ``action``). The
-        network runs in eval mode; its previous mode is restored afterwards.
-        """
-        batch = observations.shape[0]
-        if not 1 <= batch <= self.max_games:
-            raise InvalidArgumentError(
-                f"observations: expected 1 to {self.max_games} games, got {batch}"
-            )
-        was_training = self.network.training
-        self.network.eval()
-        try:
-            root_value, root_logits = self.initial_inference(observations)
-            return mzero.search(
-                root_value,
-                root_logits,
-                self.recurrent_fn,
-                self.search_config,
-                legal_mask=legal_mask,
-                seed=seed,
-            )
-        finally:
-            self.network.train(was_training)
-
-    @torch.inference_mode()
-    def value(self, observations: np.ndarray) -> np.ndarray:
-        """The network's value of ``observations [B, stack, *obs_shape]``: float32 ``[B]``."""
-        was_training = self.network.training
-        self.network.eval()
-        try:
-            out = self.network.initial_inference(self._to_device(observations))
-        finally:
-            self.network.train(was_training)
-        return out.value.float().cpu().numpy()
 
 
 @dataclass
@@ -150,6 +56,8 @@ class GameRecord:
     rewards: list[float] = field(default_factory=list)
     root_values: list[float] = field(default_factory=list)
     policies: list[np.ndarray] = field(default_factory=list)
+    legal_masks: list[np.ndarray] = field(default_factory=list)
+    """bool ``[A]`` per move: the legal actions where it was chosen (for a reanalysis)."""
 
     def stacked(self, stack: int) -> np.ndarray:
         """The last ``stack`` observations ``[stack, *obs_shape]``; frames before o_0 repeat o_0."""
@@ -210,17 +118,26 @@ class SelfPlay:
         return GameRecord(observations=[obs], legal_mask=mask)
 
     def step(self, temperature: float) -> list[EpisodeStats]:
-        """Plays one move in every game; returns the games that finished."""
+        """Plays one move in every game; returns the games that finished.
+
+        ``temperature`` is the visit-count temperature of PUCT self-play; Gumbel
+        self-play ignores it and plays the search's ``action`` (module docstring, step 3).
+        """
         observations = np.stack([game.stacked(self.stack) for game in self.games])
         legal_mask = np.stack([game.legal_mask for game in self.games])
         out = self.planner.plan(observations, legal_mask, seed=int(self.rng.integers(_SEED_BOUND)))
-        actions = mzero.select_action(out.visit_counts, temperature, self.rng)
-        drop = self.config.train.temperature_moves
-        if drop is not None:
-            # past the first ``drop`` moves of a game: the most-visited action
-            greedy = np.array([len(game) >= drop for game in self.games])
-            if greedy.any():
-                actions[greedy] = mzero.select_action(out.visit_counts[greedy], 0.0)
+        if self.config.search.algorithm == "gumbel":
+            # Gumbel MuZero acts with the sequential-halving winner; the Gumbel noise
+            # drawn by the search (gumbel_scale) is its exploration, not a temperature
+            actions = np.asarray(out.action, dtype=np.int64)
+        else:
+            actions = mzero.select_action(out.visit_counts, temperature, self.rng)
+            drop = self.config.train.temperature_moves
+            if drop is not None:
+                # past the first ``drop`` moves of a game: the most-visited action
+                greedy = np.array([len(game) >= drop for game in self.games])
+                if greedy.any():
+                    actions[greedy] = mzero.select_action(out.visit_counts[greedy], 0.0)
 
         finished: list[tuple[int, bool]] = []
         for i, (env, game) in enumerate(zip(self.envs, self.games, strict=True)):
@@ -230,6 +147,7 @@ class SelfPlay:
             game.rewards.append(step.reward)
             game.root_values.append(float(out.root_value[i]))
             game.policies.append(np.array(out.policy[i], dtype=np.float32))
+            game.legal_masks.append(game.legal_mask)
             game.observations.append(step.observation)
             game.legal_mask = step.legal_mask
             if step.terminated or step.truncated:
@@ -254,6 +172,7 @@ class SelfPlay:
                 np.stack(game.policies),
                 terminated=terminated,
                 bootstrap_value=bootstrap.get(i, 0.0),
+                legal_masks=np.stack(game.legal_masks).astype(bool, copy=False),
             )
             stats.append(EpisodeStats(self._episode_return(game), len(game), terminated=terminated))
             self.games[i] = self._new_game(self.envs[i])
