@@ -255,8 +255,6 @@ def test_search_settings_map_onto_search_config_fields() -> None:
 
 
 def test_search_settings_build_a_search_config() -> None:
-    if not hasattr(mzero, "SearchConfig"):
-        pytest.skip("mzero.SearchConfig is not merged into this branch yet")
     config = SearchSettings(num_simulations=7).to_search_config(two_player=True, explore=False)
     assert config.num_simulations == 7
     assert config.two_player is True

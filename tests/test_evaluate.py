@@ -35,9 +35,7 @@ def lowest_legal_search(root_value, root_logits, recurrent_fn, config, legal_mas
 
 @pytest.fixture(autouse=True)
 def fake_search(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mzero, "search", lowest_legal_search, raising=False)
-    if not hasattr(mzero, "SearchConfig"):  # before the Rust search is merged
-        monkeypatch.setattr(mzero, "SearchConfig", SimpleNamespace, raising=False)
+    monkeypatch.setattr(mzero, "search", lowest_legal_search)
 
 
 def lowest_legal(observation: np.ndarray, legal_mask: np.ndarray) -> int:

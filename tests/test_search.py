@@ -257,21 +257,29 @@ def test_dirichlet_noise_is_uniform_over_legal_actions_and_seeded() -> None:
 
 
 def test_outputs_are_fresh_arrays() -> None:
+    fields = ("visit_counts", "policy", "root_value", "q_values", "action")
     model = TabularModel.random(np.random.default_rng(0), 4, 3)
-    root_value, root_logits = model.reset([0, 1])
     config = mzero.SearchConfig(num_simulations=8)
-    first = mzero.search(root_value, root_logits, model, config)
-    kept = {k: getattr(first, k).copy() for k in ("visit_counts", "policy", "q_values")}
-    first.visit_counts[:] = -1
-    root_value, root_logits = model.reset([2, 3])
-    second = mzero.search(root_value, root_logits, model, config)
-    assert np.all(second.visit_counts >= 0)
-    assert not np.shares_memory(first.policy, second.policy)
-    for k, v in kept.items():
-        assert getattr(first, k).shape == v.shape
-    for arr in (second.visit_counts, second.policy, second.q_values, second.action):
-        assert arr.flags.owndata or arr.base is not None
-        assert arr.flags.writeable and arr.flags.c_contiguous
+    first = mzero.search(*model.reset([0, 1]), model, config)
+    kept = {k: getattr(first, k).copy() for k in fields}
+    second = mzero.search(*model.reset([2, 3]), model, config)
+    # the second search (other roots) wrote other results, and the first call's arrays
+    # still hold theirs: they are not views of memory the search reuses
+    assert not np.array_equal(second.policy, kept["policy"])
+    assert not np.array_equal(second.root_value, kept["root_value"])
+    for k in fields:
+        np.testing.assert_array_equal(getattr(first, k), kept[k], err_msg=k)
+    arrays = [getattr(out, k) for out in (first, second) for k in fields]
+    for i, a in enumerate(arrays):
+        assert a.flags.writeable and a.flags.c_contiguous
+        for b in arrays[i + 1 :]:
+            assert not np.shares_memory(a, b)
+    # writing into a result changes neither the search's state nor the next results
+    for k in fields:
+        getattr(first, k)[...] = -1
+    third = mzero.search(*model.reset([2, 3]), model, config)
+    for k in fields:
+        np.testing.assert_array_equal(getattr(third, k), getattr(second, k), err_msg=k)
 
 
 def test_float64_inputs_and_outputs_are_accepted() -> None:

@@ -3,7 +3,7 @@
 The planner is checked with a contract-following stand-in for ``mzero.search``
 that expands a random tree (parents drawn among the existing nodes, different
 per game) and compares every callback result with a direct unroll of the
-network. When the Rust search is present, an integration test runs it too.
+network. Integration tests run the Rust search too.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from mzero.networks import MuZeroNetwork
 from mzero.selfplay import GameRecord, Planner, SelfPlay
 
 torch.set_num_threads(1)
-
-HAVE_SEARCH = hasattr(mzero, "search") and hasattr(mzero, "select_action")
 
 
 class RandomTreeSearch:
@@ -101,10 +99,8 @@ class RecordingReplay:
 @pytest.fixture
 def fake_search(monkeypatch: pytest.MonkeyPatch) -> RandomTreeSearch:
     search = RandomTreeSearch()
-    monkeypatch.setattr(mzero, "search", search, raising=False)
-    monkeypatch.setattr(mzero, "select_action", sample_visits, raising=False)
-    if not hasattr(mzero, "SearchConfig"):  # before the Rust search is merged
-        monkeypatch.setattr(mzero, "SearchConfig", SimpleNamespace, raising=False)
+    monkeypatch.setattr(mzero, "search", search)
+    monkeypatch.setattr(mzero, "select_action", sample_visits)
     return search
 
 
@@ -269,7 +265,6 @@ def test_tictactoe_self_play_respects_legal_moves(fake_search: RandomTreeSearch)
             assert policy[actions[:t]].sum() == 0
 
 
-@pytest.mark.skipif(not HAVE_SEARCH, reason="mzero.search is not merged into this branch yet")
 def test_self_play_with_the_rust_search() -> None:
     config = small_config("tictactoe", num_envs=3, sims=8)
     replay = RecordingReplay()
@@ -283,8 +278,6 @@ def test_self_play_with_the_rust_search() -> None:
         np.testing.assert_allclose(game["policies"].sum(1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.skipif(not HAVE_SEARCH, reason="mzero.search is not merged into this branch yet")
-@pytest.mark.skipif(not HAVE_SEARCH, reason="mzero.search is not merged into this branch yet")
 def test_temperature_moves_plays_the_most_visited_action_after_the_drop() -> None:
     config = small_config("tictactoe", num_envs=4, sims=16)
     config.train.temperature_moves = 2
@@ -319,7 +312,11 @@ def test_bench_selfplay_quick_writes_its_json(tmp_path: Path) -> None:
     for row in report["results"]:
         assert row["env_steps_per_s_median"] > 0
         assert 0 < row["network_share_median"] <= 1
-        assert row["replay_transitions"] >= 0
+        assert row["num_simulations"] == 8 and row["steps_per_repeat"] == 2
+        assert len(row["env_steps_per_s"]) == 2
+        # 2 warm-up + 2 x 2 timed self-play steps: no CartPole game ends that early (a pole
+        # pushed one way from the worst start falls after 8 steps), so none reaches the replay
+        assert row["replay_transitions"] == 0
 
 
 def test_self_play_games_train_through_the_rust_replay_buffer(
@@ -344,7 +341,18 @@ def test_self_play_games_train_through_the_rust_replay_buffer(
     out.loss.backward()
     assert torch.isfinite(out.loss)
     assert out.priorities.shape == (16,)
-    replay.update_priorities(sample.index, out.priorities.numpy())
+    raw = out.priorities.detach().numpy()
+    assert np.all(np.isfinite(raw)) and np.all(raw >= 0)  # |v - z|, which may be 0
+    priorities = raw + 1e-6  # as the learner does: priorities must be > 0
+    replay.update_priorities(sample.index, priorities)
+    index, stored = replay.priorities()
+    written = dict(zip(sample.index.tolist(), priorities.tolist(), strict=True))  # last wins
+    stored_by_index = dict(zip(index.tolist(), stored.tolist(), strict=True))
+    for i, p in written.items():
+        assert stored_by_index[i] == pytest.approx(p, rel=1e-6)
+    # a priority of exactly 0 (a perfect value prediction) is refused, which the epsilon avoids
+    with pytest.raises(mzero.InvalidArgumentError, match="priorities"):
+        replay.update_priorities(sample.index[:1], np.zeros(1, np.float32))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
