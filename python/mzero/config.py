@@ -43,6 +43,7 @@ __all__ = [
     "Config",
     "EnvConfig",
     "NetworkConfig",
+    "ReanalyzeConfig",
     "ReplaySettings",
     "SearchSettings",
     "TrainConfig",
@@ -132,7 +133,11 @@ class NetworkConfig:
 class SearchSettings:
     """Monte Carlo Tree Search in self-play; the fields of :class:`mzero.SearchConfig`.
 
-    ``two_player`` is not a field here: it comes from the environment.
+    ``two_player`` is not a field here: it comes from the environment. Some fields
+    apply to one ``algorithm`` only, as their docstrings say: PUCT (``muzero``) reads
+    pb_c_init, pb_c_base, dirichlet_alpha and dirichlet_fraction; Gumbel MuZero
+    (``gumbel``) reads max_considered_actions, gumbel_scale, c_visit and c_scale.
+    :meth:`ignored_settings` names those that are set but unused.
     """
 
     num_simulations: int = 50
@@ -142,31 +147,33 @@ class SearchSettings:
     """Discount gamma of rewards and values (1.0 for board games)."""
 
     pb_c_init: float = 1.25
-    """c1 of the PUCT rule (MuZero paper, appendix B)."""
+    """PUCT only: c1 of the PUCT rule (MuZero paper, appendix B)."""
 
     pb_c_base: float = 19652.0
-    """c2 of the PUCT rule (MuZero paper, appendix B)."""
+    """PUCT only: c2 of the PUCT rule (MuZero paper, appendix B)."""
 
     dirichlet_alpha: float = 0.25
-    """Concentration of the Dirichlet noise added to the root prior in self-play."""
+    """PUCT only: concentration of the Dirichlet noise added to the root prior in self-play."""
 
     dirichlet_fraction: float = 0.25
-    """Weight of the Dirichlet noise at the root in self-play (evaluation uses none)."""
+    """PUCT only: weight of the Dirichlet noise at the root in self-play (evaluation uses
+    none). Gumbel MuZero explores with its Gumbel noise (gumbel_scale) instead."""
 
     algorithm: Literal["muzero", "gumbel"] = "muzero"
     """``muzero`` (PUCT) or ``gumbel`` (Gumbel MuZero, sequential halving at the root)."""
 
     max_considered_actions: int = 16
-    """Gumbel: actions sampled at the root by Gumbel-top-k."""
+    """Gumbel only: actions sampled at the root by Gumbel-top-k."""
 
     gumbel_scale: float = 1.0
-    """Gumbel: scale of the Gumbel noise (0: deterministic search)."""
+    """Gumbel only: scale of the Gumbel noise in self-play, its exploration (0: a
+    deterministic search). Evaluation and acting always use 0."""
 
     c_visit: float = 50.0
-    """Gumbel: c_visit of sigma(q) = (c_visit + max_b N(b)) * c_scale * q."""
+    """Gumbel only: c_visit of sigma(q) = (c_visit + max_b N(b)) * c_scale * q."""
 
     c_scale: float = 0.1
-    """Gumbel: c_scale of sigma(q) = (c_visit + max_b N(b)) * c_scale * q."""
+    """Gumbel only: c_scale of sigma(q) = (c_visit + max_b N(b)) * c_scale * q."""
 
     def validate(self) -> None:
         """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
@@ -194,13 +201,63 @@ class SearchSettings:
     def search_config_kwargs(self, *, two_player: bool, explore: bool) -> dict[str, Any]:
         """The keyword arguments of :class:`mzero.SearchConfig`.
 
-        ``explore=False`` (evaluation, acting) turns the root Dirichlet noise off.
+        ``explore=True`` (self-play) keeps the settings as they are. ``explore=False``
+        (evaluation, :class:`mzero.Agent`) turns the exploration noise off: the root
+        Dirichlet noise of PUCT (``dirichlet_fraction = 0``) and the Gumbel noise of
+        Gumbel MuZero (``gumbel_scale = 0``), so that greedy play is deterministic
+        and its action is the sequential-halving winner of the network's own logits.
         """
         kwargs = dataclasses.asdict(self)
         kwargs["two_player"] = two_player
         if not explore:
             kwargs["dirichlet_fraction"] = 0.0
+            kwargs["gumbel_scale"] = 0.0
         return kwargs
+
+    def ignored_settings(self) -> list[str]:
+        """One message per field that is set but not read by the chosen ``algorithm``.
+
+        The rule: a PUCT-only field under ``gumbel``, or a Gumbel-only field under
+        ``muzero``, is reported when it differs from its default here, except
+        ``dirichlet_fraction``, which is reported under ``gumbel`` whenever it is
+        > 0: any root noise it asks for is not added (its default 0.25 is PUCT's
+        self-play noise, so a PUCT preset switched to Gumbel reports it). Fields that
+        both algorithms read (num_simulations, discount) are never reported. The
+        messages read e.g. ``"search.dirichlet_fraction = 0.25 is ignored by
+        search.algorithm gumbel (Gumbel MuZero explores with Gumbel noise,
+        search.gumbel_scale)"``; ``mzero train`` logs them as warnings.
+        """
+        defaults = SearchSettings()
+        if self.algorithm == "gumbel":
+            noise = "Gumbel MuZero explores with Gumbel noise, search.gumbel_scale"
+            puct = (
+                "Gumbel MuZero selects by sequential halving at the root and by its "
+                "improved policy below it, not by the PUCT rule"
+            )
+            unused = {
+                "pb_c_init": puct,
+                "pb_c_base": puct,
+                "dirichlet_alpha": noise,
+                "dirichlet_fraction": noise,
+            }
+        else:
+            only = "it applies to search.algorithm gumbel only"
+            unused = dict.fromkeys(
+                ("max_considered_actions", "gumbel_scale", "c_visit", "c_scale"), only
+            )
+        messages = []
+        for name, reason in unused.items():
+            value = getattr(self, name)
+            if name == "dirichlet_fraction":
+                report = value > 0.0
+            else:
+                report = value != getattr(defaults, name)
+            if report:
+                messages.append(
+                    f"search.{name} = {value} is ignored by search.algorithm "
+                    f"{self.algorithm} ({reason})"
+                )
+        return messages
 
     def to_search_config(self, *, two_player: bool, explore: bool) -> Any:
         """A :class:`mzero.SearchConfig` from these settings (see ``search_config_kwargs``)."""
@@ -311,15 +368,16 @@ class TrainConfig:
     """Transitions in the replay buffer before the learner starts."""
 
     temperatures: tuple[float, ...] = (1.0, 0.5, 0.25)
-    """Visit-count temperatures of self-play actions, in order (0: greedy)."""
+    """PUCT only: visit-count temperatures of self-play actions, in order (0: greedy).
+    Gumbel self-play plays the search's own action (its noise is search.gumbel_scale)."""
 
     temperature_milestones: tuple[int, ...] = (10_000, 20_000)
-    """Learner steps at which self-play moves to the next of ``temperatures``."""
+    """PUCT only: learner steps at which self-play moves to the next of ``temperatures``."""
 
     temperature_moves: int | None = None
-    """Moves at the start of each self-play game sampled at the scheduled temperature;
-    later moves take the most-visited action (AlphaZero's temperature drop).
-    ``None``: every move is sampled."""
+    """PUCT only: moves at the start of each self-play game sampled at the scheduled
+    temperature; later moves take the most-visited action (AlphaZero's temperature
+    drop). ``None``: every move is sampled. Gumbel self-play ignores it."""
 
     eval_interval: int = 5_000
     """Environment steps between greedy evaluations; 0 disables evaluation during training."""
@@ -428,6 +486,45 @@ class TrainConfig:
 
 
 @dataclass
+class ReanalyzeConfig:
+    """Reanalyze: fresh targets from a target network (MuZero Reanalyze, Schrittwieser
+    et al. 2021; EfficientZero, Ye et al. 2021). Off by default."""
+
+    value: bool = False
+    """Fresh value targets: when a batch is sampled, the bootstrap values v_{t+m} of its
+    n-step targets are recomputed by the target network (and written back to the replay
+    buffer); the n-step sums keep the stored rewards."""
+
+    policy_fraction: float = 0.0
+    """Fresh policy targets: this fraction of a batch's positions t+k inside their game
+    is searched again with the target network (the self-play search, batched through
+    ``mzero.search``) and the new search policies become the targets (and are written
+    back). EfficientZero re-searches 99%; 0 turns it off."""
+
+    num_simulations: int | None = None
+    """Simulations of a policy re-search; ``None``: ``search.num_simulations``."""
+
+    target_update_interval: int = 100
+    """Learner steps between copies of the network into the target network."""
+
+    def validate(self) -> None:
+        """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
+        _check(
+            0.0 <= self.policy_fraction <= 1.0,
+            "reanalyze.policy_fraction",
+            "a value in [0, 1]",
+            self.policy_fraction,
+        )
+        _check_positive("reanalyze.num_simulations", self.num_simulations, optional=True)
+        _check_positive("reanalyze.target_update_interval", self.target_update_interval)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any target is reanalysed (and a target network is kept)."""
+        return self.value or self.policy_fraction > 0.0
+
+
+@dataclass
 class Config:
     """Everything that defines a run; saved as ``config.json`` in the run directory."""
 
@@ -445,6 +542,9 @@ class Config:
 
     train: TrainConfig = field(default_factory=TrainConfig)
     """Self-play and learning."""
+
+    reanalyze: ReanalyzeConfig = field(default_factory=ReanalyzeConfig)
+    """Fresh targets from a target network."""
 
     def validate(self) -> Config:
         """Checks every section; returns ``self`` so calls can chain."""
@@ -547,6 +647,33 @@ def _cartpole() -> Config:
     )
 
 
+def _cartpole_efficient() -> Config:
+    """CartPole-v1 in few environment steps: Reanalyze and many learner steps per env step.
+
+    The ``cartpole`` network and search with 8 environments, 2 learner steps per
+    environment step from 400 stored transitions, value targets bootstrapped by the
+    target network at sampling time (refreshed every 100 learner steps) and a quarter
+    of the sampled positions searched again for fresh policy targets. Evaluations of 20
+    greedy episodes every 500 env steps pick ``best.pt``.
+    """
+    config = _cartpole()
+    config.train = dataclasses.replace(
+        config.train,
+        num_envs=8,
+        train_ratio=1.0,
+        min_replay=400,
+        td_steps=10,
+        temperatures=(1.0, 0.5, 0.25),
+        temperature_milestones=(2_000, 5_000),
+        eval_interval=500,
+        eval_episodes=20,
+    )
+    config.reanalyze = ReanalyzeConfig(
+        value=True, policy_fraction=0.1, num_simulations=25, target_update_interval=100
+    )
+    return config
+
+
 def _tictactoe() -> Config:
     """TicTacToe against itself: MLPs on the 27 board inputs, undiscounted two-player search.
 
@@ -593,7 +720,11 @@ def _tictactoe() -> Config:
     )
 
 
-PRESETS: dict[str, Callable[[], Config]] = {"cartpole": _cartpole, "tictactoe": _tictactoe}
+PRESETS: dict[str, Callable[[], Config]] = {
+    "cartpole": _cartpole,
+    "cartpole-efficient": _cartpole_efficient,
+    "tictactoe": _tictactoe,
+}
 """Preset name -> factory of a fresh :class:`Config`."""
 
 
@@ -639,7 +770,7 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
                 default=argparse.SUPPRESS,
                 nargs="+" if _is_tuple(tp) else None,
                 metavar=_metavar(tp),
-                help=f"{help_text} (default: {_format(default)})",
+                help=f"{help_text} (default: {_format(default)})".replace("%", "%%"),
             )
 
 

@@ -5,8 +5,12 @@ One loop (MuZero, Schrittwieser et al. 2020, appendix G, run synchronously):
 1. :class:`mzero.selfplay.SelfPlay` plays one move in each of the B environments
    (one batched search) and puts finished games into the Rust replay buffer;
 2. once ``train.min_replay`` transitions are stored, the learner takes steps until
-   ``learner steps = train_ratio * environment steps``: sample a
-   batch (prioritised when ``replay.alpha > 0``), unroll K steps, minimise
+   ``learner steps = train_ratio * (environment steps - E_0)``, with ``E_0`` the
+   environment steps when ``min_replay`` was reached (so learning ramps in instead
+   of taking hundreds of catch-up steps on the first games): sample a
+   batch (prioritised when ``replay.alpha > 0``), refresh its targets with the
+   target network when ``reanalyze`` is on (:mod:`mzero.reanalyze`, written back to
+   the buffer), unroll K steps, minimise
    :func:`mzero.networks.muzero_loss` with AdamW, a learning-rate schedule and
    gradient clipping, and write the new priorities ``|v^0 - z_t|`` back;
 3. every ``train.eval_interval`` environment steps, a greedy evaluation (search
@@ -23,7 +27,9 @@ evaluation), each written atomically.
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import math
 import os
 import tempfile
@@ -43,6 +49,7 @@ from mzero.envs.players import MinimaxPlayer, RandomPlayer
 from mzero.errors import InvalidArgumentError, MZeroIOError
 from mzero.evaluate import evaluate_against, evaluate_returns
 from mzero.networks import MuZeroNetwork, TrainingBatch, muzero_loss
+from mzero.reanalyze import Reanalyzer
 from mzero.selfplay import EpisodeStats, SelfPlay
 
 __all__ = [
@@ -149,6 +156,8 @@ class Trainer:
 
     def __init__(self, config: Config, run_dir: str | os.PathLike[str], progress: bool = True):
         self.config = config.validate()
+        for message in self.config.search.ignored_settings():
+            logging.getLogger("mzero").warning(message)
         self.run_dir = Path(run_dir)
         self.progress = progress
         train = config.train
@@ -188,8 +197,16 @@ class Trainer:
             stack=config.env.frame_stack,
         )
         self.selfplay = SelfPlay(self.network, config, self.replay, seed=train.seed)
+        self.target_network: MuZeroNetwork | None = None
+        self.reanalyzer: Reanalyzer | None = None
+        if config.reanalyze.enabled:
+            self.target_network = copy.deepcopy(self.network).eval().requires_grad_(False)
+            self.reanalyzer = Reanalyzer(self.target_network, config, self.two_player)
 
         self.env_steps = 0
+        self.learning_start_env_steps: int | None = None
+        """Environment steps when ``train.min_replay`` was reached (learning ramps in)."""
+        self.reanalyze_seconds = 0.0
         self.train_steps = 0
         self.episodes = 0
         self.best_eval: tuple[float, ...] | None = None
@@ -203,8 +220,18 @@ class Trainer:
         train = self.config.train
         consistency = train.consistency_weight > 0
         sample = self.replay.sample(
-            train.batch_size, int(self.rng.integers(_SEED_BOUND)), next_observations=consistency
+            train.batch_size,
+            int(self.rng.integers(_SEED_BOUND)),
+            next_observations=consistency,
+            reanalysis=self.reanalyzer is not None,
         )
+        if self.reanalyzer is not None:
+            if self.train_steps % self.config.reanalyze.target_update_interval == 0:
+                self.update_target_network()
+            reanalysis = self.reanalyzer(sample, self.rng)
+            reanalysis.write_back(self.replay)
+            sample = reanalysis.apply(sample)
+            self.reanalyze_seconds += reanalysis.seconds
         batch = TrainingBatch.from_sample(sample, self.device)
         if self.symmetries is not None:
             g = self.rng.integers(self.symmetries.size, size=train.batch_size)
@@ -240,6 +267,11 @@ class Trainer:
         if consistency:
             losses["loss_consistency"] = float(out.consistency)
         return losses
+
+    def update_target_network(self) -> None:
+        """Copies the network's weights into the target network (reanalysis only)."""
+        if self.target_network is not None:
+            self.target_network.load_state_dict(self.network.state_dict())
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -291,6 +323,9 @@ class Trainer:
             "env_steps": self.env_steps,
             "train_steps": self.train_steps,
             "best_eval": list(self.best_eval) if self.best_eval is not None else None,
+            "target_network": None
+            if self.target_network is None
+            else self.target_network.state_dict(),
         }
 
     # -- the loop ---------------------------------------------------------------------------
@@ -370,7 +405,9 @@ class Trainer:
         train = self.config.train
         if len(self.replay) < train.min_replay:
             return
-        target = train.train_ratio * self.env_steps
+        if self.learning_start_env_steps is None:
+            self.learning_start_env_steps = self.env_steps
+        target = train.train_ratio * (self.env_steps - self.learning_start_env_steps)
         while self.train_steps < target and not self._done(start):
             self.last_losses = self.train_step()
 
@@ -389,6 +426,8 @@ class Trainer:
             "temperature": temperature,
             "replay_transitions": len(self.replay),
         }
+        if self.reanalyzer is not None:
+            metrics["reanalyze_s"] = round(self.reanalyze_seconds, 3)
         if self.recent:
             metrics["return_mean"] = float(np.mean([e.episode_return for e in self.recent]))
             metrics["episode_length_mean"] = float(np.mean([e.length for e in self.recent]))
