@@ -7,6 +7,11 @@ Scenarios (batch 256, K = 5 unroll steps):
 * ``frames``: uint8 96x96 frames stacked 4 deep, so each sampled observation is
   ``4x96x96`` uint8 (``[256, 4, 96, 96]`` per batch), A = 18, prioritized.
 
+n-step targets are computed when a batch is sampled (td_steps 10; one CartPole
+scenario with 50, the ``cartpole`` preset's). Besides ``sample`` it times
+``sample(..., reanalysis=True)`` (the bootstrap observation stacks, positions, reward
+sums and legal masks a reanalysis needs) and ``update_values`` of 256 x (K+1) values.
+
 Prints a table of medians and writes JSON (default ``benches/results/replay.json``).
 Timings are wall-clock on whatever machine runs it; nothing is asserted.
 
@@ -43,6 +48,7 @@ class Scenario:
     alpha: float
     capacity: int
     game_length: int
+    td_steps: int = 10
 
 
 def scenarios(quick: bool) -> list[Scenario]:
@@ -50,6 +56,9 @@ def scenarios(quick: bool) -> list[Scenario]:
     return [
         Scenario("cartpole_prioritized", (4,), "float32", 2, 1, 0.6, 100_000 // scale, 200),
         Scenario("cartpole_uniform", (4,), "float32", 2, 1, 0.0, 100_000 // scale, 200),
+        Scenario(
+            "cartpole_prioritized_td50", (4,), "float32", 2, 1, 0.6, 100_000 // scale, 200, 50
+        ),
         Scenario("frames_4x96x96_prioritized", (96, 96), "uint8", 18, 4, 0.6, 20_000 // scale, 500),
     ]
 
@@ -88,7 +97,7 @@ def run(s: Scenario, repeats: int) -> dict:
         s.obs_shape,
         s.num_actions,
         unroll_steps=UNROLL_STEPS,
-        td_steps=10,
+        td_steps=s.td_steps,
         alpha=s.alpha,
         beta=0.4,
         stack=s.stack,
@@ -119,6 +128,19 @@ def run(s: Scenario, repeats: int) -> dict:
         start = time.perf_counter()
         buf.update_priorities(index, new)
         update_seconds.append(time.perf_counter() - start)
+    reanalysis_seconds = []
+    for seed in range(repeats):
+        start = time.perf_counter()
+        re = buf.sample(BATCH_SIZE, seed, reanalysis=True)
+        reanalysis_seconds.append(time.perf_counter() - start)
+    rows = re.bootstrap_position >= 0
+    game_id = np.broadcast_to(re.game_id[:, None], rows.shape)[rows]
+    position, values = re.bootstrap_position[rows], rng.normal(size=int(rows.sum()))
+    values_seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        buf.update_values(game_id, position, values.astype(np.float32))
+        values_seconds.append(time.perf_counter() - start)
     return {
         "scenario": asdict(s),
         "stored_transitions": len(buf),
@@ -139,6 +161,16 @@ def run(s: Scenario, repeats: int) -> dict:
         "update_priorities": {
             "repeats": repeats,
             "median_ms": percentile_ms(update_seconds, 50),
+        },
+        "sample_reanalysis": {
+            "repeats": repeats,
+            "median_ms": percentile_ms(reanalysis_seconds, 50),
+            "p90_ms": percentile_ms(reanalysis_seconds, 90),
+        },
+        "update_values": {
+            "repeats": repeats,
+            "values": int(rows.sum()),
+            "median_ms": percentile_ms(values_seconds, 50),
         },
     }
 
@@ -168,7 +200,8 @@ def main(argv: list[str] | None = None) -> None:
 
     header = (
         f"{'scenario':<28} {'stored':>8} {'add tr/s':>11} {'add ms/game':>11} "
-        f"{'sample med ms':>13} {'p90 ms':>8} {'update ms':>9} {'MiB':>7}"
+        f"{'sample med ms':>13} {'p90 ms':>8} {'update ms':>9} {'MiB':>7} "
+        f"{'reanalysis sample ms':>20} {'update_values ms':>16}"
     )
     print(header)
     for r in results:
@@ -177,7 +210,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['add_game']['transitions_per_s']:>11.0f} "
             f"{r['add_game']['median_ms_per_game']:>11.3f} "
             f"{r['sample']['median_ms']:>13.3f} {r['sample']['p90_ms']:>8.3f} "
-            f"{r['update_priorities']['median_ms']:>9.3f} {r['nbytes'] / 2**20:>7.1f}"
+            f"{r['update_priorities']['median_ms']:>9.3f} {r['nbytes'] / 2**20:>7.1f} "
+            f"{r['sample_reanalysis']['median_ms']:>20.3f} {r['update_values']['median_ms']:>16.3f}"
         )
     print(f"wrote {args.out}")
 

@@ -71,10 +71,14 @@ def test_preset_picks_the_environment_and_network() -> None:
     assert preset("tictactoe").train.temperature_moves == 6
     assert preset("tictactoe").train.augment_symmetries
     assert preset("tictactoe").search.discount == 1.0
+    efficient = preset("cartpole-efficient")
+    assert efficient.reanalyze.enabled and efficient.reanalyze.value
+    assert efficient.search.algorithm == "gumbel" and efficient.train.consistency_weight > 0
+    assert not preset("cartpole").reanalyze.enabled
 
 
 def test_unknown_preset_names_the_choices() -> None:
-    with pytest.raises(mzero.InvalidArgumentError, match="cartpole, tictactoe, got 'pong'"):
+    with pytest.raises(mzero.InvalidArgumentError, match="cartpole, cartpole-efficient, tictactoe, got 'pong'"):
         preset("pong")
 
 

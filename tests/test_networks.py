@@ -74,17 +74,19 @@ def test_min_max_scale_of_a_constant_state_is_finite() -> None:
 
 
 @pytest.mark.parametrize(("config", "obs_shape", "actions"), CASES)
-def test_untrained_value_and_reward_are_zero(
+def test_untrained_policy_is_uniform_and_value_and_reward_are_zero(
     config: NetworkConfig, obs_shape: tuple, actions: int
 ) -> None:
-    # the last layers of the value and reward heads start at zero: uniform logits
+    # the last layers of the policy, value and reward heads start at zero: uniform logits
     net = make(config, obs_shape, actions)
     out = net.initial_inference(torch.rand(3, *obs_shape))
     step = net.recurrent_inference(out.latent, torch.ones(3, dtype=torch.int64))
     assert out.value.abs().max().item() < 1e-6
     assert step.value.abs().max().item() < 1e-6
     assert step.reward.abs().max().item() < 1e-6
-    assert out.policy_logits.std().item() > 0  # the policy is not degenerate
+    # a uniform prior: the first searches follow no random preference
+    assert out.policy_logits.abs().max().item() == 0
+    assert step.policy_logits.abs().max().item() == 0
 
 
 @pytest.mark.parametrize(("config", "obs_shape", "actions"), CASES)

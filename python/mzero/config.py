@@ -558,6 +558,27 @@ class Config:
         )
         return self
 
+    def ignored_settings(self) -> list[str]:
+        """:meth:`SearchSettings.ignored_settings`, plus the self-play temperature
+        settings of ``train`` when Gumbel self-play (which plays the search's own
+        action) would ignore them: ``temperature_moves`` when set, ``temperatures``
+        when not the default."""
+        messages = self.search.ignored_settings()
+        if self.search.algorithm == "gumbel":
+            reason = "Gumbel self-play plays the search's own action, not a sampled visit count"
+            train = self.train
+            if train.temperature_moves is not None:
+                messages.append(
+                    f"train.temperature_moves = {train.temperature_moves} is ignored by "
+                    f"search.algorithm gumbel ({reason})"
+                )
+            if train.temperatures != TrainConfig().temperatures:
+                messages.append(
+                    f"train.temperatures = {train.temperatures} is ignored by "
+                    f"search.algorithm gumbel ({reason})"
+                )
+        return messages
+
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Nested plain dict (tuples become lists), ready for JSON."""
         return dataclasses.asdict(self)
@@ -648,23 +669,30 @@ def _cartpole() -> Config:
 
 
 def _cartpole_efficient() -> Config:
-    """CartPole-v1 in few environment steps: Reanalyze and many learner steps per env step.
+    """CartPole-v1 in few environment steps: Gumbel MuZero, Reanalyze, consistency loss.
 
-    The ``cartpole`` network and search with 8 environments, 2 learner steps per
-    environment step from 400 stored transitions, value targets bootstrapped by the
-    target network at sampling time (refreshed every 100 learner steps) and a quarter
-    of the sampled positions searched again for fresh policy targets. Evaluations of 20
-    greedy episodes every 500 env steps pick ``best.pt``.
+    The ``cartpole`` network with a 64-wide projection for EfficientZero's latent
+    consistency loss (weight 2, as LightZero's CartPole config), Gumbel MuZero with 16
+    simulations in 8 environments (self-play plays the search's own action), one
+    learner step per environment step from 400 stored transitions, 10-step value
+    targets bootstrapped by the target network when sampled (refreshed every 100
+    learner steps), and a tenth of the sampled positions searched again with 25
+    simulations for fresh policy targets. Evaluations of 20 greedy episodes every 500
+    env steps pick ``best.pt``. Without the consistency loss, runs of this budget
+    (seed 0) peaked at 130-420.
     """
     config = _cartpole()
+    config.network = dataclasses.replace(config.network, projection_dim=64)
+    config.search = dataclasses.replace(
+        config.search, algorithm="gumbel", num_simulations=16, dirichlet_fraction=0.0
+    )
     config.train = dataclasses.replace(
         config.train,
         num_envs=8,
         train_ratio=1.0,
         min_replay=400,
         td_steps=10,
-        temperatures=(1.0, 0.5, 0.25),
-        temperature_milestones=(2_000, 5_000),
+        consistency_weight=2.0,
         eval_interval=500,
         eval_episodes=20,
     )

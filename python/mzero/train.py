@@ -156,7 +156,7 @@ class Trainer:
 
     def __init__(self, config: Config, run_dir: str | os.PathLike[str], progress: bool = True):
         self.config = config.validate()
-        for message in self.config.search.ignored_settings():
+        for message in self.config.ignored_settings():
             logging.getLogger("mzero").warning(message)
         self.run_dir = Path(run_dir)
         self.progress = progress

@@ -8,8 +8,10 @@ The three functions of MuZero (Schrittwieser et al. 2020, section 3) as MLPs:
 * prediction ``f``: latent ``[B, L]`` -> policy logits ``[B, A]`` and value logits
   ``[B, 2S + 1]``.
 
-Hidden layers are Linear -> LayerNorm -> ReLU. The last layers of the value and
-reward heads start at zero, so an untrained network predicts 0 for both.
+Hidden layers are Linear -> LayerNorm -> ReLU. The last layers of the policy, value
+and reward heads start at zero (as LightZero's ``last_linear_layer_init_zero``), so an
+untrained network predicts a uniform policy and 0 for values and rewards: its first
+searches spread their visits instead of following a random prior.
 The min-max scaling of latent states lives in :class:`mzero.networks.MuZeroNetwork`.
 """
 
@@ -83,7 +85,7 @@ class MLPPrediction(nn.Module):
         self, latent_dim: int, num_actions: int, hidden: Sequence[int], value_support: int
     ) -> None:
         super().__init__()
-        self.policy_head = mlp(latent_dim, hidden, num_actions)
+        self.policy_head = mlp(latent_dim, hidden, num_actions, zero_last=True)
         self.value_head = mlp(latent_dim, hidden, 2 * value_support + 1, zero_last=True)
 
     def forward(self, latent: Tensor) -> tuple[Tensor, Tensor]:

@@ -143,7 +143,7 @@ class ResNetPrediction(nn.Module):
         value_support: int,
     ) -> None:
         super().__init__()
-        self.policy_head = Head(channels, head_channels, board, hidden, num_actions)
+        self.policy_head = Head(channels, head_channels, board, hidden, num_actions, zero_last=True)
         self.value_head = Head(
             channels, head_channels, board, hidden, 2 * value_support + 1, zero_last=True
         )
