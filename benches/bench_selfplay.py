@@ -8,6 +8,8 @@ of wall time spent inside the network callbacks. Prints a table, saves JSON.
 
     python benches/bench_selfplay.py                 # B in {1, 16, 64}
     python benches/bench_selfplay.py --quick --out /tmp/selfplay.json
+    python benches/bench_selfplay.py --batches 16 --searches muzero:50 gumbel:8
+                                                     # several searches, one run
 """
 
 from __future__ import annotations
@@ -33,11 +35,14 @@ from mzero.selfplay import SelfPlay
 DEFAULT_OUT = Path(__file__).parent / "results" / "selfplay.json"
 
 
-def measure(batch: int, simulations: int, steps: int, repeats: int, device: str) -> dict[str, Any]:
+def measure(
+    batch: int, simulations: int, steps: int, repeats: int, device: str, algorithm: str = "muzero"
+) -> dict[str, Any]:
     """Median env steps/s of ``repeats`` runs of ``steps`` self-play steps over ``batch`` games."""
     config = preset("cartpole")
     config.train.num_envs = batch
     config.search.num_simulations = simulations
+    config.search.algorithm = algorithm
     env = make_env_from_config(config.env)
     torch.manual_seed(0)
     network = MuZeroNetwork(env.obs_shape, env.num_actions, config.network).to(device)
@@ -80,6 +85,7 @@ def measure(batch: int, simulations: int, steps: int, repeats: int, device: str)
     play.close()
     return {
         "B": batch,
+        "algorithm": algorithm,
         "num_simulations": simulations,
         "steps_per_repeat": steps,
         "env_steps_per_s_median": statistics.median(rates),
@@ -93,6 +99,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--simulations", type=int, default=50)
+    parser.add_argument(
+        "--searches",
+        nargs="+",
+        default=None,
+        metavar="ALG:N",
+        help="searches to compare in one run, e.g. muzero:50 gumbel:8 "
+        "(default: muzero with --simulations)",
+    )
     parser.add_argument("--steps", type=int, default=20, help="self-play steps per repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
@@ -104,15 +118,25 @@ def main() -> None:
         args.batches, args.steps, args.repeats, args.simulations = [1, 4], 2, 2, 8
     torch.set_num_threads(args.threads)
 
+    searches = [("muzero", args.simulations)]
+    if args.searches:
+        searches = []
+        for spec in args.searches:
+            algorithm, _, sims = spec.partition(":")
+            if algorithm not in ("muzero", "gumbel") or not sims.isdigit():
+                parser.error(f"--searches: expected ALG:N with ALG muzero or gumbel, got {spec}")
+            searches.append((algorithm, int(sims)))
+
     results = []
-    print(f"{'B':>4} {'sims':>5} {'env steps/s':>12} {'network share':>14}")
+    print(f"{'B':>4} {'algorithm':>9} {'sims':>5} {'env steps/s':>12} {'network share':>14}")
     for batch in args.batches:
-        row = measure(batch, args.simulations, args.steps, args.repeats, args.device)
-        results.append(row)
-        print(
-            f"{batch:>4} {args.simulations:>5} {row['env_steps_per_s_median']:>12.1f} "
-            f"{row['network_share_median']:>14.2f}"
-        )
+        for algorithm, sims in searches:
+            row = measure(batch, sims, args.steps, args.repeats, args.device, algorithm)
+            results.append(row)
+            print(
+                f"{batch:>4} {algorithm:>9} {sims:>5} {row['env_steps_per_s_median']:>12.1f} "
+                f"{row['network_share_median']:>14.2f}"
+            )
     report = {
         "benchmark": "selfplay",
         "env": "CartPole-v1",

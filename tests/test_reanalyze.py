@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -212,3 +213,15 @@ def test_the_learner_keeps_a_target_network(tmp_path: Path) -> None:
         progress=False,
     )
     assert plain.target_network is None and plain.reanalyzer is None
+
+
+def test_batches_and_results_cross_process_boundaries() -> None:
+    # a reanalysis worker receives sampled batches and returns results: both pickle
+    cfg = config(**{"reanalyze.value": True, "reanalyze.policy_fraction": 0.5})
+    buf, net = filled_buffer(cfg), network(cfg)
+    sample = pickle.loads(pickle.dumps(buf.sample(16, 0, reanalysis=True)))
+    out = Reanalyzer(net, cfg, two_player=True)(sample, np.random.default_rng(0))
+    back = pickle.loads(pickle.dumps(out))
+    np.testing.assert_array_equal(back.target_value, out.target_value)
+    np.testing.assert_array_equal(back.policy, out.policy)
+    back.write_back(buf)
