@@ -78,7 +78,9 @@ def test_preset_picks_the_environment_and_network() -> None:
 
 
 def test_unknown_preset_names_the_choices() -> None:
-    with pytest.raises(mzero.InvalidArgumentError, match="cartpole, cartpole-efficient, tictactoe, got 'pong'"):
+    with pytest.raises(
+        mzero.InvalidArgumentError, match="cartpole, cartpole-efficient, tictactoe, got 'pong'"
+    ):
         preset("pong")
 
 
