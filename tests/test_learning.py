@@ -31,26 +31,27 @@ from mzero.evaluate import evaluate_against, evaluate_returns
 from mzero.train import train
 
 
-def test_cartpole_efficient_balances_after_5000_env_steps(tmp_path: Path) -> None:
-    config = apply_overrides(
-        preset("cartpole-efficient"), {"train.max_env_steps": 5_000, "train.seed": 0}
-    )
-    train(config, tmp_path, progress=False)
-    agent = mzero.Agent.load(tmp_path)
+def trained_cartpole_returns(name: str, env_steps: int, run_dir: Path) -> list[float]:
+    """Trains preset ``name`` (seed 0) for ``env_steps`` and plays 20 fresh greedy episodes
+    with the agent ``mzero.Agent.load`` returns (its network and search config, the
+    episodes played as one search batch)."""
+    config = apply_overrides(preset(name), {"train.max_env_steps": env_steps, "train.seed": 0})
+    train(config, run_dir, progress=False)
+    agent = mzero.Agent.load(run_dir)
     assert agent.checkpoint_path is not None and agent.checkpoint_path.name == "best.pt"
-    returns = evaluate_returns(agent.network, agent.config, 20, seed=10_000)
+    return evaluate_returns(agent.network, agent.config, 20, seed=10_000)
+
+
+def test_cartpole_efficient_balances_after_5000_env_steps(tmp_path: Path) -> None:
+    returns = trained_cartpole_returns("cartpole-efficient", 5_000, tmp_path)
+    # a random policy averages about 22; the README's bar is 475
     assert np.mean(returns) >= 475, returns
 
 
 @pytest.mark.slow
 def test_cartpole_preset_learns_to_balance(tmp_path: Path) -> None:
-    config = apply_overrides(preset("cartpole"), {"train.max_env_steps": 30_000})
-    train(config, tmp_path, progress=False)
-    agent = mzero.Agent.load(tmp_path)
-    assert agent.checkpoint_path is not None and agent.checkpoint_path.name == "best.pt"
-    # the agent's network and search config, its 20 episodes played as one search batch
-    returns = evaluate_returns(agent.network, agent.config, 20, seed=10_000)
-    # a random policy averages about 22; the 10-minute bar is 475
+    returns = trained_cartpole_returns("cartpole", 30_000, tmp_path)
+    # the 10-minute bar is 475
     assert np.mean(returns) >= 475, returns
 
 

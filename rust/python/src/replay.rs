@@ -127,6 +127,14 @@ enum Refused {
     Dtype { expected: ObsDtype, got: ObsDtype },
 }
 
+/// A write-back of the core buffer: `update_values` or `update_policies`.
+type WriteBack = for<'a> fn(
+    &mut ReplayBuffer,
+    &ArrayRef<'a, i64>,
+    &ArrayRef<'a, i64>,
+    &ArrayRef<'a, f32>,
+) -> mzero_core::Result<()>;
+
 /// The replay buffer of `mzero.ReplayBuffer` (see `python/mzero/replay.py` for the API).
 #[pyclass(module = "mzero._core", name = "ReplayBuffer", frozen)]
 #[derive(Debug)]
@@ -141,6 +149,23 @@ impl PyReplayBuffer {
 
     fn write(&self) -> RwLockWriteGuard<'_, ReplayBuffer> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A write-back by (game id, position): copies the arrays, then runs `update` on the
+    /// buffer with the GIL released and the exclusive lock held.
+    fn write_back(
+        &self,
+        py: Python<'_>,
+        game_id: &Bound<'_, PyAny>,
+        position: &Bound<'_, PyAny>,
+        (rows, name): (&Bound<'_, PyAny>, &str),
+        update: WriteBack,
+    ) -> PyResult<()> {
+        let game_id = copy::<i64>(game_id, "game_id", "int64")?;
+        let position = copy::<i64>(position, "position", "int64")?;
+        let rows = copy::<f32>(rows, name, "float32")?;
+        let (game_id, position, rows) = (game_id.view(), position.view(), rows.view());
+        py.detach(|| update(&mut self.write(), &game_id, &position, &rows)).map_err(to_py)
     }
 
     /// Runs `f` on the buffer with the GIL released and the shared lock held.
@@ -343,11 +368,7 @@ impl PyReplayBuffer {
         position: &Bound<'_, PyAny>,
         values: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let game_id = copy::<i64>(game_id, "game_id", "int64")?;
-        let position = copy::<i64>(position, "position", "int64")?;
-        let values = copy::<f32>(values, "values", "float32")?;
-        let (game_id, position, values) = (game_id.view(), position.view(), values.view());
-        py.detach(|| self.write().update_values(&game_id, &position, &values)).map_err(to_py)
+        self.write_back(py, game_id, position, (values, "values"), ReplayBuffer::update_values)
     }
 
     fn update_policies(
@@ -357,11 +378,7 @@ impl PyReplayBuffer {
         position: &Bound<'_, PyAny>,
         policies: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let game_id = copy::<i64>(game_id, "game_id", "int64")?;
-        let position = copy::<i64>(position, "position", "int64")?;
-        let policies = copy::<f32>(policies, "policies", "float32")?;
-        let (game_id, position, policies) = (game_id.view(), position.view(), policies.view());
-        py.detach(|| self.write().update_policies(&game_id, &position, &policies)).map_err(to_py)
+        self.write_back(py, game_id, position, (policies, "policies"), ReplayBuffer::update_policies)
     }
 
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
