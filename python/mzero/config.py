@@ -253,10 +253,7 @@ class SearchSettings:
             else:
                 report = value != getattr(defaults, name)
             if report:
-                messages.append(
-                    f"search.{name} = {value} is ignored by search.algorithm "
-                    f"{self.algorithm} ({reason})"
-                )
+                messages.append(_ignored(f"search.{name}", value, self.algorithm, reason))
         return messages
 
     def to_search_config(self, *, two_player: bool, explore: bool) -> Any:
@@ -569,13 +566,11 @@ class Config:
             train = self.train
             if train.temperature_moves is not None:
                 messages.append(
-                    f"train.temperature_moves = {train.temperature_moves} is ignored by "
-                    f"search.algorithm gumbel ({reason})"
+                    _ignored("train.temperature_moves", train.temperature_moves, "gumbel", reason)
                 )
             if train.temperatures != TrainConfig().temperatures:
                 messages.append(
-                    f"train.temperatures = {train.temperatures} is ignored by "
-                    f"search.algorithm gumbel ({reason})"
+                    _ignored("train.temperatures", train.temperatures, "gumbel", reason)
                 )
         return messages
 
@@ -1040,6 +1035,11 @@ def _finite(label: str, number: float) -> float:
     if not math.isfinite(number):
         raise InvalidArgumentError(f"config {label}: expected a finite number, got {number!r}")
     return number
+
+
+def _ignored(label: str, value: Any, algorithm: str, reason: str) -> str:
+    """The warning for a setting that ``search.algorithm`` does not read."""
+    return f"{label} = {value} is ignored by search.algorithm {algorithm} ({reason})"
 
 
 def _check(ok: bool, label: str, expected: str, got: Any) -> None:

@@ -79,6 +79,11 @@ class Reanalysis:
             replay.update_policies(self.policy_game_id, self.policy_position, self.policy)
 
 
+def _no_rows(*row_shape: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An empty write-back: game ids, positions and rows of ``row_shape``."""
+    return np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, *row_shape), np.float32)
+
+
 class Reanalyzer:
     """Recomputes the targets of sampled batches with ``target_network``.
 
@@ -89,7 +94,6 @@ class Reanalyzer:
     def __init__(self, target_network: MuZeroNetwork, config: Config, two_player: bool) -> None:
         self.network = target_network
         self.settings = config.reanalyze
-        self.stack = config.env.frame_stack
         search = dataclasses.replace(
             config.search,
             num_simulations=self.settings.num_simulations or config.search.num_simulations,
@@ -110,16 +114,10 @@ class Reanalyzer:
                 "(bootstrap observations, legal masks and next observations), got a plain batch"
             )
         start = time.perf_counter()
-        target_value = sample.target_value
-        value_rows = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32))
+        target_value, value_rows = sample.target_value, _no_rows()
         if self.settings.value:
             target_value, value_rows = self._values(sample)
-        target_policy = sample.target_policy
-        policy_rows = (
-            np.empty(0, np.int64),
-            np.empty(0, np.int64),
-            np.empty((0, sample.target_policy.shape[-1]), np.float32),
-        )
+        target_policy, policy_rows = sample.target_policy, _no_rows(sample.target_policy.shape[-1])
         if self.settings.policy_fraction > 0:
             target_policy, policy_rows = self._policies(sample, rng)
         return Reanalysis(
@@ -148,13 +146,9 @@ class Reanalyzer:
         """Re-searches ``policy_fraction`` of the positions inside their game."""
         rows, steps = np.nonzero(sample.mask > 0)
         count = round(self.settings.policy_fraction * len(rows))
-        target = sample.target_policy.copy()
         if count == 0:
-            return target, (
-                np.empty(0, np.int64),
-                np.empty(0, np.int64),
-                np.empty((0, target.shape[-1]), np.float32),
-            )
+            return sample.target_policy, _no_rows(sample.target_policy.shape[-1])
+        target = sample.target_policy.copy()
         chosen = np.sort(rng.choice(len(rows), size=count, replace=False))
         rows, steps = rows[chosen], steps[chosen]
         # the stack at t+k: observation for k = 0, next_observation[k-1] for k >= 1

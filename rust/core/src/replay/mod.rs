@@ -472,12 +472,13 @@ impl ReplayBuffer {
                         g,
                         td_steps,
                     );
-                    let bootstrap = match parts.bootstrap_position {
-                        Some(p) if p < game.len => f64::from(columns.root_values[slot_at(p)]),
-                        Some(_) => f64::from(game.bootstrap_value),
-                        None => 0.0,
-                    };
-                    batch.target_value[row] = (parts.reward_sum + parts.discount * bootstrap) as f32;
+                    batch.target_value[row] = parts.target(|p| {
+                        if p < game.len {
+                            columns.root_values[slot_at(p)]
+                        } else {
+                            game.bootstrap_value
+                        }
+                    }) as f32;
                     batch.target_policy[row * num_actions..(row + 1) * num_actions]
                         .copy_from_slice(columns.policy(slot));
                     batch.mask[row] = 1.0;

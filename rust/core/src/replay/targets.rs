@@ -47,6 +47,15 @@ pub struct NStep {
     pub bootstrap_position: Option<usize>,
 }
 
+impl NStep {
+    /// `z_t`, with `value(p)` the value `v_p` at the bootstrap position `p` (`p = T`:
+    /// the truncated game's `bootstrap_value`).
+    pub fn target(&self, value: impl Fn(usize) -> f32) -> f64 {
+        let bootstrap = self.bootstrap_position.map_or(0.0, |p| f64::from(value(p)));
+        self.reward_sum + self.discount * bootstrap
+    }
+}
+
 /// The parts of `z_t` for position `t < T` of a game of `steps = T` transitions whose
 /// rewards `reward(j) = u_{j+1}` (the reward that follows `a_j`) are read on demand.
 ///
@@ -93,11 +102,7 @@ pub fn n_step_values(
     (0..rewards.len())
         .map(|t| {
             let parts = n_step(rewards.len(), |j| rewards[j], t, terminated, g, n);
-            let bootstrap = match parts.bootstrap_position {
-                Some(p) => f64::from(root_values.get(p).copied().unwrap_or(bootstrap_value)),
-                None => 0.0,
-            };
-            (parts.reward_sum + parts.discount * bootstrap) as f32
+            parts.target(|p| root_values.get(p).copied().unwrap_or(bootstrap_value)) as f32
         })
         .collect()
 }
