@@ -171,11 +171,43 @@ def test_a_game_does_not_depend_on_the_other_games(problem, other_seed) -> None:
         assert np.array_equal(getattr(out, name)[keep], getattr(other, name)[keep]), name
 
 
+@pytest.mark.parametrize("algorithm", ["muzero", "gumbel"])
+def test_a_population_searched_in_parts_matches_one_search(algorithm) -> None:
+    # Self-play's game groups: each part passes the index of its first game, so every
+    # game draws the same root noise as in one search of the whole population.
+    model = TabularModel.random(np.random.default_rng(3), 9, 5)
+    roots = np.arange(11) % 9
+    config = mzero.SearchConfig(num_simulations=24, algorithm=algorithm, dirichlet_fraction=0.5)
+    whole = mzero.search(*model.reset(roots), model, config, seed=21)
+    for split in (1, 4, 10):
+        parts = [
+            mzero.search(*model.reset(roots[:split]), model, config, seed=21),
+            mzero.search(*model.reset(roots[split:]), model, config, seed=21, first_game=split),
+        ]
+        for name in ("visit_counts", "policy", "q_values", "root_value", "action"):
+            joined = np.concatenate([getattr(part, name) for part in parts])
+            assert np.array_equal(joined, getattr(whole, name)), (split, name)
+    # the offset matters: without it the second part reuses the first part's noise
+    shifted = mzero.search(*model.reset(roots[4:]), model, config, seed=21, first_game=4)
+    unshifted = mzero.search(*model.reset(roots[4:]), model, config, seed=21)
+    assert not np.array_equal(shifted.policy, unshifted.policy)
+
+
+@pytest.mark.parametrize(
+    ("first_game", "error"),
+    [(-1, mzero.InvalidArgumentError), (True, mzero.InvalidTypeError), (1.0, mzero.InvalidTypeError)],
+)
+def test_first_game_is_checked(first_game, error) -> None:
+    model = TabularModel.random(np.random.default_rng(0), 3, 2)
+    with pytest.raises(error, match="first_game"):
+        mzero.search(*model.reset([0]), model, mzero.SearchConfig(), first_game=first_game)
+
+
 _THREADS_SCRIPT = """
 import numpy as np, mzero, sys
 from mzero.testing import TabularModel
 model = TabularModel.random(np.random.default_rng(1), 10, 6)
-roots = np.arange(300) % 10  # >= 256 games: the parallel path
+roots = np.arange(1100) % 10  # >= 1024 games: the parallel path
 out = []
 for algorithm in ("muzero", "gumbel"):
     config = mzero.SearchConfig(num_simulations=30, algorithm=algorithm, dirichlet_fraction=0.25)

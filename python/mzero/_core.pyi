@@ -78,6 +78,7 @@ def search(
     config: Any,
     legal_mask: npt.NDArray[np.bool_] | None = None,
     seed: int | None = None,
+    first_game: int | None = None,
 ) -> tuple[
     npt.NDArray[np.int32],
     npt.NDArray[np.float32],

@@ -128,6 +128,7 @@ def search(
     config: SearchConfig,
     legal_mask: npt.NDArray[np.bool_] | None = None,
     seed: int = 0,
+    first_game: int = 0,
 ) -> SearchOutput:
     """Plans ``B`` games at once with ``config.num_simulations`` simulations each.
 
@@ -142,6 +143,11 @@ def search(
         seed: seeds the root noise (Dirichlet or Gumbel); game ``i`` draws from
             its own stream of ``(seed, i)``, so results depend neither on the
             thread count nor on the other games.
+        first_game: the index of this batch's first game in a larger population that
+            is searched in parts (self-play's game groups): game ``i`` draws from the
+            stream of ``(seed, first_game + i)``, so each part gives its games exactly
+            what one search of the whole population would. ``recurrent_fn`` still
+            sees the games numbered ``0..B``.
 
     float64 arrays are accepted and rounded to float32. Bad shapes, dtypes, NaN or
     inf raise :class:`mzero.InvalidArgumentError` (a ValueError) or
@@ -152,7 +158,7 @@ def search(
             f"config: expected an mzero.SearchConfig, got {type(config).__name__}"
         )
     visit_counts, policy, value, q_values, action = _core.search(
-        root_value, root_logits, recurrent_fn, config, legal_mask, seed
+        root_value, root_logits, recurrent_fn, config, legal_mask, seed, first_game
     )
     return SearchOutput(
         visit_counts=visit_counts,

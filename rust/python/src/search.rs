@@ -156,6 +156,21 @@ pub fn check_search_config(config: &Bound<'_, PyAny>) -> PyResult<()> {
     config_from_py(config).map(|_| ())
 }
 
+/// An optional non-negative int argument (default 0); a bool or a float is refused.
+fn int_arg<T: for<'a> FromPyObject<'a, 'a> + Default>(
+    name: &str,
+    value: Option<&Bound<'_, PyAny>>,
+    expected: &str,
+) -> PyResult<T> {
+    match value {
+        None => Ok(T::default()),
+        Some(v) if v.is_instance_of::<PyInt>() && !v.is_instance_of::<PyBool>() => {
+            v.extract::<T>().map_err(|_| to_py(Error::invalid(name, expected, v)))
+        }
+        Some(v) => Err(wrong_type(name, "an int", type_name(v))),
+    }
+}
+
 /// Renames a core error about the callback's outputs to name `recurrent_fn`.
 fn callback_error(err: Error) -> PyErr {
     match err {
@@ -169,13 +184,14 @@ fn callback_error(err: Error) -> PyErr {
 type SearchArrays<'py> =
     (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
 
-/// search(root_value, root_logits, recurrent_fn, config, legal_mask=None, seed=0)
+/// search(root_value, root_logits, recurrent_fn, config, legal_mask=None, seed=0, first_game=0)
 /// --
 ///
 /// Runs the batched search; returns `(visit_counts, policy, root_value, q_values,
 /// action)` as fresh numpy arrays. See `mzero.search`.
 #[pyfunction]
-#[pyo3(signature = (root_value, root_logits, recurrent_fn, config, legal_mask=None, seed=None))]
+#[pyo3(signature = (root_value, root_logits, recurrent_fn, config, legal_mask=None, seed=None, first_game=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn search<'py>(
     py: Python<'py>,
     root_value: &Bound<'py, PyAny>,
@@ -184,15 +200,11 @@ pub fn search<'py>(
     config: &Bound<'py, PyAny>,
     legal_mask: Option<&Bound<'py, PyAny>>,
     seed: Option<&Bound<'py, PyAny>>,
+    first_game: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<SearchArrays<'py>> {
     let config = config_from_py(config)?;
-    let seed = match seed {
-        None => 0,
-        Some(s) if s.is_instance_of::<PyInt>() && !s.is_instance_of::<PyBool>() => {
-            s.extract::<u64>().map_err(|_| to_py(Error::invalid("seed", "an integer in [0, 2**64)", s)))?
-        }
-        Some(s) => return Err(wrong_type("seed", "an int", type_name(s))),
-    };
+    let seed: u64 = int_arg("seed", seed, "an integer in [0, 2**64)")?;
+    let first_game: usize = int_arg("first_game", first_game, "an integer >= 0")?;
     if !recurrent_fn.is_callable() {
         return Err(wrong_type("recurrent_fn", "a callable", type_name(recurrent_fn)));
     }
@@ -228,7 +240,7 @@ pub fn search<'py>(
         &mut search,
         &config,
         Roots { value: &values, logits: &logits, num_actions: a, legal_mask: mask.as_deref() },
-        seed,
+        (seed, first_game),
         recurrent_fn,
     );
     give_back(search);
@@ -240,10 +252,10 @@ fn run<'py>(
     search: &mut BatchSearch,
     config: &SearchConfig,
     roots: Roots<'_>,
-    seed: u64,
+    (seed, first_game): (u64, usize),
     recurrent_fn: &Bound<'py, PyAny>,
 ) -> PyResult<SearchArrays<'py>> {
-    py.detach(|| search.begin(config, roots, seed)).map_err(to_py)?;
+    py.detach(|| search.begin_at(config, roots, seed, first_game)).map_err(to_py)?;
     let (b, a) = (search.batch(), search.num_actions());
     let mut reward = Vec::with_capacity(b);
     let mut value = Vec::with_capacity(b);

@@ -51,9 +51,11 @@ use tree::{masked_softmax_into, Tree, ROOT};
 pub const MAX_SIMULATIONS: usize = 1 << 24;
 
 /// Batches at least this large spread the per-game work over rayon's threads.
-/// Each simulation is one fork-join; on the 2-core development machine it pays
-/// off from about 256 games (below, waking the workers costs more than it saves).
-pub const PARALLEL_MIN_GAMES: usize = 256;
+/// Each simulation is one fork-join, and during a real model call (about 1 ms on a
+/// CPU) the workers fall asleep: waking them costs more than it saves below about
+/// 1,024 games (2-core development machine, `benches/bench_selfplay.py`; at 256 games
+/// a search took 12 ms of tree work on two threads against 7 ms on one).
+pub const PARALLEL_MIN_GAMES: usize = 1024;
 
 /// The search algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -435,6 +437,21 @@ impl BatchSearch {
     /// Starts a search of the `B` games of `roots` and selects the leaves of
     /// simulation 0. Every input is checked before anything changes.
     pub fn begin(&mut self, config: &SearchConfig, roots: Roots<'_>, seed: u64) -> Result<()> {
+        self.begin_at(config, roots, seed, 0)
+    }
+
+    /// [`BatchSearch::begin`] for games `first_game..first_game + B` of a larger
+    /// population: game `i` of `roots` draws its root noise from the stream of
+    /// `(seed, first_game + i)`, so searching a population in several parts gives each
+    /// game exactly what one search of the whole population gives it. The leaf
+    /// requests still number the games `0..B`.
+    pub fn begin_at(
+        &mut self,
+        config: &SearchConfig,
+        roots: Roots<'_>,
+        seed: u64,
+        first_game: usize,
+    ) -> Result<()> {
         let Roots { value: root_value, logits: root_logits, num_actions, legal_mask } = roots;
         config.validate()?;
         let batch = root_value.len();
@@ -475,6 +492,13 @@ impl BatchSearch {
         (config.num_simulations + 1).checked_mul(num_actions).ok_or_else(|| {
             Error::invalid("num_simulations", "a tree that fits in memory", config.num_simulations)
         })?;
+        first_game.checked_add(batch).ok_or_else(|| {
+            Error::invalid(
+                "first_game",
+                format!("at most {} for B = {batch}", usize::MAX - batch),
+                first_game,
+            )
+        })?;
 
         // Until every game has begun, this is no search (a failed begin leaves none).
         self.started = false;
@@ -492,7 +516,13 @@ impl BatchSearch {
         let begin_one = |(i, game): (usize, &mut Game)| {
             let row = i * num_actions..(i + 1) * num_actions;
             let legal = legal_mask.map_or(&all_legal[..], |m| &m[row.clone()]);
-            game.begin(config, root_value[i], &root_logits[row], legal, noise::game_rng(seed, i))?;
+            game.begin(
+                config,
+                root_value[i],
+                &root_logits[row],
+                legal,
+                noise::game_rng(seed, first_game + i),
+            )?;
             game.select(rules);
             Ok(())
         };
@@ -643,12 +673,28 @@ pub fn run<F>(
     config: &SearchConfig,
     roots: Roots<'_>,
     seed: u64,
+    recurrent: F,
+) -> Result<SearchOutput>
+where
+    F: FnMut(&LeafRequests, &mut Evaluation) -> Result<()>,
+{
+    run_at(search, config, roots, seed, 0, recurrent)
+}
+
+/// [`run`] for games `first_game..first_game + B` of a larger population (see
+/// [`BatchSearch::begin_at`]).
+pub fn run_at<F>(
+    search: &mut BatchSearch,
+    config: &SearchConfig,
+    roots: Roots<'_>,
+    seed: u64,
+    first_game: usize,
     mut recurrent: F,
 ) -> Result<SearchOutput>
 where
     F: FnMut(&LeafRequests, &mut Evaluation) -> Result<()>,
 {
-    search.begin(config, roots, seed)?;
+    search.begin_at(config, roots, seed, first_game)?;
     let (b, a) = (search.batch(), search.num_actions());
     let mut eval = Evaluation { reward: vec![0.0; b], value: vec![0.0; b], logits: vec![0.0; b * a] };
     while !search.is_done() {

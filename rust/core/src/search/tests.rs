@@ -38,13 +38,25 @@ impl Tabular {
         legal: Option<&[bool]>,
         seed: u64,
     ) -> SearchOutput {
+        self.search_at(config, roots, legal, seed, 0)
+    }
+
+    /// [`Tabular::search`] for games `first_game..` of a larger population.
+    fn search_at(
+        &self,
+        config: &SearchConfig,
+        roots: &[usize],
+        legal: Option<&[bool]>,
+        seed: u64,
+        first_game: usize,
+    ) -> SearchOutput {
         let a = self.num_actions;
         let value: Vec<f32> = roots.iter().map(|&s| self.value[s]).collect();
         let logits: Vec<f32> = roots.iter().flat_map(|&s| self.logits[s * a..(s + 1) * a].to_vec()).collect();
         let mut states: Vec<Vec<usize>> = roots.iter().map(|&s| vec![s]).collect();
         let mut search = BatchSearch::new();
         let roots = Roots { value: &value, logits: &logits, num_actions: a, legal_mask: legal };
-        run(&mut search, config, roots, seed, |leaves, eval| {
+        run_at(&mut search, config, roots, seed, first_game, |leaves, eval| {
             for i in 0..leaves.game.len() {
                 let game = leaves.game[i] as usize;
                 let parent = states[game][leaves.parent[i] as usize];
@@ -159,6 +171,31 @@ fn without_noise_a_game_searched_alone_matches_the_batch() {
         assert_eq!(row(&batch.visit_counts, 3, 1), alone.visit_counts);
         assert_eq!(row(&batch.policy, 3, 1), alone.policy);
         assert_eq!(batch.action[1], alone.action[0]);
+    }
+}
+
+#[test]
+fn a_population_searched_in_parts_matches_one_search_of_the_whole() {
+    let model = Tabular::random(7, 4, 5);
+    let roots: Vec<usize> = (0..10).map(|i| (i * 3) % 7).collect();
+    for algorithm in [Algorithm::MuZero, Algorithm::Gumbel] {
+        // Root noise on: each game's stream must follow its index in the population.
+        let cfg = SearchConfig { dirichlet_fraction: 0.25, ..config(algorithm, 20) };
+        let whole = model.search(&cfg, &roots, None, 9);
+        let (first, second) = roots.split_at(4);
+        let parts = [model.search_at(&cfg, first, None, 9, 0), model.search_at(&cfg, second, None, 9, 4)];
+        let mut rows = 0;
+        for part in &parts {
+            for i in 0..part.batch {
+                assert_eq!(row(&part.visit_counts, 4, i), row(&whole.visit_counts, 4, rows + i));
+                assert_eq!(row(&part.policy, 4, i), row(&whole.policy, 4, rows + i));
+                assert_eq!(part.action[i], whole.action[rows + i]);
+            }
+            rows += part.batch;
+        }
+        // Without the offset the second part would reuse the first part's streams.
+        let unshifted = model.search_at(&cfg, second, None, 9, 0);
+        assert_ne!(unshifted.visit_counts, parts[1].visit_counts);
     }
 }
 
