@@ -1,12 +1,17 @@
 """Self-play throughput: environment steps per second on CartPole-v1.
 
-For each B (environments stepped together) this runs the cartpole preset's
-network and search (``--simulations``, default 50) through :class:`mzero.selfplay.SelfPlay`
-into a real :class:`mzero.ReplayBuffer`, and reports the median over repeats of
-environment steps per second (each of the B environments counts), plus the share
-of wall time spent inside the network callbacks. Prints a table, saves JSON.
+For each B (environments stepped together) and each ``train.pipeline`` (game groups
+in flight) this runs the cartpole preset's network and search (``--simulations``,
+default 50) through :class:`mzero.selfplay.SelfPlay` into a real
+:class:`mzero.ReplayBuffer`. It reports medians over repeats of environment steps per
+second (each of the B environments counts) and simulations per second, the share of
+wall time with the network busy, and the thread-seconds per wall second in network
+calls, tree work and environment steps (summed over groups: with several groups in
+flight they overlap). Each pipeline > 1 gets its speed-up over pipeline 1 at the same
+B, measured in the same run. Prints a table, saves JSON.
 
-    python benches/bench_selfplay.py                 # B in {1, 16, 64}
+    python benches/bench_selfplay.py                 # B in {1, 16, 64}, pipeline 1
+    python benches/bench_selfplay.py --batches 64 256 1024 --pipelines 1 2
     python benches/bench_selfplay.py --quick --out /tmp/selfplay.json
     python benches/bench_selfplay.py --batches 16 --searches muzero:50 gumbel:8
                                                      # several searches, one run
@@ -35,14 +40,15 @@ from mzero.selfplay import SelfPlay
 DEFAULT_OUT = Path(__file__).parent / "results" / "selfplay.json"
 
 
-def measure(
-    batch: int, simulations: int, steps: int, repeats: int, device: str, algorithm: str = "muzero"
-) -> dict[str, Any]:
-    """Median env steps/s of ``repeats`` runs of ``steps`` self-play steps over ``batch`` games."""
+def _self_play(
+    batch: int, simulations: int, device: str, algorithm: str, pipeline: int, inference: str
+) -> tuple[SelfPlay, mzero.ReplayBuffer]:
     config = preset("cartpole")
     config.train.num_envs = batch
+    config.train.pipeline = pipeline
     config.search.num_simulations = simulations
     config.search.algorithm = algorithm
+    config.network.inference = inference  # type: ignore[assignment]
     env = make_env_from_config(config.env)
     torch.manual_seed(0)
     network = MuZeroNetwork(env.obs_shape, env.num_actions, config.network).to(device)
@@ -54,45 +60,58 @@ def measure(
         td_steps=config.train.td_steps,
         discount=config.search.discount,
     )
-    play = SelfPlay(network, config, replay, seed=0)
+    return SelfPlay(network, config, replay, seed=0), replay
 
-    # time spent in the network (root inference and every recurrent_fn call)
-    inside = [0.0]
-    planner = play.planner
-    for name in ("initial_inference", "recurrent_fn"):
-        inner = getattr(planner, name)
 
-        def timed(*args: Any, _inner: Any = inner) -> Any:
-            start = time.perf_counter()
-            try:
-                return _inner(*args)
-            finally:
-                inside[0] += time.perf_counter() - start
+def measure(
+    batch: int,
+    simulations: int,
+    steps: int,
+    repeats: int,
+    device: str,
+    algorithm: str = "muzero",
+    pipelines: tuple[int, ...] = (1,),
+    inference: str = "trace",
+) -> list[dict[str, Any]]:
+    """Medians of ``repeats`` runs of ``steps`` self-play steps over ``batch`` games, per pipeline.
 
-        setattr(planner, name, timed)
-
-    for _ in range(2):  # warm-up
-        play.step(temperature=1.0)
-    rates, shares = [], []
-    for _ in range(repeats):
-        inside[0] = 0.0
-        start = time.perf_counter()
-        for _ in range(steps):
+    The pipelines take turns within each repeat, so that a slow spell of a shared
+    machine hits them alike.
+    """
+    plays = [
+        _self_play(batch, simulations, device, algorithm, pipeline, inference)
+        for pipeline in pipelines
+    ]
+    for play, _ in plays:
+        for _ in range(2):  # warm-up
             play.step(temperature=1.0)
-        wall = time.perf_counter() - start
-        rates.append(steps * batch / wall)
-        shares.append(inside[0] / wall)
-    play.close()
-    return {
-        "B": batch,
-        "algorithm": algorithm,
-        "num_simulations": simulations,
-        "steps_per_repeat": steps,
-        "env_steps_per_s_median": statistics.median(rates),
-        "env_steps_per_s": rates,
-        "network_share_median": statistics.median(shares),
-        "replay_transitions": len(replay),
-    }
+    runs: list[list[dict[str, float]]] = [[] for _ in plays]
+    for _ in range(repeats):
+        for (play, _), out in zip(plays, runs, strict=True):
+            play.throughput.take()
+            start = time.perf_counter()
+            for _ in range(steps):
+                play.step(temperature=1.0)
+            wall = time.perf_counter() - start
+            out.append(play.throughput.take().rates(wall))
+    rows = []
+    for pipeline, (play, replay), out in zip(pipelines, plays, runs, strict=True):
+        play.close()
+        row: dict[str, Any] = {
+            "B": batch,
+            "pipeline": pipeline,
+            "groups": len(play.groups),
+            "algorithm": algorithm,
+            "num_simulations": simulations,
+            "inference": inference,
+            "steps_per_repeat": steps,
+            "env_steps_per_s": [r["env_steps_per_s"] for r in out],
+            "replay_transitions": len(replay),
+        }
+        for key in out[0]:
+            row[f"{key}_median"] = statistics.median(r[key] for r in out)
+        rows.append(row)
+    return rows
 
 
 def main() -> None:
@@ -107,15 +126,24 @@ def main() -> None:
         help="searches to compare in one run, e.g. muzero:50 gumbel:8 "
         "(default: muzero with --simulations)",
     )
+    parser.add_argument(
+        "--pipelines", type=int, nargs="+", default=[1], help="train.pipeline values to compare"
+    )
+    parser.add_argument(
+        "--inference", choices=["trace", "eager"], default="trace", help="network.inference"
+    )
     parser.add_argument("--steps", type=int, default=20, help="self-play steps per repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
-    parser.add_argument("--quick", action="store_true", help="a few steps at B in {1, 4}")
+    parser.add_argument(
+        "--quick", action="store_true", help="a few steps at B in {1, 4}, pipelines 1 and 2"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     if args.quick:
         args.batches, args.steps, args.repeats, args.simulations = [1, 4], 2, 2, 8
+        args.pipelines = [1, 2]
     torch.set_num_threads(args.threads)
 
     searches = [("muzero", args.simulations)]
@@ -128,15 +156,39 @@ def main() -> None:
             searches.append((algorithm, int(sims)))
 
     results = []
-    print(f"{'B':>4} {'algorithm':>9} {'sims':>5} {'env steps/s':>12} {'network share':>14}")
+    print(
+        f"{'B':>5} {'pipeline':>8} {'algorithm':>9} {'sims':>5} {'env steps/s':>12} "
+        f"{'sims/s':>9} {'speed-up':>8} {'net busy':>8} {'infer':>6} {'tree':>6} {'env':>6}"
+    )
     for batch in args.batches:
         for algorithm, sims in searches:
-            row = measure(batch, sims, args.steps, args.repeats, args.device, algorithm)
-            results.append(row)
-            print(
-                f"{batch:>4} {algorithm:>9} {sims:>5} {row['env_steps_per_s_median']:>12.1f} "
-                f"{row['network_share_median']:>14.2f}"
+            rows = measure(
+                batch,
+                sims,
+                args.steps,
+                args.repeats,
+                args.device,
+                algorithm,
+                tuple(args.pipelines),
+                args.inference,
             )
+            base = next((r for r in rows if r["pipeline"] == 1), None)
+            for row in rows:
+                if base is not None:
+                    # per repeat, then the median: the pipelines ran side by side
+                    pairs = zip(row["env_steps_per_s"], base["env_steps_per_s"], strict=True)
+                    ratios = [a / b for a, b in pairs]
+                    row["speedup_over_pipeline_1"] = statistics.median(ratios)
+                results.append(row)
+                speedup = row.get("speedup_over_pipeline_1")
+                print(
+                    f"{batch:>5} {row['pipeline']:>8} {algorithm:>9} {sims:>5} "
+                    f"{row['env_steps_per_s_median']:>12.1f} "
+                    f"{row['simulations_per_s_median']:>9.0f} "
+                    + (f"{speedup:>8.2f} " if speedup is not None else f"{'':>8} ")
+                    + f"{row['network_busy_median']:>8.2f} {row['inference_share_median']:>6.2f} "
+                    f"{row['tree_share_median']:>6.2f} {row['env_share_median']:>6.2f}"
+                )
     report = {
         "benchmark": "selfplay",
         "env": "CartPole-v1",

@@ -17,7 +17,9 @@ from mzero.networks import MuZeroNetwork
 torch.set_num_threads(1)
 
 
-def lowest_legal_search(root_value, root_logits, recurrent_fn, config, legal_mask=None, seed=0):
+def lowest_legal_search(
+    root_value, root_logits, recurrent_fn, config, legal_mask=None, seed=0, first_game=0
+):
     """Stand-in for ``mzero.search`` whose action is the lowest legal index (no simulations)."""
     batch, actions = root_logits.shape
     mask = np.ones((batch, actions), bool) if legal_mask is None else legal_mask

@@ -88,14 +88,14 @@ class SelfPlayRecorder:
         self.play = SelfPlay(cartpole_network(), config, self.replay, seed=seed)
         self.outs: list[Any] = []
         self.env_actions: list[list[int]] = [[] for _ in self.play.envs]
-        plan = self.play.planner.plan
+        search = self.play.planner.search
 
-        def recording_plan(*args: Any, **kwargs: Any) -> Any:
-            out = plan(*args, **kwargs)
+        def recording_search(*args: Any, **kwargs: Any) -> Any:
+            out = search(*args, **kwargs)
             self.outs.append(out)
             return out
 
-        self.play.planner.plan = recording_plan  # type: ignore[method-assign]
+        self.play.planner.search = recording_search  # type: ignore[method-assign]
         for i, env in enumerate(self.play.envs):
             env_step = env.step
 
@@ -184,7 +184,9 @@ class SearchSpy:
         self.reference: list[np.ndarray] = []
         self.noisy_actions: list[np.ndarray] = []
 
-    def __call__(self, root_value, root_logits, recurrent_fn, config, legal_mask=None, seed=0):
+    def __call__(
+        self, root_value, root_logits, recurrent_fn, config, legal_mask=None, seed=0, first_game=0
+    ):
         def run(search_config: Any, seed: int) -> Any:
             return self.search(
                 root_value,
@@ -193,6 +195,7 @@ class SearchSpy:
                 search_config,
                 legal_mask=legal_mask,
                 seed=seed,
+                first_game=first_game,
             )
 
         out = run(config, seed)

@@ -195,7 +195,11 @@ def test_a_population_searched_in_parts_matches_one_search(algorithm) -> None:
 
 @pytest.mark.parametrize(
     ("first_game", "error"),
-    [(-1, mzero.InvalidArgumentError), (True, mzero.InvalidTypeError), (1.0, mzero.InvalidTypeError)],
+    [
+        (-1, mzero.InvalidArgumentError),
+        (True, mzero.InvalidTypeError),
+        (1.0, mzero.InvalidTypeError),
+    ],
 )
 def test_first_game_is_checked(first_game, error) -> None:
     model = TabularModel.random(np.random.default_rng(0), 3, 2)

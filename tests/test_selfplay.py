@@ -40,7 +40,9 @@ class RandomTreeSearch:
         self.calls: list[dict[str, np.ndarray]] = []
         self.roots: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
 
-    def __call__(self, root_value, root_logits, recurrent_fn, config, legal_mask=None, seed=0):
+    def __call__(
+        self, root_value, root_logits, recurrent_fn, config, legal_mask=None, seed=0, first_game=0
+    ):
         batch, actions = root_logits.shape
         self.roots.append((root_value.copy(), root_logits.copy(), legal_mask))
         game = np.arange(batch, dtype=np.int64)
@@ -308,10 +310,19 @@ def test_bench_selfplay_quick_writes_its_json(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     assert report["benchmark"] == "selfplay" and report["env"] == "CartPole-v1"
-    assert [row["B"] for row in report["results"]] == [1, 4]
-    for row in report["results"]:
+    rows = report["results"]
+    assert [(row["B"], row["pipeline"]) for row in rows] == [(1, 1), (1, 2), (4, 1), (4, 2)]
+    assert [row["groups"] for row in rows] == [1, 1, 1, 2]  # never more groups than games
+    for row in rows:
         assert row["env_steps_per_s_median"] > 0
-        assert 0 < row["network_share_median"] <= 1
+        assert row["simulations_per_s_median"] == pytest.approx(8 * row["env_steps_per_s_median"])
+        assert 0 < row["network_busy_median"] <= 1
+        # thread-seconds: one group cannot be in the network longer than the wall time
+        if row["groups"] == 1:
+            assert row["network_busy_median"] == pytest.approx(row["inference_share_median"])
+        for share in ("inference_share_median", "tree_share_median", "env_share_median"):
+            assert 0 < row[share] <= row["groups"]
+        assert row["speedup_over_pipeline_1"] > 0
         assert row["num_simulations"] == 8 and row["steps_per_repeat"] == 2
         assert len(row["env_steps_per_s"]) == 2
         # 2 warm-up + 2 x 2 timed self-play steps: no CartPole game ends that early (a pole

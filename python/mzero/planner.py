@@ -6,30 +6,135 @@ reanalysis: ``initial_inference`` once for the batch, then one ``mzero.search`` 
 ``latent[num_simulations + 1, B, *latent_shape]`` on the network's device (node 0 is
 the root, simulation k expands node k + 1), runs ``recurrent_inference`` and writes
 the children's latents back.
+
+Both steps are small modules (:class:`RootStep`, :class:`RecurrentStep`). With
+``network.inference = "trace"`` each is traced once into a TorchScript graph: one call
+without Python overhead per op that releases the GIL while it runs, so that self-play's
+game groups in flight overlap their network calls with each other's tree work and
+environment steps. On CUDA the ids go up and the outputs come down through pinned host
+buffers with ``non_blocking`` copies, and a call waits on the device once.
 """
 
 from __future__ import annotations
 
+import threading
+import warnings
+import weakref
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor, nn
 
 import mzero
 from mzero.errors import InvalidArgumentError
 from mzero.networks import MuZeroNetwork
+from mzero.throughput import BusyClock
 
-__all__ = ["Planner"]
+__all__ = ["Planner", "RecurrentStep", "RootStep"]
+
+_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class RootStep(nn.Module):
+    """``obs [B, stack, *obs_shape]`` -> (latent ``[B, *latent_shape]``, packed ``[B, 1 + A]``).
+
+    ``packed[:, 0]`` is the value, ``packed[:, 1:]`` the policy logits (float32).
+    """
+
+    def __init__(self, network: MuZeroNetwork) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        out = self.network.initial_inference(obs)
+        packed = torch.cat([out.value[:, None], out.policy_logits], dim=1).float()
+        return out.latent, packed
+
+
+class RecurrentStep(nn.Module):
+    """One simulation's model call on the flattened latent store.
+
+    ``latent`` is ``[nodes * games, *latent_shape]`` (row ``node * games + game``);
+    ``ids`` int64 ``[3, N]`` holds the parent rows, the child rows and the actions.
+    Steps the parents with the actions, writes the children's latents into their rows
+    and returns packed float32 ``[N, 2 + A]``: reward, value, policy logits.
+    """
+
+    def __init__(self, network: MuZeroNetwork) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, latent: Tensor, ids: Tensor) -> Tensor:
+        out = self.network.recurrent_inference(latent.index_select(0, ids[0]), ids[2])
+        latent.index_copy_(0, ids[1], out.latent.to(latent.dtype))
+        packed = torch.cat([out.reward[:, None], out.value[:, None], out.policy_logits], dim=1)
+        return packed.float()
+
+
+class _Steps:
+    """The two steps of one network, traced or not; shared by every planner of the network."""
+
+    def __init__(self, network: MuZeroNetwork, store: Tensor) -> None:
+        self.device = store.device
+        self.root: nn.Module = RootStep(network)
+        self.recurrent: nn.Module = RecurrentStep(network)
+        if network.inference == "trace" and network.inference_dtype == "float32":
+            self._trace(network, store)
+
+    def _trace(self, network: MuZeroNetwork, store: Tensor) -> None:
+        games = 2
+        obs = torch.zeros((games, network.frame_stack, *network.obs_shape), device=store.device)
+        scratch = torch.zeros((2 * games, *network.latent_shape), device=store.device)
+        ids = torch.tensor([[0, 1], [2, 3], [0, 0]], device=store.device)
+        with warnings.catch_warnings():
+            # torch.jit.trace is in maintenance mode (torch.compile holds the GIL while
+            # it runs, which defeats the game groups); the shape checks of the network
+            # hold for every batch and are rightly recorded as constants
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            self.root = torch.jit.trace(self.root, (obs,), check_trace=False)
+            self.recurrent = torch.jit.trace(self.recurrent, (scratch, ids), check_trace=False)
+
+
+_STEPS: weakref.WeakKeyDictionary[MuZeroNetwork, _Steps] = weakref.WeakKeyDictionary()
+_STEPS_LOCK = threading.Lock()
+
+
+def _steps(network: MuZeroNetwork, store: Tensor) -> _Steps:
+    """The network's steps, traced (in eval mode) on first use for its device."""
+    with _STEPS_LOCK:
+        steps = _STEPS.get(network)
+        if steps is None or steps.device != store.device:
+            was_training = network.training
+            network.eval()
+            try:
+                with torch.inference_mode():
+                    steps = _Steps(network, store)
+            finally:
+                network.train(was_training)
+            _STEPS[network] = steps
+        return steps
 
 
 class Planner:
     """Batched MuZero planning: root inference, ``mzero.search``, latents kept on the device.
 
     ``search_config`` is a :class:`mzero.SearchConfig`; ``max_games`` the largest batch
-    :meth:`plan` will see (it sizes the latent tensor).
+    :meth:`plan` will see (it sizes the latent tensor). The network's ``inference`` and
+    ``inference_dtype`` settings choose how it runs (module docstring).
+    :attr:`inference_s` adds up the seconds spent in network calls; ``clock``, when
+    given, is told when each call starts and ends (several planners may share one).
     """
 
-    def __init__(self, network: MuZeroNetwork, search_config: Any, max_games: int) -> None:
+    def __init__(
+        self,
+        network: MuZeroNetwork,
+        search_config: Any,
+        max_games: int,
+        clock: BusyClock | None = None,
+    ) -> None:
         if max_games < 1:
             raise InvalidArgumentError(f"max_games: expected >= 1, got {max_games}")
         self.network = network
@@ -41,9 +146,52 @@ class Planner:
                 (search_config.num_simulations + 1, max_games, *network.latent_shape),
                 device=self.device,
             )
+        self._steps = _steps(network, self.latent)
+        self.clock = clock or BusyClock()
+        self.inference_s = 0.0
+        dtype = _DTYPES.get(network.inference_dtype)
+        self._autocast: Any = (
+            (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else nullcontext
+        )
+        self._cuda = self.device.type == "cuda"
+        if self._cuda:
+            # pinned staging buffers: the non_blocking copies really are asynchronous
+            num_actions = network.num_actions
+            obs_shape = (max_games, network.frame_stack, *network.obs_shape)
+            self._obs_host = torch.empty(obs_shape, pin_memory=True)
+            self._ids_host = torch.empty((3, max_games), dtype=torch.int64, pin_memory=True)
+            self._out_host = torch.empty((max_games, 2 + num_actions), pin_memory=True)
+            self._copied = torch.cuda.Event()
 
-    def _to_device(self, array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, non_blocking=True)
+    def _upload(self, array: np.ndarray, host: Tensor | None) -> Tensor:
+        """numpy -> tensor on the device (through the pinned buffer ``host`` on CUDA)."""
+        if host is None or array.shape[0] > host.shape[0]:
+            return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+        staged = host[tuple(slice(0, n) for n in array.shape)]
+        staged.numpy()[...] = array
+        return staged.to(self.device, non_blocking=True)
+
+    def _download(self, packed: Tensor) -> np.ndarray:
+        """Device tensor ``[N, C]`` -> numpy, with one wait on the device on CUDA."""
+        if not self._cuda:
+            return packed.numpy()
+        host = self._out_host[: packed.shape[0], : packed.shape[1]]
+        host.copy_(packed, non_blocking=True)
+        self._copied.record()
+        self._copied.synchronize()
+        return host.numpy()
+
+    def _root(self, observations: np.ndarray) -> tuple[Tensor, np.ndarray]:
+        start = self.clock.start()
+        obs = self._upload(observations.astype(np.float32, copy=False), self._host("_obs_host"))
+        with self._autocast():
+            latent, packed = self._steps.root(obs)
+        out = self._download(packed)
+        self.inference_s += self.clock.stop(start)
+        return latent, out
+
+    def _host(self, name: str) -> Tensor | None:
+        return getattr(self, name) if self._cuda else None
 
     @torch.inference_mode()
     def initial_inference(self, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,31 +199,57 @@ class Planner:
 
         Also stores the root latents as node 0 of ``self.latent``.
         """
-        batch = observations.shape[0]
-        root = self.network.initial_inference(self._to_device(observations))
-        self.latent[0, :batch] = root.latent
-        packed = torch.cat([root.value[:, None], root.policy_logits], dim=1).float().cpu()
-        packed_np = packed.numpy()
-        return np.ascontiguousarray(packed_np[:, 0]), np.ascontiguousarray(packed_np[:, 1:])
+        latent, packed = self._root(observations)
+        self.latent[0, : latent.shape[0]] = latent
+        return np.ascontiguousarray(packed[:, 0]), np.ascontiguousarray(packed[:, 1:])
 
     def recurrent_fn(
         self, game: np.ndarray, parent: np.ndarray, action: np.ndarray, node: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The callback: ids ``int64 [N]`` -> reward ``[N]``, value ``[N]``, logits ``[N, A]``."""
+        start = self.clock.start()
         with torch.inference_mode():
             # rows of latent viewed as [(num_simulations + 1) * max_games, ...]: row
             # node * max_games + game; one host-to-device copy for all the ids
             ids = np.stack([parent * self.max_games + game, node * self.max_games + game, action])
-            parent_row, node_row, action_t = self._to_device(ids.astype(np.int64, copy=False))
+            ids_t = self._upload(ids, self._host("_ids_host"))
             flat = self.latent.view(-1, *self.network.latent_shape)
-            out = self.network.recurrent_inference(flat.index_select(0, parent_row), action_t)
-            flat.index_copy_(0, node_row, out.latent)
-            packed = torch.cat([out.reward[:, None], out.value[:, None], out.policy_logits], dim=1)
-            packed_np = packed.float().cpu().numpy()
+            with self._autocast():
+                packed = self._download(self._steps.recurrent(flat, ids_t))
+        self.inference_s += self.clock.stop(start)
         return (
-            np.ascontiguousarray(packed_np[:, 0]),
-            np.ascontiguousarray(packed_np[:, 1]),
-            np.ascontiguousarray(packed_np[:, 2:]),
+            np.ascontiguousarray(packed[:, 0]),
+            np.ascontiguousarray(packed[:, 1]),
+            np.ascontiguousarray(packed[:, 2:]),
+        )
+
+    def search(
+        self,
+        observations: np.ndarray,
+        legal_mask: np.ndarray | None = None,
+        seed: int = 0,
+        first_game: int = 0,
+    ) -> Any:
+        """One batched search from ``observations [B, stack, *obs_shape]``, as the network is.
+
+        :meth:`plan` without switching the network to eval mode: for callers that set
+        the mode once around several planners running at the same time (self-play's
+        game groups). ``first_game`` is passed to ``mzero.search``.
+        """
+        batch = observations.shape[0]
+        if not 1 <= batch <= self.max_games:
+            raise InvalidArgumentError(
+                f"observations: expected 1 to {self.max_games} games, got {batch}"
+            )
+        root_value, root_logits = self.initial_inference(observations)
+        return mzero.search(
+            root_value,
+            root_logits,
+            self.recurrent_fn,
+            self.search_config,
+            legal_mask=legal_mask,
+            seed=seed,
+            first_game=first_game,
         )
 
     def plan(
@@ -87,33 +261,26 @@ class Planner:
         (``visit_counts``, ``policy``, ``root_value``, ``q_values``, ``action``). The
         network runs in eval mode; its previous mode is restored afterwards.
         """
-        batch = observations.shape[0]
-        if not 1 <= batch <= self.max_games:
-            raise InvalidArgumentError(
-                f"observations: expected 1 to {self.max_games} games, got {batch}"
-            )
-        was_training = self.network.training
-        self.network.eval()
-        try:
-            root_value, root_logits = self.initial_inference(observations)
-            return mzero.search(
-                root_value,
-                root_logits,
-                self.recurrent_fn,
-                self.search_config,
-                legal_mask=legal_mask,
-                seed=seed,
-            )
-        finally:
-            self.network.train(was_training)
+        with eval_mode(self.network):
+            return self.search(observations, legal_mask, seed)
 
     @torch.inference_mode()
     def value(self, observations: np.ndarray) -> np.ndarray:
         """The network's value of ``observations [B, stack, *obs_shape]``: float32 ``[B]``."""
-        was_training = self.network.training
-        self.network.eval()
-        try:
-            out = self.network.initial_inference(self._to_device(observations))
-        finally:
-            self.network.train(was_training)
-        return out.value.float().cpu().numpy()
+        with eval_mode(self.network):
+            _, packed = self._root(observations)
+        return np.array(packed[:, 0], dtype=np.float32)
+
+
+class eval_mode(AbstractContextManager[None]):  # noqa: N801 (used like torch.no_grad)
+    """Puts ``module`` in eval mode for the block and restores its previous mode."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+    def __enter__(self) -> None:
+        self.was_training = self.module.training
+        self.module.eval()
+
+    def __exit__(self, *exc: object) -> None:
+        self.module.train(self.was_training)

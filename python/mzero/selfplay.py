@@ -22,12 +22,24 @@ One step of :class:`SelfPlay` (DESIGN.md, "Data flow of one self-play step"):
    environment starts a new one.
 
 The :class:`Planner` (steps 1-2) is shared by self-play, evaluation and the agent.
+
+Game groups in flight (``train.pipeline = k``): the B games are split into k
+contiguous groups, each with its own planner, played on k threads. While one group's
+network call runs (a TorchScript call that releases the GIL, ``network.inference =
+"trace"``), the other groups' trees advance in Rust (GIL released) and their finished
+moves step their environments, so the network, the tree work and the environments
+overlap. Every game gets exactly what one search of all B games would give it:
+group g searches with the step's seed and ``first_game`` = its first game's index,
+and all randomness of a step is drawn up front, per game, in a fixed order.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,9 +49,10 @@ import mzero
 from mzero.config import Config
 from mzero.envs import Environment, make_env_from_config
 from mzero.networks import MuZeroNetwork
-from mzero.planner import Planner
+from mzero.planner import Planner, eval_mode
+from mzero.throughput import BusyClock, Throughput
 
-__all__ = ["EpisodeStats", "GameRecord", "Planner", "SelfPlay"]
+__all__ = ["EpisodeStats", "GameRecord", "Planner", "SelfPlay", "pipeline_groups"]
 
 _SEED_BOUND = 2**63
 
@@ -81,12 +94,44 @@ class EpisodeStats:
     """False if the episode was truncated (e.g. by a time limit)."""
 
 
-class SelfPlay:
-    """B environments (``config.train.num_envs``) played by one network and one batched search.
+def pipeline_groups(num_games: int, pipeline: int | None) -> list[range]:
+    """The game groups of ``train.pipeline``: k contiguous, near-equal ranges of games.
 
-    Finished games go to ``replay.add_game`` (an :class:`mzero.ReplayBuffer`); truncated
-    games bootstrap from the network's value of their last observation.
-    ``env_factory`` defaults to the config's environment.
+    ``pipeline=None`` picks what measured fastest on a 2-core CPU with the cartpole
+    network (``benches/bench_selfplay.py --pipelines 1 2``): two groups from 128
+    games on, one below (smaller batches pay the per-call overhead twice).
+    """
+    k = pipeline if pipeline is not None else (2 if num_games >= AUTO_PIPELINE_MIN_GAMES else 1)
+    k = max(1, min(k, num_games))
+    bounds = np.linspace(0, num_games, k + 1).round().astype(int)
+    return [range(lo, hi) for lo, hi in itertools.pairwise(bounds)]
+
+
+AUTO_PIPELINE_MIN_GAMES = 128
+"""``train.pipeline = None`` plays two game groups from this many games on."""
+
+
+@dataclass
+class _Move:
+    """The randomness of one self-play step, drawn up front so that no thread draws any."""
+
+    seed: int
+    """The search seed of every group (each passes its ``first_game``)."""
+    temperature: float
+    reset_seeds: np.ndarray
+    """int64 ``[B]``: the new game's seed if game i ends in this step."""
+    sample_seeds: np.ndarray
+    """int64 ``[k]``: the action-sampling generator of each group."""
+
+
+class SelfPlay:
+    """B environments (``config.train.num_envs``) played by one network and batched searches.
+
+    The games are played in ``train.pipeline`` groups in flight (module docstring).
+    Finished games go to ``replay.add_game`` (an :class:`mzero.ReplayBuffer`), in game
+    order; truncated games bootstrap from the network's value of their last observation.
+    ``env_factory`` defaults to the config's environment. :attr:`throughput` counts
+    where the time goes.
     """
 
     def __init__(
@@ -99,22 +144,34 @@ class SelfPlay:
     ) -> None:
         factory = env_factory or (lambda: make_env_from_config(config.env))
         self.config = config
+        self.network = network
         self.replay = replay
         self.num_games = config.train.num_envs
         self.stack = config.env.frame_stack
         self.envs = [factory() for _ in range(self.num_games)]
         self.two_player = self.envs[0].two_player
-        self.planner = Planner(
-            network,
-            config.search.to_search_config(two_player=self.two_player, explore=True),
-            self.num_games,
+        search_config = config.search.to_search_config(two_player=self.two_player, explore=True)
+        self.groups = pipeline_groups(self.num_games, config.train.pipeline)
+        self.network_clock = BusyClock()
+        self.planners = [
+            Planner(network, search_config, len(group), clock=self.network_clock)
+            for group in self.groups
+        ]
+        self.planner = self.planners[0]
+        """The first group's planner (the only one without game groups)."""
+        self._pool = (
+            ThreadPoolExecutor(len(self.groups), thread_name_prefix="mzero-selfplay")
+            if len(self.groups) > 1
+            else None
         )
         self.rng = np.random.default_rng(seed)
         self.env_steps = 0
-        self.games = [self._new_game(env) for env in self.envs]
+        self.throughput = Throughput()
+        seeds = self.rng.integers(_SEED_BOUND, size=self.num_games)
+        self.games = [self._new_game(env, int(s)) for env, s in zip(self.envs, seeds, strict=True)]
 
-    def _new_game(self, env: Environment) -> GameRecord:
-        obs, mask = env.reset(seed=int(self.rng.integers(_SEED_BOUND)))
+    def _new_game(self, env: Environment, seed: int) -> GameRecord:
+        obs, mask = env.reset(seed=seed)
         return GameRecord(observations=[obs], legal_mask=mask)
 
     def step(self, temperature: float) -> list[EpisodeStats]:
@@ -123,39 +180,75 @@ class SelfPlay:
         ``temperature`` is the visit-count temperature of PUCT self-play; Gumbel
         self-play ignores it and plays the search's ``action`` (module docstring, step 3).
         """
-        observations = np.stack([game.stacked(self.stack) for game in self.games])
-        legal_mask = np.stack([game.legal_mask for game in self.games])
-        out = self.planner.plan(observations, legal_mask, seed=int(self.rng.integers(_SEED_BOUND)))
+        move = _Move(
+            seed=int(self.rng.integers(_SEED_BOUND)),
+            temperature=temperature,
+            reset_seeds=self.rng.integers(_SEED_BOUND, size=self.num_games),
+            sample_seeds=self.rng.integers(_SEED_BOUND, size=len(self.groups)),
+        )
+        start = time.perf_counter()
+        with eval_mode(self.network):
+            if self._pool is None:
+                finished = self._play(0, move)
+            else:
+                jobs = [self._pool.submit(self._play, g, move) for g in range(len(self.groups))]
+                finished = [game for job in jobs for game in job.result()]
+        self.env_steps += self.num_games
+        stats = self._finish(finished, move)
+        self.throughput.add(
+            wall_s=time.perf_counter() - start,
+            env_steps=self.num_games,
+            simulations=self.num_games * self.config.search.num_simulations,
+            network_busy_s=self.network_clock.take(),
+        )
+        return stats
+
+    def _play(self, g: int, move: _Move) -> list[tuple[int, bool]]:
+        """One move of group ``g``'s games (on its own thread when there are several)."""
+        group, planner = self.groups[g], self.planners[g]
+        games = [self.games[i] for i in group]
+        started = time.perf_counter()
+        network_before = planner.inference_s
+        observations = np.stack([game.stacked(self.stack) for game in games])
+        legal_mask = np.stack([game.legal_mask for game in games])
+        out = planner.search(observations, legal_mask, seed=move.seed, first_game=group.start)
+        searched = time.perf_counter()
+        network_s = planner.inference_s - network_before
         if self.config.search.algorithm == "gumbel":
             # Gumbel MuZero acts with the sequential-halving winner; the Gumbel noise
             # drawn by the search (gumbel_scale) is its exploration, not a temperature
             actions = np.asarray(out.action, dtype=np.int64)
         else:
-            actions = mzero.select_action(out.visit_counts, temperature, self.rng)
+            rng = np.random.default_rng(move.sample_seeds[g])
+            actions = mzero.select_action(out.visit_counts, move.temperature, rng)
             drop = self.config.train.temperature_moves
             if drop is not None:
                 # past the first ``drop`` moves of a game: the most-visited action
-                greedy = np.array([len(game) >= drop for game in self.games])
+                greedy = np.array([len(game) >= drop for game in games])
                 if greedy.any():
                     actions[greedy] = mzero.select_action(out.visit_counts[greedy], 0.0)
 
         finished: list[tuple[int, bool]] = []
-        for i, (env, game) in enumerate(zip(self.envs, self.games, strict=True)):
-            action = int(actions[i])
-            step = env.step(action)
+        for j, (i, game) in enumerate(zip(group, games, strict=True)):
+            action = int(actions[j])
+            step = self.envs[i].step(action)
             game.actions.append(action)
             game.rewards.append(step.reward)
-            game.root_values.append(float(out.root_value[i]))
-            game.policies.append(np.array(out.policy[i], dtype=np.float32))
+            game.root_values.append(float(out.root_value[j]))
+            game.policies.append(np.array(out.policy[j], dtype=np.float32))
             game.legal_masks.append(game.legal_mask)
             game.observations.append(step.observation)
             game.legal_mask = step.legal_mask
             if step.terminated or step.truncated:
                 finished.append((i, step.terminated))
-        self.env_steps += self.num_games
-        return self._finish(finished)
+        self.throughput.add_group(
+            inference_s=network_s,
+            tree_s=searched - started - network_s,
+            env_s=time.perf_counter() - searched,
+        )
+        return finished
 
-    def _finish(self, finished: list[tuple[int, bool]]) -> list[EpisodeStats]:
+    def _finish(self, finished: list[tuple[int, bool]], move: _Move) -> list[EpisodeStats]:
         truncated = [i for i, terminated in finished if not terminated]
         bootstrap = dict.fromkeys(truncated, 0.0)
         if truncated:
@@ -175,7 +268,7 @@ class SelfPlay:
                 legal_masks=np.stack(game.legal_masks).astype(bool, copy=False),
             )
             stats.append(EpisodeStats(self._episode_return(game), len(game), terminated=terminated))
-            self.games[i] = self._new_game(self.envs[i])
+            self.games[i] = self._new_game(self.envs[i], int(move.reset_seeds[i]))
         return stats
 
     def _episode_return(self, game: GameRecord) -> float:
@@ -186,6 +279,8 @@ class SelfPlay:
         return last if (len(game) - 1) % 2 == 0 else -last
 
     def close(self) -> None:
-        """Closes every environment."""
+        """Closes every environment and the group threads."""
+        if self._pool is not None:
+            self._pool.shutdown()
         for env in self.envs:
             env.close()

@@ -20,7 +20,12 @@ One loop (MuZero, Schrittwieser et al. 2020, appendix G, run synchronously):
 
 The run directory holds ``config.json`` (the resolved config), ``metrics.jsonl``
 (one JSON object per line: ``env_steps``, ``train_steps``, ``wall_s``, losses,
-``eval_return_mean`` when evaluated), TensorBoard scalars under ``tensorboard/``,
+``eval_return_mean`` when evaluated, and where the time went since the previous
+line: ``env_steps_per_s``, ``simulations_per_s``, ``train_steps_per_s``, the share of
+wall time with the network busy in self-play (``network_busy``) and the
+thread-seconds per wall second in network calls, tree work, environment steps and
+the learner: ``inference_share``, ``tree_share``, ``env_share``,
+``learner_share``; see :mod:`mzero.throughput`), TensorBoard scalars under ``tensorboard/``,
 and checkpoints ``checkpoints/last.pt`` (latest) and ``checkpoints/best.pt`` (best
 evaluation), each written atomically.
 """
@@ -212,6 +217,10 @@ class Trainer:
         self.best_eval: tuple[float, ...] | None = None
         self.recent: deque[EpisodeStats] = deque(maxlen=100)
         self.last_losses: dict[str, float] = {}
+        self.learner_seconds = 0.0
+        """Seconds in learner steps since the last metrics line."""
+        self._last_log = (time.monotonic(), 0)
+        """(time, train_steps) at the last metrics line."""
 
     # -- one learner step -------------------------------------------------------------------
 
@@ -356,6 +365,7 @@ class Trainer:
         writer = SummaryWriter(str(self.run_dir / "tensorboard"))
         bar = self._progress_bar()
         start = time.monotonic()
+        self._last_log = (start, self.train_steps)
         next_eval = train.eval_interval if train.eval_interval > 0 else math.inf
         next_log = 0
         next_checkpoint = train.checkpoint_interval
@@ -408,8 +418,10 @@ class Trainer:
         if self.learning_start_env_steps is None:
             self.learning_start_env_steps = self.env_steps
         target = train.train_ratio * (self.env_steps - self.learning_start_env_steps)
+        began = time.perf_counter()
         while self.train_steps < target and not self._done(start):
             self.last_losses = self.train_step()
+        self.learner_seconds += time.perf_counter() - began
 
     def _keep_best(self, metrics: dict[str, float]) -> None:
         key = self._eval_key(metrics)
@@ -428,10 +440,27 @@ class Trainer:
         }
         if self.reanalyzer is not None:
             metrics["reanalyze_s"] = round(self.reanalyze_seconds, 3)
+        metrics |= self._throughput()
         if self.recent:
             metrics["return_mean"] = float(np.mean([e.episode_return for e in self.recent]))
             metrics["episode_length_mean"] = float(np.mean([e.length for e in self.recent]))
         return metrics | self.last_losses
+
+    def _throughput(self) -> dict[str, float]:
+        """Rates and shares of wall time since the previous metrics line."""
+        now = time.monotonic()
+        since, train_steps = self._last_log
+        self._last_log = (now, self.train_steps)
+        wall = now - since
+        counts = self.selfplay.throughput.take()
+        if wall <= 0:
+            return {}
+        rates = counts.rates(wall) | {
+            "train_steps_per_s": (self.train_steps - train_steps) / wall,
+            "learner_share": self.learner_seconds / wall,
+        }
+        self.learner_seconds = 0.0
+        return {key: round(value, 4) for key, value in rates.items()}
 
     def _progress_bar(self) -> Any:
         if not self.progress:

@@ -136,6 +136,9 @@ class MuZeroNetwork(nn.Module):
                 f"network.kind: expected 'mlp' or 'resnet', got {config.kind!r}"
             )
         self.kind = config.kind
+        # how planning runs this network (mzero.planner); learning ignores them
+        self.inference = config.inference
+        self.inference_dtype = config.inference_dtype
         self.projection_dim = config.projection_dim
         if config.projection_dim > 0:
             # EfficientZero's SimSiam-style heads: a projection of any latent state and,
