@@ -22,7 +22,7 @@ import torch
 import mzero
 from mzero.config import Config, NetworkConfig, preset
 from mzero.envs import make_env
-from mzero.networks import MuZeroNetwork
+from mzero.networks import MuZeroNetwork, NetworkOutput
 from mzero.selfplay import GameRecord, Planner, SelfPlay
 
 torch.set_num_threads(1)
@@ -378,3 +378,124 @@ def test_self_play_on_cuda_keeps_latents_on_the_device() -> None:
     game = replay.games[0]
     assert game["observations"].shape[0] == len(game["actions"]) + 1
     np.testing.assert_allclose(game["policies"].sum(1), 1.0, rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# Game groups in flight (train.pipeline)
+# ---------------------------------------------------------------------------
+
+
+class RowByRow(MuZeroNetwork):
+    """Infers each game alone, so that a game's outputs cannot depend on the batch.
+
+    Torch's CPU matrix kernels round differently for different batch sizes (1e-7
+    here), and a search can turn such a difference into another visit count: with this
+    network, a game group of 3 and the whole batch of 7 see bit-identical model outputs.
+    """
+
+    def initial_inference(self, obs: torch.Tensor) -> NetworkOutput:
+        return _cat(
+            [MuZeroNetwork.initial_inference(self, obs[i : i + 1]) for i in range(len(obs))]
+        )
+
+    def recurrent_inference(self, latent: torch.Tensor, action: torch.Tensor) -> NetworkOutput:
+        rows = [
+            MuZeroNetwork.recurrent_inference(self, latent[i : i + 1], action[i : i + 1])
+            for i in range(len(latent))
+        ]
+        return _cat(rows)
+
+
+def _cat(rows: list[NetworkOutput]) -> NetworkOutput:
+    return NetworkOutput(
+        *(None if parts[0] is None else torch.cat(parts) for parts in zip(*rows, strict=True))
+    )
+
+
+def _row_by_row_network() -> MuZeroNetwork:
+    config = NetworkConfig(
+        kind="mlp", latent_dim=8, hidden=(16,), value_support=5, inference="eager"
+    )
+    net = RowByRow((4,), 2, config)
+    net.load_state_dict(cartpole_network().state_dict())
+    return net
+
+
+def _play_games(config: Config, net: MuZeroNetwork, steps: int) -> list[dict[str, Any]]:
+    replay = RecordingReplay()
+    play = SelfPlay(net, config, replay, seed=7)
+    for _ in range(steps):
+        play.step(temperature=0.0)
+    play.close()
+    return replay.games
+
+
+@pytest.mark.parametrize("algorithm", ["muzero", "gumbel"])
+def test_game_groups_play_exactly_the_games_of_one_batched_search(algorithm) -> None:
+    # Root noise on (Dirichlet for PUCT, Gumbel for Gumbel MuZero): each game's search
+    # depends on the step's seed and on the game's index in the population, which the
+    # groups pass as first_game; greedy moves (temperature 0) then depend on nothing else.
+    config = small_config("cartpole", num_envs=7, sims=8)
+    config.search.algorithm = algorithm
+    config.search.dirichlet_fraction = 0.25 if algorithm == "muzero" else 0.0
+    net = _row_by_row_network()
+    reference = None
+    for pipeline in (1, 2, 3):
+        config.train.pipeline = pipeline
+        games = _play_games(config, net, steps=40)
+        assert len(games) >= 5
+        if reference is None:
+            reference = games
+            continue
+        assert len(games) == len(reference)
+        for game, ref in zip(games, reference, strict=True):
+            np.testing.assert_array_equal(game["actions"], ref["actions"])
+            np.testing.assert_array_equal(game["observations"], ref["observations"])
+            np.testing.assert_array_equal(game["policies"], ref["policies"])
+            np.testing.assert_array_equal(game["root_values"], ref["root_values"])
+            assert game["bootstrap_value"] == ref["bootstrap_value"]
+
+
+def test_pipeline_groups_split_the_games_into_contiguous_ranges() -> None:
+    from mzero.selfplay import AUTO_PIPELINE_MIN_GAMES, pipeline_groups
+
+    assert pipeline_groups(7, 1) == [range(0, 7)]
+    assert pipeline_groups(7, 2) == [range(0, 4), range(4, 7)]
+    assert pipeline_groups(7, 3) == [range(0, 2), range(2, 5), range(5, 7)]
+    assert pipeline_groups(2, 4) == [range(0, 1), range(1, 2)]  # never an empty group
+    assert len(pipeline_groups(AUTO_PIPELINE_MIN_GAMES - 1, None)) == 1
+    assert len(pipeline_groups(AUTO_PIPELINE_MIN_GAMES, None)) == 2
+
+
+def test_an_error_in_a_game_group_reaches_the_caller() -> None:
+    config = small_config("cartpole", num_envs=4, sims=4)
+    config.train.pipeline = 2
+
+    class Broken(RuntimeError):
+        pass
+
+    play = SelfPlay(cartpole_network(), config, RecordingReplay(), seed=0)
+
+    def explode(action: int) -> Any:
+        raise Broken("env step failed")
+
+    play.envs[3].step = explode  # type: ignore[method-assign]
+    with pytest.raises(Broken, match="env step failed"):
+        play.step(temperature=1.0)
+    play.close()
+
+
+def test_self_play_counts_where_its_time_goes() -> None:
+    config = small_config("cartpole", num_envs=6, sims=5)
+    config.train.pipeline = 2
+    play = SelfPlay(cartpole_network(), config, RecordingReplay(), seed=0)
+    for _ in range(3):
+        play.step(temperature=1.0)
+    counts = play.throughput.take()
+    assert counts.env_steps == 18 and counts.simulations == 18 * 5
+    assert counts.wall_s > 0 and counts.inference_s > 0 and counts.tree_s > 0
+    assert counts.env_s > 0
+    # the union of the two groups' network calls: no longer than their sum or the wall
+    assert 0 < counts.network_busy_s <= min(counts.inference_s, counts.wall_s) + 1e-9
+    assert play.throughput.take().env_steps == 0  # take() starts again from zero
+    play.close()

@@ -67,6 +67,17 @@ def test_a_run_directory_holds_config_metrics_tensorboard_and_checkpoints(
     assert len(lines) >= 3
     for line in lines:
         assert {"env_steps", "train_steps", "wall_s"} <= line.keys()
+    # where the time went since the previous line
+    for prev, line in zip(lines, lines[1:], strict=False):
+        if line["env_steps"] == prev["env_steps"]:  # the closing evaluation: no self-play
+            assert line["env_steps_per_s"] == 0
+            continue
+        assert line["env_steps_per_s"] > 0 and line["simulations_per_s"] > 0
+        assert 0 < line["network_busy"] <= 1 and line["inference_share"] > 0
+        assert line["tree_share"] > 0 and line["env_share"] > 0
+        assert line["learner_share"] >= 0 and line["train_steps_per_s"] >= 0
+        assert line["simulations_per_s"] == pytest.approx(8 * line["env_steps_per_s"], rel=1e-3)
+    assert any(line["learner_share"] > 0 for line in lines)
     steps = [line["env_steps"] for line in lines]
     assert steps == sorted(steps)
     assert last["env_steps"] == 600  # 75 self-play steps of B = 8 environments

@@ -30,7 +30,12 @@ network call runs (a TorchScript call that releases the GIL, ``network.inference
 moves step their environments, so the network, the tree work and the environments
 overlap. Every game gets exactly what one search of all B games would give it:
 group g searches with the step's seed and ``first_game`` = its first game's index,
-and all randomness of a step is drawn up front, per game, in a fixed order.
+and all randomness of a step is drawn up front, in a fixed order, whatever the number
+of groups. Only the visit-count sampling of PUCT at temperature > 0 draws from one
+generator per group, so its samples (not the searches) depend on the grouping.
+The threads pay off where the network calls are the bottleneck and the tree work
+is large (``benches/bench_selfplay.py --pipelines 1 2``): each network call is one
+TorchScript call, but the GIL is still taken around it.
 """
 
 from __future__ import annotations
@@ -120,8 +125,8 @@ class _Move:
     temperature: float
     reset_seeds: np.ndarray
     """int64 ``[B]``: the new game's seed if game i ends in this step."""
-    sample_seeds: np.ndarray
-    """int64 ``[k]``: the action-sampling generator of each group."""
+    sample_seed: int
+    """Group g samples its actions from the generator of ``(sample_seed, g)``."""
 
 
 class SelfPlay:
@@ -184,7 +189,7 @@ class SelfPlay:
             seed=int(self.rng.integers(_SEED_BOUND)),
             temperature=temperature,
             reset_seeds=self.rng.integers(_SEED_BOUND, size=self.num_games),
-            sample_seeds=self.rng.integers(_SEED_BOUND, size=len(self.groups)),
+            sample_seed=int(self.rng.integers(_SEED_BOUND)),
         )
         start = time.perf_counter()
         with eval_mode(self.network):
@@ -219,7 +224,7 @@ class SelfPlay:
             # drawn by the search (gumbel_scale) is its exploration, not a temperature
             actions = np.asarray(out.action, dtype=np.int64)
         else:
-            rng = np.random.default_rng(move.sample_seeds[g])
+            rng = np.random.default_rng([move.sample_seed, g])
             actions = mzero.select_action(out.visit_counts, move.temperature, rng)
             drop = self.config.train.temperature_moves
             if drop is not None:
