@@ -471,16 +471,16 @@ def test_an_error_in_a_game_group_reaches_the_caller() -> None:
     config = small_config("cartpole", num_envs=4, sims=4)
     config.train.pipeline = 2
 
-    class Broken(RuntimeError):
+    class BrokenEnvError(RuntimeError):
         pass
 
     play = SelfPlay(cartpole_network(), config, RecordingReplay(), seed=0)
 
     def explode(action: int) -> Any:
-        raise Broken("env step failed")
+        raise BrokenEnvError("env step failed")
 
     play.envs[3].step = explode  # type: ignore[method-assign]
-    with pytest.raises(Broken, match="env step failed"):
+    with pytest.raises(BrokenEnvError, match="env step failed"):
         play.step(temperature=1.0)
     play.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import json
 import math
 import subprocess
@@ -68,7 +69,7 @@ def test_a_run_directory_holds_config_metrics_tensorboard_and_checkpoints(
     for line in lines:
         assert {"env_steps", "train_steps", "wall_s"} <= line.keys()
     # where the time went since the previous line
-    for prev, line in zip(lines, lines[1:], strict=False):
+    for prev, line in itertools.pairwise(lines):
         if line["env_steps"] == prev["env_steps"]:  # the closing evaluation: no self-play
             assert line["env_steps_per_s"] == 0
             continue

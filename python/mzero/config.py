@@ -69,9 +69,16 @@ class EnvConfig:
     frame_stack: int = 1
     """Number of most recent observations stacked on a new leading axis as the network input."""
 
+    workers: int = 0
+    """Worker processes that step each self-play game group's environments in parallel
+    (each holds a share of them); 0 steps them in the group's own thread. For
+    environments that are slow to step (physics engines, emulators); built-in board
+    games (tictactoe) always step in-process."""
+
     def validate(self) -> None:
         """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
         _check(bool(self.id), "env.id", "a non-empty environment id", self.id)
+        _check(self.workers >= 0, "env.workers", ">= 0", self.workers)
         _check_positive("env.max_episode_steps", self.max_episode_steps, optional=True)
         _check_positive("env.frame_stack", self.frame_stack)
 

@@ -40,6 +40,7 @@ TorchScript call, but the GIL is still taken around it.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -53,6 +54,8 @@ import numpy as np
 import mzero
 from mzero.config import Config
 from mzero.envs import Environment, make_env_from_config
+from mzero.envs.pool import EnvPool, LocalEnvs
+from mzero.envs.registry import BUILTIN
 from mzero.networks import MuZeroNetwork
 from mzero.planner import Planner, eval_mode
 from mzero.throughput import BusyClock, Throughput
@@ -147,16 +150,30 @@ class SelfPlay:
         seed: int = 0,
         env_factory: Callable[[], Environment] | None = None,
     ) -> None:
-        factory = env_factory or (lambda: make_env_from_config(config.env))
+        factory = env_factory or functools.partial(make_env_from_config, config.env)
         self.config = config
         self.network = network
         self.replay = replay
         self.num_games = config.train.num_envs
         self.stack = config.env.frame_stack
-        self.envs = [factory() for _ in range(self.num_games)]
-        self.two_player = self.envs[0].two_player
-        search_config = config.search.to_search_config(two_player=self.two_player, explore=True)
         self.groups = pipeline_groups(self.num_games, config.train.pipeline)
+        workers = config.env.workers
+        if config.env.id in BUILTIN or config.env.id in BUILTIN.values():
+            workers = 0  # built-in board games step in-process
+        self.env_groups: list[LocalEnvs | EnvPool] = []
+        try:
+            for g, group in enumerate(self.groups):
+                if workers > 0:
+                    pool = EnvPool(factory, len(group), workers, name=f"group{g}")
+                    self.env_groups.append(pool)
+                else:
+                    self.env_groups.append(LocalEnvs([factory() for _ in group]))
+        except BaseException:
+            for envs in self.env_groups:
+                envs.close()
+            raise
+        self.two_player = self.env_groups[0].two_player
+        search_config = config.search.to_search_config(two_player=self.two_player, explore=True)
         self.network_clock = BusyClock()
         self.planners = [
             Planner(network, search_config, len(group), clock=self.network_clock)
@@ -173,11 +190,24 @@ class SelfPlay:
         self.env_steps = 0
         self.throughput = Throughput()
         seeds = self.rng.integers(_SEED_BOUND, size=self.num_games)
-        self.games = [self._new_game(env, int(s)) for env, s in zip(self.envs, seeds, strict=True)]
+        self.games: list[GameRecord] = [None] * self.num_games  # type: ignore[list-item]
+        self._new_games([(i, int(seeds[i])) for i in range(self.num_games)])
 
-    def _new_game(self, env: Environment, seed: int) -> GameRecord:
-        obs, mask = env.reset(seed=seed)
-        return GameRecord(observations=[obs], legal_mask=mask)
+    @property
+    def envs(self) -> list[Environment]:
+        """The environments, in game order (only when they step in this process)."""
+        if any(isinstance(envs, EnvPool) for envs in self.env_groups):
+            raise AttributeError("envs: the environments live in worker processes (env.workers)")
+        return [env for envs in self.env_groups for env in envs.envs]  # type: ignore[union-attr]
+
+    def _new_games(self, requests: list[tuple[int, int]]) -> None:
+        """Starts a new game in slot ``i`` with ``seed`` for each ``(i, seed)``."""
+        for g, group in enumerate(self.groups):
+            mine = [(i - group.start, seed) for i, seed in requests if i in group]
+            if not mine:
+                continue
+            for (j, _), (obs, mask) in zip(mine, self.env_groups[g].reset(mine), strict=True):
+                self.games[group.start + j] = GameRecord(observations=[obs], legal_mask=mask)
 
     def step(self, temperature: float) -> list[EpisodeStats]:
         """Plays one move in every game; returns the games that finished.
@@ -234,9 +264,9 @@ class SelfPlay:
                     actions[greedy] = mzero.select_action(out.visit_counts[greedy], 0.0)
 
         finished: list[tuple[int, bool]] = []
-        for j, (i, game) in enumerate(zip(group, games, strict=True)):
+        steps = self.env_groups[g].step(actions.tolist())
+        for j, (i, game, step) in enumerate(zip(group, games, steps, strict=True)):
             action = int(actions[j])
-            step = self.envs[i].step(action)
             game.actions.append(action)
             game.rewards.append(step.reward)
             game.root_values.append(float(out.root_value[j]))
@@ -260,6 +290,7 @@ class SelfPlay:
             last = np.stack([self.games[i].stacked(self.stack) for i in truncated])
             bootstrap = dict(zip(truncated, self.planner.value(last).tolist(), strict=True))
         stats = []
+        restart = []
         for i, terminated in finished:
             game = self.games[i]
             self.replay.add_game(
@@ -273,7 +304,8 @@ class SelfPlay:
                 legal_masks=np.stack(game.legal_masks).astype(bool, copy=False),
             )
             stats.append(EpisodeStats(self._episode_return(game), len(game), terminated=terminated))
-            self.games[i] = self._new_game(self.envs[i], int(move.reset_seeds[i]))
+            restart.append((i, int(move.reset_seeds[i])))
+        self._new_games(restart)
         return stats
 
     def _episode_return(self, game: GameRecord) -> float:
@@ -284,8 +316,8 @@ class SelfPlay:
         return last if (len(game) - 1) % 2 == 0 else -last
 
     def close(self) -> None:
-        """Closes every environment and the group threads."""
+        """Closes every environment (and its workers) and the group threads."""
         if self._pool is not None:
             self._pool.shutdown()
-        for env in self.envs:
-            env.close()
+        for envs in self.env_groups:
+            envs.close()
