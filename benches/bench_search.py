@@ -15,6 +15,8 @@ repeat by repeat; the medians over the repeats are reported. Results go to JSON
 
     python benches/bench_search.py            # the full grid (about a minute)
     python benches/bench_search.py --quick    # a smoke run
+    python benches/bench_search.py --callbacks mlp --device cuda --batches 256 1024 4096 \
+        --simulations 50 --actions 9             # the model on a GPU (benches/gpu_check.sh)
 """
 
 from __future__ import annotations
@@ -57,11 +59,19 @@ class Constant:
 class Mlp:
     """A small torch model: dynamics MLP on (latent, one-hot action), linear heads."""
 
-    def __init__(self, batch: int, num_actions: int, latent: int = 64, hidden: int = 128) -> None:
+    def __init__(
+        self,
+        batch: int,
+        num_actions: int,
+        latent: int = 64,
+        hidden: int = 128,
+        device: str = "cpu",
+    ) -> None:
         import torch
 
         torch.manual_seed(0)
         self.torch = torch
+        self.device = torch.device(device)
         self.num_actions = num_actions
         self.batch = batch
         self.latent_dim = latent
@@ -72,24 +82,29 @@ class Mlp:
             torch.nn.Tanh(),
         )
         self.heads = torch.nn.Linear(latent, 2 + num_actions)
+        self.dynamics.to(self.device)
+        self.heads.to(self.device)
         self.latent = torch.zeros(0)
         self.seconds = 0.0
 
     def reset(self, num_simulations: int) -> None:
         torch = self.torch
-        self.latent = torch.randn(num_simulations + 1, self.batch, self.latent_dim)
+        self.latent = torch.randn(
+            num_simulations + 1, self.batch, self.latent_dim, device=self.device
+        )
         self.seconds = 0.0
 
     def __call__(self, game, parent, action, node):
         t = time.perf_counter()
         torch = self.torch
         with torch.inference_mode():
-            g = torch.from_numpy(game)
-            h = self.latent[torch.from_numpy(parent), g]
-            a = torch.nn.functional.one_hot(torch.from_numpy(action), self.num_actions)
-            nxt = self.dynamics(torch.cat([h, a.to(h.dtype)], dim=1))
-            self.latent[torch.from_numpy(node), g] = nxt
-            out = self.heads(nxt).numpy()
+            ids = torch.from_numpy(np.stack([game, parent, action, node])).to(self.device)
+            g, p, a, n = ids
+            h = self.latent[p, g]
+            onehot = torch.nn.functional.one_hot(a, self.num_actions)
+            nxt = self.dynamics(torch.cat([h, onehot.to(h.dtype)], dim=1))
+            self.latent[n, g] = nxt
+            out = self.heads(nxt).cpu().numpy()
         result = (out[:, 0].copy(), out[:, 1].copy(), out[:, 2:].copy())
         self.seconds += time.perf_counter() - t
         return result
@@ -103,13 +118,18 @@ def measure(
     min_seconds: float,
     min_repeats: int,
     algorithms: tuple[str, ...] = ("muzero", "gumbel"),
+    device: str = "cpu",
 ) -> list[dict[str, Any]]:
     """Times whole searches, alternating the algorithms repeat by repeat so that a
     change in machine load affects them alike; returns one row per algorithm."""
     rng = np.random.default_rng(0)
     root_value = rng.normal(size=batch).astype(np.float32)
     root_logits = rng.normal(size=(batch, num_actions)).astype(np.float32)
-    model = Constant(batch, num_actions) if callback == "constant" else Mlp(batch, num_actions)
+    model = (
+        Constant(batch, num_actions)
+        if callback == "constant"
+        else Mlp(batch, num_actions, device=device)
+    )
     configs = {
         a: mzero.SearchConfig(num_simulations=num_simulations, algorithm=a) for a in algorithms
     }
@@ -136,6 +156,7 @@ def measure(
             {
                 "algorithm": algorithm,
                 "callback": callback,
+                "device": device,
                 "batch": batch,
                 "num_simulations": num_simulations,
                 "num_actions": num_actions,
@@ -153,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benches/results/search.json"))
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--callbacks", default="constant,mlp")
+    parser.add_argument("--device", default="cpu", help="torch device of the mlp callback")
+    parser.add_argument("--batches", type=int, nargs="+", help="B values (default: the grid's)")
+    parser.add_argument("--simulations", type=int, nargs="+", help="num_simulations values")
+    parser.add_argument("--actions", type=int, nargs="+", help="A values")
     args = parser.parse_args(argv)
 
     import torch
@@ -168,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
             0.5,
             5,
         )
+    batches = args.batches or batches
+    sims = args.simulations or sims
+    actions = args.actions or actions
     results = []
     columns = ("algorithm", "callback", "B", "n", "A", "Msims/s", "cb share")
     widths = (9, 8, 4, 4, 3, 8, 8)
@@ -176,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         for batch in batches:
             for n in sims:
                 for a in actions:
-                    for r in measure(callback, batch, n, a, min_seconds, min_repeats):
+                    rows = measure(
+                        callback, batch, n, a, min_seconds, min_repeats, device=args.device
+                    )
+                    for r in rows:
                         results.append(r)
                         rate = r["median_sims_per_s"] / 1e6
                         share = r["median_callback_share"]

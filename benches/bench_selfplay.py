@@ -12,6 +12,8 @@ B, measured in the same run. Prints a table, saves JSON.
 
     python benches/bench_selfplay.py                 # B in {1, 16, 64}, pipeline 1
     python benches/bench_selfplay.py --batches 64 256 1024 --pipelines 1 2
+    python benches/bench_selfplay.py --batches 16 --env-workers 0 2 --env-step-ms 1
+                                                     # a slow simulator, stepped in workers
     python benches/bench_selfplay.py --quick --out /tmp/selfplay.json
     python benches/bench_selfplay.py --batches 16 --searches muzero:50 gumbel:8
                                                      # several searches, one run
@@ -20,6 +22,7 @@ B, measured in the same run. Prints a table, saves JSON.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -33,19 +36,48 @@ import torch
 
 import mzero
 from mzero.config import preset
-from mzero.envs import make_env_from_config
+from mzero.envs import make_env, make_env_from_config
 from mzero.networks import MuZeroNetwork
 from mzero.selfplay import SelfPlay
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "selfplay.json"
 
 
+class SlowCartPole:
+    """CartPole whose every step also burns ``step_ms`` of CPU: a stand-in for a physics
+    engine or an emulator (a busy loop, not a sleep, so that workers compete for cores)."""
+
+    def __init__(self, step_ms: float) -> None:
+        self.env = make_env("cartpole")
+        self.step_ms = step_ms
+        self.num_actions, self.obs_shape, self.two_player = 2, (4,), False
+
+    def reset(self, seed: int | None = None) -> Any:
+        return self.env.reset(seed=seed)
+
+    def step(self, action: int) -> Any:
+        until = time.perf_counter() + self.step_ms / 1000
+        while time.perf_counter() < until:
+            pass
+        return self.env.step(action)
+
+    def close(self) -> None:
+        self.env.close()
+
+
 def _self_play(
-    batch: int, simulations: int, device: str, algorithm: str, pipeline: int, inference: str
+    batch: int,
+    simulations: int,
+    device: str,
+    algorithm: str,
+    variant: tuple[int, int, str],
+    env_step_ms: float,
 ) -> tuple[SelfPlay, mzero.ReplayBuffer]:
+    pipeline, env_workers, inference = variant
     config = preset("cartpole")
     config.train.num_envs = batch
     config.train.pipeline = pipeline
+    config.env.workers = env_workers
     config.search.num_simulations = simulations
     config.search.algorithm = algorithm
     config.network.inference = inference  # type: ignore[assignment]
@@ -60,7 +92,8 @@ def _self_play(
         td_steps=config.train.td_steps,
         discount=config.search.discount,
     )
-    return SelfPlay(network, config, replay, seed=0), replay
+    factory = functools.partial(SlowCartPole, env_step_ms) if env_step_ms > 0 else None
+    return SelfPlay(network, config, replay, seed=0, env_factory=factory), replay
 
 
 def measure(
@@ -70,17 +103,18 @@ def measure(
     repeats: int,
     device: str,
     algorithm: str = "muzero",
-    pipelines: tuple[int, ...] = (1,),
-    inference: str = "trace",
+    variants: tuple[tuple[int, int, str], ...] = ((1, 0, "trace"),),
+    env_step_ms: float = 0.0,
 ) -> list[dict[str, Any]]:
-    """Medians of ``repeats`` runs of ``steps`` self-play steps over ``batch`` games, per pipeline.
+    """Medians of ``repeats`` runs of ``steps`` self-play steps over ``batch`` games, per
+    variant ``(train.pipeline, env.workers, network.inference)``.
 
-    The pipelines take turns within each repeat, so that a slow spell of a shared
+    The variants take turns within each repeat, so that a slow spell of a shared
     machine hits them alike.
     """
     plays = [
-        _self_play(batch, simulations, device, algorithm, pipeline, inference)
-        for pipeline in pipelines
+        _self_play(batch, simulations, device, algorithm, variant, env_step_ms)
+        for variant in variants
     ]
     for play, _ in plays:
         for _ in range(2):  # warm-up
@@ -95,11 +129,14 @@ def measure(
             wall = time.perf_counter() - start
             out.append(play.throughput.take().rates(wall))
     rows = []
-    for pipeline, (play, replay), out in zip(pipelines, plays, runs, strict=True):
+    for variant, (play, replay), out in zip(variants, plays, runs, strict=True):
+        pipeline, env_workers, inference = variant
         play.close()
         row: dict[str, Any] = {
             "B": batch,
             "pipeline": pipeline,
+            "env_workers": env_workers,
+            "env_step_ms": env_step_ms,
             "groups": len(play.groups),
             "algorithm": algorithm,
             "num_simulations": simulations,
@@ -130,7 +167,20 @@ def main() -> None:
         "--pipelines", type=int, nargs="+", default=[1], help="train.pipeline values to compare"
     )
     parser.add_argument(
-        "--inference", choices=["trace", "eager"], default="trace", help="network.inference"
+        "--env-workers", type=int, nargs="+", default=[0], help="env.workers values to compare"
+    )
+    parser.add_argument(
+        "--env-step-ms",
+        type=float,
+        default=0.0,
+        help="CPU milliseconds added to every CartPole step (a slow simulator)",
+    )
+    parser.add_argument(
+        "--inference",
+        choices=["trace", "eager"],
+        nargs="+",
+        default=["trace"],
+        help="network.inference values to compare",
     )
     parser.add_argument("--steps", type=int, default=20, help="self-play steps per repeat")
     parser.add_argument("--repeats", type=int, default=5)
@@ -157,11 +207,15 @@ def main() -> None:
 
     results = []
     print(
-        f"{'B':>5} {'pipeline':>8} {'algorithm':>9} {'sims':>5} {'env steps/s':>12} "
+        f"{'B':>5} {'pipeline':>8} {'workers':>7} {'mode':>5} {'algorithm':>9} {'sims':>5} "
+        f"{'env steps/s':>12} "
         f"{'sims/s':>9} {'speed-up':>8} {'net busy':>8} {'infer':>6} {'tree':>6} {'env':>6}"
     )
     for batch in args.batches:
         for algorithm, sims in searches:
+            variants = tuple(
+                (p, w, i) for i in args.inference for w in args.env_workers for p in args.pipelines
+            )
             rows = measure(
                 batch,
                 sims,
@@ -169,11 +223,20 @@ def main() -> None:
                 args.repeats,
                 args.device,
                 algorithm,
-                tuple(args.pipelines),
-                args.inference,
+                variants,
+                args.env_step_ms,
             )
-            base = next((r for r in rows if r["pipeline"] == 1), None)
             for row in rows:
+                base = next(
+                    (
+                        r
+                        for r in rows
+                        if r["pipeline"] == 1
+                        and r["env_workers"] == row["env_workers"]
+                        and r["inference"] == row["inference"]
+                    ),
+                    None,
+                )
                 if base is not None:
                     # per repeat, then the median: the pipelines ran side by side
                     pairs = zip(row["env_steps_per_s"], base["env_steps_per_s"], strict=True)
@@ -182,7 +245,9 @@ def main() -> None:
                 results.append(row)
                 speedup = row.get("speedup_over_pipeline_1")
                 print(
-                    f"{batch:>5} {row['pipeline']:>8} {algorithm:>9} {sims:>5} "
+                    f"{batch:>5} {row['pipeline']:>8} {row['env_workers']:>7} "
+                    f"{row['inference']:>5} "
+                    f"{algorithm:>9} {sims:>5} "
                     f"{row['env_steps_per_s_median']:>12.1f} "
                     f"{row['simulations_per_s_median']:>9.0f} "
                     + (f"{speedup:>8.2f} " if speedup is not None else f"{'':>8} ")

@@ -106,8 +106,9 @@ def pipeline_groups(num_games: int, pipeline: int | None) -> list[range]:
     """The game groups of ``train.pipeline``: k contiguous, near-equal ranges of games.
 
     ``pipeline=None`` picks what measured fastest on a 2-core CPU with the cartpole
-    network (``benches/bench_selfplay.py --pipelines 1 2``): two groups from 128
-    games on, one below (smaller batches pay the per-call overhead twice).
+    network (``benches/bench_selfplay.py --pipelines 1 2``): two groups from 512
+    games on (1.3x at 512, 1.5x at 1024), one below (at 64 games two groups ran at
+    0.8x: half batches pay the network's per-call overhead twice).
     """
     k = pipeline if pipeline is not None else (2 if num_games >= AUTO_PIPELINE_MIN_GAMES else 1)
     k = max(1, min(k, num_games))
@@ -115,7 +116,7 @@ def pipeline_groups(num_games: int, pipeline: int | None) -> list[range]:
     return [range(lo, hi) for lo, hi in itertools.pairwise(bounds)]
 
 
-AUTO_PIPELINE_MIN_GAMES = 128
+AUTO_PIPELINE_MIN_GAMES = 512
 """``train.pipeline = None`` plays two game groups from this many games on."""
 
 
