@@ -355,6 +355,26 @@ def test_cli_reports_bad_overrides_and_missing_runs(tmp_path: Path) -> None:
     missing = mzero_cli("eval", str(tmp_path / "nothing"))
     assert missing.returncode == 2
     assert "no checkpoint" in missing.stderr
+    mistyped = mzero_cli("train", "cartpole", "--search.num-simulatons", "25")
+    assert mistyped.returncode == 2
+    assert "did you mean --search.num-simulations?" in mistyped.stderr
+    wrong_section = mzero_cli("train", "cartpole", "--serch.num-simulations=25")
+    assert wrong_section.returncode == 2
+    assert "did you mean --search.num-simulations?" in wrong_section.stderr
+
+
+def test_a_damaged_checkpoint_is_a_corrupt_file_error(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    garbage = run_dir / "checkpoints" / "best.pt"
+    garbage.write_bytes(b"\x80\x04not a checkpoint at all" * 10)
+    with pytest.raises(mzero.CorruptFileError, match=r"best\.pt"):
+        load_checkpoint(garbage)
+    with pytest.raises(mzero.CorruptFileError, match=r"best\.pt"):
+        mzero.Agent.load(run_dir)
+    result = mzero_cli("eval", str(run_dir))
+    assert result.returncode == 2
+    assert "best.pt" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_play_reads_moves_from_its_input() -> None:

@@ -91,7 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the process exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        from mzero.config import unknown_override
+
+        options = [token for token in unknown if token.startswith("--")]
+        if args.command == "train" and options:
+            # a mistyped --SECTION.FIELD names the closest field (argparse would not)
+            parser.error(unknown_override(options[0]))
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return 0

@@ -827,6 +827,22 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
             )
 
 
+def unknown_override(option: str) -> str:
+    """The error for a command-line option that names no config field, with the closest.
+
+    ``option`` is the token as typed, e.g. ``--search.num-simulatons`` (``=VALUE`` ignored).
+    """
+    name = option.lstrip("-").split("=", 1)[0]
+    known = [
+        f"{section}.{spec.name.replace('_', '-')}"
+        for section, cls in _section_classes().items()
+        for spec in dataclasses.fields(cls)
+    ]
+    close = difflib.get_close_matches(name.replace("_", "-"), known, n=1, cutoff=0.6)
+    hint = f"; did you mean --{close[0]}?" if close else ""
+    return f"unrecognized option {option.split('=', 1)[0]}{hint}"
+
+
 def overrides_from_namespace(namespace: argparse.Namespace) -> dict[str, Any]:
     """The ``"SECTION.FIELD" -> raw value`` pairs that :func:`add_override_arguments` parsed."""
     sections = set(_section_classes())

@@ -37,8 +37,10 @@ import json
 import logging
 import math
 import os
+import pickle
 import tempfile
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -140,10 +142,14 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Reads a checkpoint of :func:`save_checkpoint`; checks its format version."""
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():
+            # torch.save writes protocol 2; another protocol means a foreign or damaged
+            # file, which the next lines report as such
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError as err:
         raise MZeroIOError(f"checkpoint: {path} does not exist") from err
-    except (RuntimeError, EOFError, OSError) as err:
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, ValueError) as err:
         raise mzero.CorruptFileError(f"checkpoint: cannot read {path}: {err}") from err
     version = checkpoint.get("version") if isinstance(checkpoint, dict) else None
     if version != CHECKPOINT_VERSION:
