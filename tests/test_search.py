@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mzero
+from mzero.search import select_action_with_uniforms
 from mzero.testing import (
     TabularModel,
     check_search_output,
@@ -205,6 +206,24 @@ def test_first_game_is_checked(first_game, error) -> None:
     model = TabularModel.random(np.random.default_rng(0), 3, 2)
     with pytest.raises(error, match="first_game"):
         mzero.search(*model.reset([0]), model, mzero.SearchConfig(), first_game=first_game)
+
+
+def test_select_action_with_uniforms_is_select_action_with_the_draw_made_outside() -> None:
+    counts = np.random.default_rng(0).integers(0, 6, size=(50, 4))
+    counts[:, 2] += 1
+    for temperature in (0.0, 0.5, 1.0, 3.0):
+        rng = np.random.default_rng(9)
+        expected = mzero.select_action(counts, temperature, rng)
+        uniforms = np.random.default_rng(9).random(50) if temperature else None
+        got = select_action_with_uniforms(counts, temperature, uniforms)
+        np.testing.assert_array_equal(got, expected)
+        # and rng advanced exactly by that draw
+        if temperature:
+            reference = np.random.default_rng(9)
+            reference.random(50)
+            assert rng.random() == reference.random()
+    with pytest.raises(mzero.InvalidArgumentError, match="uniforms"):
+        select_action_with_uniforms(counts, 1.0, np.full(50, 1.5))
 
 
 _THREADS_SCRIPT = """

@@ -421,20 +421,22 @@ def _row_by_row_network() -> MuZeroNetwork:
     return net
 
 
-def _play_games(config: Config, net: MuZeroNetwork, steps: int) -> list[dict[str, Any]]:
+def _play_games(
+    config: Config, net: MuZeroNetwork, steps: int, temperature: float
+) -> list[dict[str, Any]]:
     replay = RecordingReplay()
     play = SelfPlay(net, config, replay, seed=7)
     for _ in range(steps):
-        play.step(temperature=0.0)
+        play.step(temperature=temperature)
     play.close()
     return replay.games
 
 
-@pytest.mark.parametrize("algorithm", ["muzero", "gumbel"])
-def test_game_groups_play_exactly_the_games_of_one_batched_search(algorithm) -> None:
+@pytest.mark.parametrize(("algorithm", "temperature"), [("muzero", 1.0), ("gumbel", 1.0)])
+def test_game_groups_play_exactly_the_games_of_one_batched_search(algorithm, temperature) -> None:
     # Root noise on (Dirichlet for PUCT, Gumbel for Gumbel MuZero): each game's search
     # depends on the step's seed and on the game's index in the population, which the
-    # groups pass as first_game; greedy moves (temperature 0) then depend on nothing else.
+    # groups pass as first_game; PUCT samples its moves with its share of one draw.
     config = small_config("cartpole", num_envs=7, sims=8)
     config.search.algorithm = algorithm
     config.search.dirichlet_fraction = 0.25 if algorithm == "muzero" else 0.0
@@ -442,7 +444,7 @@ def test_game_groups_play_exactly_the_games_of_one_batched_search(algorithm) -> 
     reference = None
     for pipeline in (1, 2, 3):
         config.train.pipeline = pipeline
-        games = _play_games(config, net, steps=40)
+        games = _play_games(config, net, steps=40, temperature=temperature)
         assert len(games) >= 5
         if reference is None:
             reference = games

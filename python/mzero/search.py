@@ -26,7 +26,14 @@ import numpy.typing as npt
 from mzero import _core
 from mzero.errors import InvalidArgumentError, InvalidTypeError
 
-__all__ = ["RecurrentFn", "SearchConfig", "SearchOutput", "search", "select_action"]
+__all__ = [
+    "RecurrentFn",
+    "SearchConfig",
+    "SearchOutput",
+    "search",
+    "select_action",
+    "select_action_with_uniforms",
+]
 
 RecurrentFn = Callable[
     [npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
@@ -180,11 +187,44 @@ def select_action(
         visit_counts: non-negative counts ``[A]`` or ``[B, A]``, every row with a
             positive count.
         temperature: >= 0; 0 takes the argmax (lowest index on ties).
-        rng: a ``numpy.random.Generator`` (or a seed for one).
+        rng: a ``numpy.random.Generator`` (or a seed for one). At temperature > 0 it
+            draws ``rng.random(rows)`` once; at 0 nothing.
 
     Returns:
         int64 ``[]`` for ``[A]`` input, ``[B]`` for ``[B, A]``.
     """
+    counts, rows = _check_counts(visit_counts)
+    _check_temperature(temperature)
+    uniforms = None
+    if temperature != 0:
+        generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        uniforms = generator.random(rows.shape[0])
+    return _select(rows, temperature, uniforms).reshape(counts.shape[:-1])
+
+
+def select_action_with_uniforms(
+    visit_counts: npt.ArrayLike, temperature: float, uniforms: npt.ArrayLike | None
+) -> npt.NDArray[np.int64]:
+    """:func:`select_action` with its uniforms drawn by the caller.
+
+    ``uniforms`` is float ``[B]`` in [0, 1), one per row (``None`` at temperature 0):
+    ``select_action(counts, t, rng)`` equals ``select_action_with_uniforms(counts, t,
+    rng.random(B))``, so rows can be chosen in groups with the uniforms of one draw.
+    """
+    counts, rows = _check_counts(visit_counts)
+    _check_temperature(temperature)
+    u = None
+    if temperature != 0:
+        u = np.asarray(uniforms, dtype=np.float64)
+        if u.shape != (rows.shape[0],) or not np.all((u >= 0) & (u < 1)):
+            raise InvalidArgumentError(
+                f"uniforms: expected {rows.shape[0]} numbers in [0, 1), got shape {list(u.shape)}"
+            )
+    return _select(rows, temperature, u).reshape(counts.shape[:-1])
+
+
+def _check_counts(visit_counts: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """``(counts, rows [B, A] float64)``, checked."""
     counts = np.asarray(visit_counts)
     if counts.dtype == np.bool_ or not (
         np.issubdtype(counts.dtype, np.integer) or np.issubdtype(counts.dtype, np.floating)
@@ -201,24 +241,28 @@ def select_action(
         raise InvalidArgumentError("visit_counts: expected finite values >= 0")
     if np.any(rows.sum(axis=1) <= 0):
         raise InvalidArgumentError("visit_counts: expected a positive count in every row")
+    return counts, rows
+
+
+def _check_temperature(temperature: float) -> None:
     if isinstance(temperature, bool) or not isinstance(temperature, Real):
         raise InvalidTypeError(f"temperature: expected a float, got {type(temperature).__name__}")
     if not (math.isfinite(temperature) and temperature >= 0):
         raise InvalidArgumentError(f"temperature: expected a finite number >= 0, got {temperature}")
-    if temperature == 0:
-        chosen = np.argmax(rows, axis=1)
-    else:
-        generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        # N^(1/T) in log space: exp((ln N - max ln N) / T) cannot overflow for small T.
-        with np.errstate(divide="ignore"):
-            log_counts = np.log(rows)
-        scaled = (log_counts - log_counts.max(axis=1, keepdims=True)) / temperature
-        probs = np.exp(scaled)
-        probs /= probs.sum(axis=1, keepdims=True)
-        cumulative = np.cumsum(probs, axis=1)
-        u = generator.random(rows.shape[0])[:, None]
-        chosen = np.minimum((cumulative <= u).sum(axis=1), rows.shape[1] - 1)
-        # Never land on a zero count through rounding at the top of the cumsum.
-        chosen = np.where(rows[np.arange(rows.shape[0]), chosen] > 0, chosen, np.argmax(rows, 1))
-    result = chosen.astype(np.int64)
-    return result.reshape(counts.shape[:-1])
+
+
+def _select(rows: np.ndarray, temperature: float, u: np.ndarray | None) -> npt.NDArray[np.int64]:
+    """The rows' actions: argmax at temperature 0, else inverse-CDF sampling with ``u``."""
+    if temperature == 0 or u is None:
+        return np.argmax(rows, axis=1).astype(np.int64)
+    # N^(1/T) in log space: exp((ln N - max ln N) / T) cannot overflow for small T.
+    with np.errstate(divide="ignore"):
+        log_counts = np.log(rows)
+    scaled = (log_counts - log_counts.max(axis=1, keepdims=True)) / temperature
+    probs = np.exp(scaled)
+    probs /= probs.sum(axis=1, keepdims=True)
+    cumulative = np.cumsum(probs, axis=1)
+    chosen = np.minimum((cumulative <= u[:, None]).sum(axis=1), rows.shape[1] - 1)
+    # Never land on a zero count through rounding at the top of the cumsum.
+    chosen = np.where(rows[np.arange(rows.shape[0]), chosen] > 0, chosen, np.argmax(rows, 1))
+    return chosen.astype(np.int64)

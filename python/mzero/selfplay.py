@@ -29,10 +29,10 @@ network call runs (a TorchScript call that releases the GIL, ``network.inference
 "trace"``), the other groups' trees advance in Rust (GIL released) and their finished
 moves step their environments, so the network, the tree work and the environments
 overlap. Every game gets exactly what one search of all B games would give it:
-group g searches with the step's seed and ``first_game`` = its first game's index,
-and all randomness of a step is drawn up front, in a fixed order, whatever the number
-of groups. Only the visit-count sampling of PUCT at temperature > 0 draws from one
-generator per group, so its samples (not the searches) depend on the grouping.
+group g searches with the step's seed and ``first_game`` = its first game's index, and
+the step's random numbers are drawn in the main thread in the order of one batched
+step (the search seed, then PUCT's sampling uniforms for all B games, then the seeds
+of the games that restart), whatever the number of groups.
 The threads pay off where the network calls are the bottleneck and the tree work
 is large (``benches/bench_selfplay.py --pipelines 1 2``): each network call is one
 TorchScript call, but the GIL is still taken around it.
@@ -58,6 +58,7 @@ from mzero.envs.pool import EnvPool, LocalEnvs
 from mzero.envs.registry import BUILTIN
 from mzero.networks import MuZeroNetwork
 from mzero.planner import Planner, eval_mode
+from mzero.search import select_action_with_uniforms
 from mzero.throughput import BusyClock, Throughput
 
 __all__ = ["EpisodeStats", "GameRecord", "Planner", "SelfPlay", "pipeline_groups"]
@@ -127,10 +128,8 @@ class _Move:
     seed: int
     """The search seed of every group (each passes its ``first_game``)."""
     temperature: float
-    reset_seeds: np.ndarray
-    """int64 ``[B]``: the new game's seed if game i ends in this step."""
-    sample_seed: int
-    """Group g samples its actions from the generator of ``(sample_seed, g)``."""
+    uniforms: np.ndarray | None
+    """float ``[B]``: PUCT's visit-count sampling (``None`` when nothing is sampled)."""
 
 
 class SelfPlay:
@@ -190,9 +189,11 @@ class SelfPlay:
         self.rng = np.random.default_rng(seed)
         self.env_steps = 0
         self.throughput = Throughput()
-        seeds = self.rng.integers(_SEED_BOUND, size=self.num_games)
         self.games: list[GameRecord] = [None] * self.num_games  # type: ignore[list-item]
-        self._new_games([(i, int(seeds[i])) for i in range(self.num_games)])
+        self._new_games([(i, self._game_seed()) for i in range(self.num_games)])
+
+    def _game_seed(self) -> int:
+        return int(self.rng.integers(_SEED_BOUND))
 
     @property
     def envs(self) -> list[Environment]:
@@ -216,12 +217,10 @@ class SelfPlay:
         ``temperature`` is the visit-count temperature of PUCT self-play; Gumbel
         self-play ignores it and plays the search's ``action`` (module docstring, step 3).
         """
-        move = _Move(
-            seed=int(self.rng.integers(_SEED_BOUND)),
-            temperature=temperature,
-            reset_seeds=self.rng.integers(_SEED_BOUND, size=self.num_games),
-            sample_seed=int(self.rng.integers(_SEED_BOUND)),
-        )
+        seed = int(self.rng.integers(_SEED_BOUND))
+        sampled = self.config.search.algorithm != "gumbel" and temperature != 0
+        uniforms = self.rng.random(self.num_games) if sampled else None
+        move = _Move(seed=seed, temperature=temperature, uniforms=uniforms)
         start = time.perf_counter()
         with eval_mode(self.network):
             if self._pool is None:
@@ -230,7 +229,7 @@ class SelfPlay:
                 jobs = [self._pool.submit(self._play, g, move) for g in range(len(self.groups))]
                 finished = [game for job in jobs for game in job.result()]
         self.env_steps += self.num_games
-        stats = self._finish(finished, move)
+        stats = self._finish(finished)
         self.throughput.add(
             wall_s=time.perf_counter() - start,
             env_steps=self.num_games,
@@ -255,8 +254,9 @@ class SelfPlay:
             # drawn by the search (gumbel_scale) is its exploration, not a temperature
             actions = np.asarray(out.action, dtype=np.int64)
         else:
-            rng = np.random.default_rng([move.sample_seed, g])
-            actions = mzero.select_action(out.visit_counts, move.temperature, rng)
+            # this group's share of the step's uniforms: the draws of one batched step
+            uniforms = None if move.uniforms is None else move.uniforms[group.start : group.stop]
+            actions = select_action_with_uniforms(out.visit_counts, move.temperature, uniforms)
             drop = self.config.train.temperature_moves
             if drop is not None:
                 # past the first ``drop`` moves of a game: the most-visited action
@@ -284,7 +284,7 @@ class SelfPlay:
         )
         return finished
 
-    def _finish(self, finished: list[tuple[int, bool]], move: _Move) -> list[EpisodeStats]:
+    def _finish(self, finished: list[tuple[int, bool]]) -> list[EpisodeStats]:
         truncated = [i for i, terminated in finished if not terminated]
         bootstrap = dict.fromkeys(truncated, 0.0)
         if truncated:
@@ -305,7 +305,7 @@ class SelfPlay:
                 legal_masks=np.stack(game.legal_masks).astype(bool, copy=False),
             )
             stats.append(EpisodeStats(self._episode_return(game), len(game), terminated=terminated))
-            restart.append((i, int(move.reset_seeds[i])))
+            restart.append((i, self._game_seed()))
         self._new_games(restart)
         return stats
 
