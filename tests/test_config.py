@@ -138,7 +138,7 @@ def test_load_type_checks_values(data: dict, pattern: str, tmp_path: Path) -> No
 def test_load_reports_bad_json_and_missing_files(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text("{not json")
-    with pytest.raises(mzero.InvalidArgumentError, match="not valid JSON"):
+    with pytest.raises(mzero.CorruptFileError, match="not valid JSON"):
         Config.load(path)
     with pytest.raises(mzero.MZeroIOError, match="cannot read"):
         Config.load(tmp_path / "missing.json")

@@ -1,6 +1,7 @@
 """The ``mzero`` command line: ``train``, ``eval`` and ``play``.
 
 mzero train cartpole --seed 0 --run-dir runs/cartpole-0 --max-minutes 10
+mzero train --resume runs/cartpole-0 --max-minutes 5
 mzero train tictactoe --search.num-simulations 25 --train.num-envs 64
 mzero eval runs/cartpole-0 --episodes 20
 mzero play runs/tictactoe-0
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import mzero
-from mzero.errors import MZeroError
+from mzero.errors import InvalidArgumentError, MZeroError
 
 _TICTACTOE_IDS = ("tictactoe", "mzero/TicTacToe-v0")
 
@@ -58,7 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-play and learning in one process. Any config field can be "
         "overridden as --SECTION.FIELD VALUE (listed below).",
     )
-    train.add_argument("preset", choices=sorted(PRESETS), help="the preset config to start from")
+    train.add_argument(
+        "preset",
+        nargs="?",
+        choices=sorted(PRESETS),
+        help="the preset config to start from (not with --resume)",
+    )
+    train.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN",
+        help="continue the run in RUN from its latest snapshot, with its saved config; "
+        "limits and overrides given here replace the saved ones, and --max-minutes "
+        "counts from the resume",
+    )
     train.add_argument("--seed", type=int, help="seed of the run (train.seed)")
     train.add_argument(
         "--run-dir", type=Path, help="run directory (default: runs/PRESET-seedS-TIME)"
@@ -117,14 +131,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from mzero.config import Config, apply_overrides, overrides_from_namespace, preset
-    from mzero.train import train
+    from mzero.train import resume, train
 
-    config = Config.load(args.config) if args.config else preset(args.preset)
     overrides: dict[str, Any] = overrides_from_namespace(args)
     if args.seed is not None:
         overrides["train.seed"] = args.seed
     if args.max_minutes is not None:
         overrides["train.max_minutes"] = args.max_minutes
+    if args.resume is not None:
+        if args.preset is not None or args.config is not None or args.run_dir is not None:
+            raise InvalidArgumentError(
+                "--resume: the run's own config and directory are used; "
+                "give no preset, --config or --run-dir with it"
+            )
+        print(f"mzero train: resuming {args.resume}", file=sys.stderr)
+        metrics = resume(args.resume, overrides, progress=not args.no_progress)
+        print(json.dumps(metrics))
+        return 0
+    if args.preset is None and args.config is None:
+        raise InvalidArgumentError("preset: expected a preset name, --config FILE or --resume RUN")
+    config = Config.load(args.config) if args.config else preset(args.preset)
     config = apply_overrides(config, overrides)
     train_config = config.train
     if (
@@ -133,10 +159,11 @@ def _train(args: argparse.Namespace) -> int:
         and train_config.max_train_steps is None
     ):
         config = apply_overrides(config, {"train.max_minutes": 10.0})
+    name = args.preset or Path(args.config).stem
     run_dir = args.run_dir or Path("runs") / (
-        f"{args.preset}-seed{config.train.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+        f"{name}-seed{config.train.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
-    print(f"mzero train {args.preset}: run directory {run_dir}", file=sys.stderr)
+    print(f"mzero train {name}: run directory {run_dir}", file=sys.stderr)
     metrics = train(config, run_dir, progress=not args.no_progress)
     print(json.dumps(metrics))
     return 0

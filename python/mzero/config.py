@@ -36,7 +36,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from mzero.errors import InvalidArgumentError, InvalidTypeError, MZeroIOError
+from mzero.errors import CorruptFileError, InvalidArgumentError, InvalidTypeError, MZeroIOError
 
 __all__ = [
     "PRESETS",
@@ -413,6 +413,11 @@ class TrainConfig:
     log_interval: int = 100
     """Learner steps between lines of metrics.jsonl and TensorBoard scalars."""
 
+    snapshot_interval: float = 60.0
+    """Wall-clock seconds between snapshots of the whole run (networks, optimizer, replay
+    buffer, RNG states, counters) in ``RUN/snapshots/``, for ``mzero train --resume``; a
+    killed run loses at most this much. One is also written when the run ends."""
+
     torch_threads: int = 1
     """Torch intra-op threads when the network runs on the CPU. The preset networks are
     small: one thread is fastest and leaves the other cores to the search and the
@@ -427,6 +432,12 @@ class TrainConfig:
             self.device,
         )
         _check_positive("train.num_envs", self.num_envs)
+        _check(
+            self.snapshot_interval >= 0,
+            "train.snapshot_interval",
+            "a number of seconds >= 0",
+            self.snapshot_interval,
+        )
         if self.pipeline is not None:
             _check_positive("train.pipeline", self.pipeline)
         _check(
@@ -639,6 +650,8 @@ class Config:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(tmp, path)
         except OSError as err:
             raise MZeroIOError(f"config: cannot write {path}: {err}") from err
@@ -653,7 +666,7 @@ class Config:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
-            raise InvalidArgumentError(f"config file {path}: not valid JSON ({err})") from err
+            raise CorruptFileError(f"config file {path}: not valid JSON ({err})") from err
         return cls.from_dict(data)
 
 

@@ -202,6 +202,13 @@ class SelfPlay:
             raise AttributeError("envs: the environments live in worker processes (env.workers)")
         return [env for envs in self.env_groups for env in envs.envs]  # type: ignore[union-attr]
 
+    def restart(self, rng_state: dict[str, Any], env_steps: int) -> None:
+        """Continues a saved run: the generator's saved state and env step count, and a
+        new game in every slot (the games in progress when the state was saved are lost)."""
+        self.rng.bit_generator.state = rng_state
+        self.env_steps = env_steps
+        self._new_games([(i, self._game_seed()) for i in range(self.num_games)])
+
     def _new_games(self, requests: list[tuple[int, int]]) -> None:
         """Starts a new game in slot ``i`` with ``seed`` for each ``(i, seed)``."""
         for g, group in enumerate(self.groups):

@@ -57,6 +57,7 @@ from mzero.errors import InvalidArgumentError, MZeroIOError
 from mzero.evaluate import evaluate_against, evaluate_returns
 from mzero.networks import MuZeroNetwork, TrainingBatch, muzero_loss
 from mzero.reanalyze import Reanalyzer
+from mzero.rundir import RunDirectory
 from mzero.selfplay import EpisodeStats, SelfPlay
 
 __all__ = [
@@ -225,6 +226,14 @@ class Trainer:
         self.last_losses: dict[str, float] = {}
         self.learner_seconds = 0.0
         """Seconds in learner steps since the last metrics line."""
+        self.rundir = RunDirectory(self.run_dir)
+        self.resumed = False
+        """True until the first metrics record of a resumed run is written."""
+        self.metrics_length = 0
+        """Bytes of metrics.jsonl that the snapshot resumed from had seen."""
+        self.next_eval = train.eval_interval if train.eval_interval > 0 else math.inf
+        self.next_log = 0
+        self.next_checkpoint = train.checkpoint_interval
         self._last_log = (time.monotonic(), 0)
         """(time, train_steps) at the last metrics line."""
 
@@ -354,7 +363,11 @@ class Trainer:
         )
 
     def run(self) -> dict[str, float]:
-        """Trains until a limit of ``config.train`` is reached; returns the last metrics."""
+        """Trains until a limit of ``config.train`` is reached; returns the last metrics.
+
+        A fresh run needs a run directory that holds no run; a resumed one
+        (:meth:`resume`) continues its own.
+        """
         train = self.config.train
         if (
             train.max_minutes is None
@@ -364,19 +377,36 @@ class Trainer:
             raise InvalidArgumentError(
                 "train: expected at least one of max_minutes, max_env_steps, max_train_steps"
             )
+        if not self.resumed and self.rundir.holds_run():
+            raise InvalidArgumentError(
+                f"run_dir: {self.run_dir} already holds a run; continue it with "
+                f"mzero train --resume {self.run_dir}, or choose another directory"
+            )
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.config.save(self.run_dir / "config.json")
+        self.config.save(self.rundir.config)
+        if self.resumed:
+            # the lines a killed life wrote after its last snapshot are dropped
+            self.rundir.truncate_metrics(self.metrics_length)
         from torch.utils.tensorboard import SummaryWriter  # imported late: slow import
 
         writer = SummaryWriter(str(self.run_dir / "tensorboard"))
         bar = self._progress_bar()
         start = time.monotonic()
         self._last_log = (start, self.train_steps)
-        next_eval = train.eval_interval if train.eval_interval > 0 else math.inf
-        next_log = 0
-        next_checkpoint = train.checkpoint_interval
+        last_snapshot = start
         metrics: dict[str, float] = {}
-        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
+        with open(self.rundir.metrics, "a", encoding="utf-8") as log:
+            self.log = log
+
+            def write(metrics: dict[str, float]) -> None:
+                if self.resumed:
+                    metrics = {"resumed": True, **metrics}
+                    self.resumed = False  # only the first record of a life says so
+                log.write(json.dumps(metrics) + "\n")
+                log.flush()
+                for key, value in metrics.items():
+                    writer.add_scalar(_tensorboard_tag(key), value, self.env_steps)
+
             while not self._done(start):
                 temperature = train.temperature(self.train_steps)
                 finished = self.selfplay.step(temperature)
@@ -384,38 +414,118 @@ class Trainer:
                 self.episodes += len(finished)
                 self.recent.extend(finished)
                 self._learn(start)
-                evaluated = self.env_steps >= next_eval
-                if evaluated or self.train_steps >= next_log or self._done(start):
+                evaluated = self.env_steps >= self.next_eval
+                if evaluated or self.train_steps >= self.next_log or self._done(start):
                     metrics = self._metrics(start, temperature)
                     if evaluated:
-                        next_eval += train.eval_interval
+                        self.next_eval += train.eval_interval
                         metrics |= self.evaluate()
                         self._keep_best(metrics)
-                    next_log = self.train_steps + train.log_interval
-                    log.write(json.dumps(metrics) + "\n")
-                    log.flush()
-                    for key, value in metrics.items():
-                        writer.add_scalar(_tensorboard_tag(key), value, self.env_steps)
+                    self.next_log = self.train_steps + train.log_interval
+                    write(metrics)
                     if bar is not None:
                         bar.set_postfix(_postfix(metrics), refresh=False)
                 if bar is not None:
                     bar.update(self.env_steps - bar.n)
-                if self.train_steps >= next_checkpoint:
-                    next_checkpoint = self.train_steps + train.checkpoint_interval
-                    save_checkpoint(self.run_dir / "checkpoints" / "last.pt", self.checkpoint())
+                if self.train_steps >= self.next_checkpoint:
+                    self.next_checkpoint = self.train_steps + train.checkpoint_interval
+                    save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
+                if time.monotonic() - last_snapshot >= train.snapshot_interval:
+                    self.snapshot()
+                    last_snapshot = time.monotonic()
             if train.eval_interval > 0 and "eval_return_mean" not in metrics:
                 metrics = self._metrics(start, train.temperature(self.train_steps))
                 metrics |= self.evaluate()
                 self._keep_best(metrics)
-                log.write(json.dumps(metrics) + "\n")
-                for key, value in metrics.items():
-                    writer.add_scalar(_tensorboard_tag(key), value, self.env_steps)
-        save_checkpoint(self.run_dir / "checkpoints" / "last.pt", self.checkpoint())
+                write(metrics)
+            save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
+            self.snapshot()
         writer.close()
         if bar is not None:
             bar.close()
         self.selfplay.close()
         return metrics
+
+    # -- snapshots and resume ------------------------------------------------------------------
+
+    def snapshot(self) -> None:
+        """Writes a consistent snapshot of the run (:mod:`mzero.rundir`) that
+        :meth:`resume` continues from; the metrics written so far are kept with it."""
+        self.log.flush()
+        state = {
+            "checkpoint": self.checkpoint(),
+            "episodes": self.episodes,
+            "learning_start_env_steps": self.learning_start_env_steps,
+            "next_eval": self.next_eval,
+            "next_log": self.next_log,
+            "next_checkpoint": self.next_checkpoint,
+            "reanalyze_seconds": self.reanalyze_seconds,
+            "recent": [(e.episode_return, e.length, e.terminated) for e in self.recent],
+            "rng": self.rng.bit_generator.state,
+            "selfplay_rng": self.selfplay.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "metrics_length": self.log.tell(),
+        }
+        self.rundir.write_snapshot(state, self.replay)
+
+    @classmethod
+    def resume(
+        cls,
+        run_dir: str | os.PathLike[str],
+        overrides: dict[str, Any] | None = None,
+        progress: bool = True,
+    ) -> Trainer:
+        """A trainer that continues ``run_dir`` from its latest snapshot.
+
+        The run's ``config.json`` is used with ``overrides`` (``"SECTION.FIELD"`` ->
+        value, e.g. new limits) applied; ``train.max_minutes`` counts from the resume.
+        Replay, learner and environment steps, the networks, the optimizer, the RNG
+        states and the best evaluation continue from the snapshot; games that were
+        being played when it was taken are lost.
+        """
+        from mzero.config import apply_overrides
+
+        rundir = RunDirectory(run_dir)
+        if not rundir.config.exists():
+            raise InvalidArgumentError(f"resume: {rundir.path} holds no run (no config.json)")
+        config = apply_overrides(Config.load(rundir.config), overrides or {})
+        latest = rundir.latest_snapshot()
+        if latest is None:
+            raise InvalidArgumentError(
+                f"resume: {rundir.path} has no snapshot yet (the run was stopped before "
+                f"its first snapshot); start it again into an empty directory"
+            )
+        state, replay = rundir.read_snapshot(latest)
+        trainer = cls(config, run_dir, progress=progress)
+        trainer._restore(state, replay)
+        return trainer
+
+    def _restore(self, state: dict[str, Any], replay: mzero.ReplayBuffer) -> None:
+        checkpoint = state["checkpoint"]
+        self.network.load_state_dict(checkpoint["network"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        if self.target_network is not None and checkpoint.get("target_network") is not None:
+            self.target_network.load_state_dict(checkpoint["target_network"])
+        self.replay = replay
+        self.selfplay.replay = replay
+        self.env_steps = checkpoint["env_steps"]
+        self.train_steps = checkpoint["train_steps"]
+        best = checkpoint.get("best_eval")
+        self.best_eval = tuple(best) if best is not None else None
+        self.episodes = state["episodes"]
+        self.learning_start_env_steps = state["learning_start_env_steps"]
+        self.next_eval = state["next_eval"]
+        self.next_log = state["next_log"]
+        self.next_checkpoint = state["next_checkpoint"]
+        self.reanalyze_seconds = state["reanalyze_seconds"]
+        self.recent.clear()
+        self.recent.extend(EpisodeStats(r, n, terminated=t) for r, n, t in state["recent"])
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.selfplay.restart(state["selfplay_rng"], env_steps=self.env_steps)
+        self.metrics_length = state["metrics_length"]
+        self.resumed = True
 
     def _learn(self, start: float) -> None:
         train = self.config.train
@@ -496,3 +606,12 @@ def train(
 ) -> dict[str, float]:
     """Trains ``config`` into ``run_dir``; returns the last metrics (see :class:`Trainer`)."""
     return Trainer(config, run_dir, progress=progress).run()
+
+
+def resume(
+    run_dir: str | os.PathLike[str],
+    overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Continues ``run_dir`` from its latest snapshot (see :meth:`Trainer.resume`)."""
+    return Trainer.resume(run_dir, overrides, progress=progress).run()
