@@ -413,10 +413,11 @@ class TrainConfig:
     log_interval: int = 100
     """Learner steps between lines of metrics.jsonl and TensorBoard scalars."""
 
-    snapshot_interval: float = 60.0
+    snapshot_interval: float = 30.0
     """Wall-clock seconds between snapshots of the whole run (networks, optimizer, replay
     buffer, RNG states, counters) in ``RUN/snapshots/``, for ``mzero train --resume``; a
-    killed run loses at most this much. One is also written when the run ends."""
+    killed run loses at most this much, plus its start-up (importing torch, loading the
+    snapshot: several seconds). One is also written when the run ends."""
 
     torch_threads: int = 1
     """Torch intra-op threads when the network runs on the CPU. The preset networks are
