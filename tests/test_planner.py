@@ -112,3 +112,17 @@ def test_cuda_planning_waits_on_the_device_only_through_its_event() -> None:
         torch.cuda.set_sync_debug_mode("default")
     ref = Planner(eager, SEARCH, 8).plan(obs, seed=1)
     np.testing.assert_allclose(out.root_value, ref.root_value, rtol=1e-4, atol=1e-5)
+
+
+def test_stack_frames_repeats_the_first_frame_for_lists_and_deques() -> None:
+    from collections import deque
+
+    from mzero.planner import stack_frames
+
+    frames = [np.full(2, i, np.float32) for i in range(4)]
+    assert stack_frames(frames[:1], 3).tolist() == [[0, 0]] * 3
+    assert stack_frames(frames, 2).tolist() == [[2, 2], [3, 3]]
+    window = deque(frames[:2], maxlen=3)
+    assert stack_frames(window, 3).tolist() == [[0, 0], [0, 0], [1, 1]]
+    window.extend(frames[2:])
+    assert stack_frames(window, 3).tolist() == [[1, 1], [2, 2], [3, 3]]

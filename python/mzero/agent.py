@@ -12,7 +12,7 @@ import torch
 
 from mzero.config import Config
 from mzero.errors import InvalidArgumentError, MZeroIOError
-from mzero.planner import Planner
+from mzero.planner import Planner, stack_frames
 from mzero.train import build_network, load_checkpoint, resolve_device
 
 __all__ = ["Agent"]
@@ -46,7 +46,8 @@ class Agent:
         search_config = config.search.to_search_config(two_player=two_player, explore=False)
         self.planner = Planner(network, search_config, max_games=1)
         self.rng = np.random.default_rng(seed)
-        self.frames: deque[np.ndarray] = deque(maxlen=config.env.frame_stack)
+        self.stack = config.env.frame_stack
+        self.frames: deque[np.ndarray] = deque(maxlen=self.stack)
 
     @classmethod
     def load(
@@ -98,9 +99,6 @@ class Agent:
                 )
             legal_mask = legal_mask[None]
         self.frames.append(obs)
-        frames = list(self.frames)
-        frames = [frames[0]] * (self.frames.maxlen - len(frames)) + frames
-        out = self.planner.plan(
-            np.stack(frames)[None], legal_mask, seed=int(self.rng.integers(2**63))
-        )
+        stacked = stack_frames(self.frames, self.stack)
+        out = self.planner.plan(stacked[None], legal_mask, seed=int(self.rng.integers(2**63)))
         return int(out.action[0])

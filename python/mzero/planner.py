@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import warnings
 import weakref
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -32,9 +33,20 @@ from mzero.errors import InvalidArgumentError
 from mzero.networks import MuZeroNetwork
 from mzero.throughput import BusyClock
 
-__all__ = ["Planner", "RecurrentStep", "RootStep"]
+__all__ = ["Planner", "RecurrentStep", "RootStep", "stack_frames"]
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def stack_frames(frames: Sequence[np.ndarray], stack: int) -> np.ndarray:
+    """The network input of one game: its last ``stack`` observations ``[stack, *obs_shape]``.
+
+    ``frames`` are the game's observations so far, oldest first (at least one); frames
+    before the first observation repeat it. Self-play, evaluation and the agent all
+    stack with this function.
+    """
+    last = frames[-stack:] if isinstance(frames, list) else list(frames)[-stack:]
+    return np.stack([last[0]] * (stack - len(last)) + last)
 
 
 class RootStep(nn.Module):

@@ -57,7 +57,7 @@ from mzero.envs import Environment, make_env_from_config
 from mzero.envs.pool import EnvPool, LocalEnvs
 from mzero.envs.registry import BUILTIN
 from mzero.networks import MuZeroNetwork
-from mzero.planner import Planner, eval_mode
+from mzero.planner import Planner, eval_mode, stack_frames
 from mzero.search import select_action_with_uniforms
 from mzero.throughput import BusyClock, Throughput
 
@@ -83,9 +83,7 @@ class GameRecord:
 
     def stacked(self, stack: int) -> np.ndarray:
         """The last ``stack`` observations ``[stack, *obs_shape]``; frames before o_0 repeat o_0."""
-        frames = self.observations[-stack:]
-        frames = [frames[0]] * (stack - len(frames)) + frames
-        return np.stack(frames)
+        return stack_frames(self.observations, stack)
 
     def __len__(self) -> int:
         return len(self.actions)
