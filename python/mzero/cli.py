@@ -1,10 +1,11 @@
-"""The ``mzero`` command line: ``train``, ``eval`` and ``play``.
+"""The ``mzero`` command line: ``train``, ``eval``, ``plot`` and ``play``.
 
 mzero train cartpole --seed 0 --run-dir runs/cartpole-0 --max-minutes 10
 mzero train --resume runs/cartpole-0 --max-minutes 5
 mzero train tictactoe --search.num-simulations 25 --train.num-envs 64
 mzero eval runs/cartpole-0 --episodes 20
 mzero play runs/tictactoe-0
+mzero plot runs/cartpole-0 runs/cartpole-1 -o curves.png
 """
 
 from __future__ import annotations
@@ -95,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
     evaluate.add_argument("--seed", type=int, default=12345, help="seed of the episodes")
 
+    plot = commands.add_parser(
+        "plot",
+        help="draw learning curves of runs",
+        description="Evaluation return against environment steps and against wall-clock "
+        "minutes, the runs overlaid (needs matplotlib: pip install 'mzero[plot]').",
+    )
+    plot.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN")
+    plot.add_argument("-o", "--out", type=Path, default=Path("curves.png"), help="image file")
+
     play = commands.add_parser("play", help="play TicTacToe against a trained agent")
     play.add_argument("run_dir", type=Path)
     play.add_argument("--first", choices=("human", "agent"), default="human")
@@ -123,6 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "eval":
             return _eval(args)
+        if args.command == "plot":
+            from mzero.plot import plot_runs
+
+            print(plot_runs(args.run_dirs, args.out))
+            return 0
         return _play(args, sys.stdin, sys.stdout)
     except MZeroError as err:
         print(f"mzero {args.command}: error: {err}", file=sys.stderr)

@@ -1,0 +1,106 @@
+"""Learning curves of one or more runs: ``mzero plot RUN [RUN ...] -o curves.png``.
+
+Two panels, every run overlaid: the evaluation return (``eval_return_mean``) against
+environment steps and against wall-clock minutes. A run without evaluations is drawn
+with its self-play return (``return_mean``) instead, and says so in the legend. The
+wall-clock axis adds up the lives of a resumed run (each life's ``wall_s`` starts at 0
+again after a ``"resumed": true`` record), so the time a killed run was down is not
+counted. Needs matplotlib (``pip install mzero[plot]``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mzero.errors import CorruptFileError, InvalidArgumentError, MZeroIOError
+
+__all__ = ["Curve", "plot_runs", "read_curve"]
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One run's learning curve."""
+
+    label: str
+    env_steps: list[float]
+    minutes: list[float]
+    returns: list[float]
+    metric: str
+    """``eval_return_mean`` or, for a run never evaluated, ``return_mean``."""
+
+
+def read_curve(run_dir: str | os.PathLike[str]) -> Curve:
+    """The curve of ``run_dir/metrics.jsonl`` (see the module docstring)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise InvalidArgumentError(f"run: {run_dir} has no metrics.jsonl") from err
+    except OSError as err:
+        raise MZeroIOError(f"run: cannot read {path}: {err}") from err
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise CorruptFileError(f"{path}: line {number} is not JSON ({err})") from err
+    metric = "eval_return_mean" if any("eval_return_mean" in r for r in records) else "return_mean"
+    env_steps, minutes, returns = [], [], []
+    offset, previous = 0.0, 0.0
+    for record in records:
+        if record.get("resumed"):
+            offset += previous  # the killed life's time up to its last kept record
+        previous = float(record.get("wall_s", 0.0))
+        if metric in record:
+            env_steps.append(float(record["env_steps"]))
+            minutes.append((offset + previous) / 60.0)
+            returns.append(float(record[metric]))
+    if not returns:
+        raise InvalidArgumentError(f"run: {run_dir} has no evaluation or self-play return yet")
+    label = Path(run_dir).name + ("" if metric == "eval_return_mean" else " (self-play)")
+    return Curve(label, env_steps, minutes, returns, metric)
+
+
+def plot_runs(run_dirs: list[str | os.PathLike[str]], out: str | os.PathLike[str]) -> Path:
+    """Draws the runs' curves into the image ``out`` (written atomically); returns its path."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise InvalidArgumentError(
+            "plot: needs matplotlib; install it with pip install 'mzero[plot]'"
+        ) from err
+    curves = [read_curve(run) for run in run_dirs]
+    out = Path(out)
+    figure, (by_steps, by_time) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for curve in curves:
+        by_steps.plot(curve.env_steps, curve.returns, marker=".", label=curve.label)
+        by_time.plot(curve.minutes, curve.returns, marker=".", label=curve.label)
+    by_steps.set_xlabel("environment steps")
+    by_steps.set_ylabel("evaluation return (greedy mean)")
+    by_time.set_xlabel("wall-clock minutes")
+    for axes in (by_steps, by_time):
+        axes.grid(alpha=0.3)
+    by_time.legend(loc="lower right", fontsize="small")
+    figure.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix)
+    os.close(fd)
+    try:
+        figure.savefig(tmp, dpi=110)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(figure)
+    return out
