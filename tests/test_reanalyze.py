@@ -191,8 +191,9 @@ def test_the_learner_keeps_a_target_network(tmp_path: Path) -> None:
     trainer = Trainer(cfg, tmp_path, progress=False)
     assert trainer.target_network is not None
     updates = []
-    original = trainer.update_target_network
-    trainer.update_target_network = lambda: (updates.append(trainer.train_steps), original())[1]
+    learner = trainer.learner
+    original = learner.update_target_network
+    learner.update_target_network = lambda: (updates.append(learner.train_steps), original())[1]
     metrics = trainer.run()
     assert trainer.train_steps > 14
     assert updates == list(range(0, trainer.train_steps, 7))
@@ -212,7 +213,7 @@ def test_the_learner_keeps_a_target_network(tmp_path: Path) -> None:
         tmp_path / "plain",
         progress=False,
     )
-    assert plain.target_network is None and plain.reanalyzer is None
+    assert plain.target_network is None and plain.learner.reanalyzer is None
 
 
 def test_batches_and_results_cross_process_boundaries() -> None:

@@ -1,5 +1,8 @@
-"""The learner: self-play and training in one process, with a run directory.
+"""The in-process run: self-play, the learner and evaluation taking turns, with a run directory.
 
+:class:`Trainer` composes the parts of a run: :class:`mzero.selfplay.SelfPlay` (the
+game groups), :class:`mzero.learner.Learner` (networks, optimizer, train step),
+evaluation, and :class:`mzero.rundir.RunDirectory` (metrics, checkpoints, snapshots).
 One loop (MuZero, Schrittwieser et al. 2020, appendix G, run synchronously):
 
 1. :class:`mzero.selfplay.SelfPlay` plays one move in each of the B environments
@@ -32,7 +35,6 @@ evaluation), each written atomically.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import math
@@ -50,13 +52,12 @@ import numpy as np
 import torch
 
 import mzero
-from mzero.config import Config, TrainConfig
+from mzero.config import Config
 from mzero.envs import make_env_from_config
 from mzero.envs.players import MinimaxPlayer, RandomPlayer
 from mzero.errors import InvalidArgumentError, MZeroIOError
 from mzero.evaluate import evaluate_against, evaluate_returns
-from mzero.networks import MuZeroNetwork, TrainingBatch, muzero_loss
-from mzero.reanalyze import Reanalyzer
+from mzero.learner import Learner, build_network, learning_rate_factor
 from mzero.rundir import RunDirectory
 from mzero.selfplay import EpisodeStats, SelfPlay
 
@@ -74,8 +75,6 @@ __all__ = [
 CHECKPOINT_VERSION = 1
 """Format version of the checkpoint dictionaries written by :func:`save_checkpoint`."""
 
-_SEED_BOUND = 2**63
-
 
 def resolve_device(name: str) -> torch.device:
     """``"auto"`` -> cuda when available, else cpu; other names are passed to torch."""
@@ -85,34 +84,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InvalidArgumentError(f"train.device: {name!r} requested but CUDA is not available")
     return device
-
-
-def build_network(config: Config, obs_shape: tuple[int, ...], num_actions: int) -> MuZeroNetwork:
-    """The network of ``config.network`` for observations ``obs_shape`` and ``num_actions``."""
-    return MuZeroNetwork(obs_shape, num_actions, config.network, config.env.frame_stack)
-
-
-def learning_rate_factor(train: TrainConfig) -> Callable[[int], float]:
-    """Multiplier of ``train.lr`` after ``step`` learner steps (for ``LambdaLR``).
-
-    Linear warm-up over ``lr_warmup_steps``, then ``lr_schedule``: constant, cosine
-    decay to ``lr_min`` over ``lr_decay_steps`` (held there afterwards), or
-    exponential ``lr_decay_rate ** (step / lr_decay_steps)`` floored at ``lr_min``.
-    """
-    floor = train.lr_min / train.lr if train.lr > 0 else 0.0
-
-    def factor(step: int) -> float:
-        if step < train.lr_warmup_steps:
-            return (step + 1) / train.lr_warmup_steps
-        decayed = step - train.lr_warmup_steps
-        if train.lr_schedule == "cosine":
-            progress = min(decayed / train.lr_decay_steps, 1.0)
-            return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-        if train.lr_schedule == "exponential":
-            return max(train.lr_decay_rate ** (decayed / train.lr_decay_steps), floor)
-        return 1.0
-
-    return factor
 
 
 def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
@@ -189,13 +160,6 @@ class Trainer:
                 f"train.augment_symmetries: env {config.env.id!r} defines no symmetries"
             )
 
-        self.network = build_network(config, self.obs_shape, self.num_actions).to(self.device)
-        self.optimizer = torch.optim.AdamW(
-            self.network.parameters(), lr=train.lr, weight_decay=train.weight_decay
-        )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, learning_rate_factor(train)
-        )
         self.replay = mzero.ReplayBuffer(
             config.replay.capacity,
             self.obs_shape,
@@ -208,18 +172,23 @@ class Trainer:
             beta=config.replay.beta,
             stack=config.env.frame_stack,
         )
+        self.learner = Learner(
+            config,
+            self.obs_shape,
+            self.num_actions,
+            self.two_player,
+            self.device,
+            self.replay,
+            self.rng,
+            self.symmetries,
+        )
+        self.network = self.learner.network
+        self.target_network = self.learner.target_network
         self.selfplay = SelfPlay(self.network, config, self.replay, seed=train.seed)
-        self.target_network: MuZeroNetwork | None = None
-        self.reanalyzer: Reanalyzer | None = None
-        if config.reanalyze.enabled:
-            self.target_network = copy.deepcopy(self.network).eval().requires_grad_(False)
-            self.reanalyzer = Reanalyzer(self.target_network, config, self.two_player)
 
         self.env_steps = 0
         self.learning_start_env_steps: int | None = None
         """Environment steps when ``train.min_replay`` was reached (learning ramps in)."""
-        self.reanalyze_seconds = 0.0
-        self.train_steps = 0
         self.episodes = 0
         self.best_eval: tuple[float, ...] | None = None
         self.recent: deque[EpisodeStats] = deque(maxlen=100)
@@ -237,65 +206,20 @@ class Trainer:
         self._last_log = (time.monotonic(), 0)
         """(time, train_steps) at the last metrics line."""
 
-    # -- one learner step -------------------------------------------------------------------
+    # -- the learner ------------------------------------------------------------------------
+
+    @property
+    def train_steps(self) -> int:
+        """Learner steps so far (the learner's counter)."""
+        return self.learner.train_steps
 
     def train_step(self) -> dict[str, float]:
-        """One gradient step on a sampled batch; returns the loss terms and learning rate."""
-        train = self.config.train
-        consistency = train.consistency_weight > 0
-        sample = self.replay.sample(
-            train.batch_size,
-            int(self.rng.integers(_SEED_BOUND)),
-            next_observations=consistency,
-            reanalysis=self.reanalyzer is not None,
-        )
-        if self.reanalyzer is not None:
-            if self.train_steps % self.config.reanalyze.target_update_interval == 0:
-                self.update_target_network()
-            reanalysis = self.reanalyzer(sample, self.rng)
-            reanalysis.write_back(self.replay)
-            sample = reanalysis.apply(sample)
-            self.reanalyze_seconds += reanalysis.seconds
-        batch = TrainingBatch.from_sample(sample, self.device)
-        if self.symmetries is not None:
-            g = self.rng.integers(self.symmetries.size, size=train.batch_size)
-            batch = self.symmetries.augment(batch, torch.from_numpy(g).to(self.device))
-        self.network.train()
-        out = muzero_loss(
-            self.network,
-            batch,
-            train.value_loss_weight,
-            absorbing=train.absorbing,
-            consistency_weight=train.consistency_weight,
-        )
-        self.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(
-            self.network.parameters(), train.grad_clip if train.grad_clip else math.inf
-        )
-        lr = self.optimizer.param_groups[0]["lr"]
-        self.optimizer.step()
-        self.scheduler.step()
-        if self.config.replay.alpha > 0:
-            priorities = out.priorities.float().cpu().numpy() + 1e-6
-            self.replay.update_priorities(sample.index, priorities)
-        self.train_steps += 1
-        losses = {
-            "loss": float(out.loss.detach()),
-            "loss_policy": float(out.policy),
-            "loss_value": float(out.value),
-            "loss_reward": float(out.reward),
-            "grad_norm": float(grad_norm),
-            "lr": float(lr),
-        }
-        if consistency:
-            losses["loss_consistency"] = float(out.consistency)
-        return losses
+        """One learner step (:meth:`mzero.learner.Learner.train_step`)."""
+        return self.learner.train_step()
 
     def update_target_network(self) -> None:
         """Copies the network's weights into the target network (reanalysis only)."""
-        if self.target_network is not None:
-            self.target_network.load_state_dict(self.network.state_dict())
+        self.learner.update_target_network()
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -342,8 +266,8 @@ class Trainer:
             "num_actions": self.num_actions,
             "two_player": self.two_player,
             "network": self.network.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
+            "optimizer": self.learner.optimizer.state_dict(),
+            "scheduler": self.learner.scheduler.state_dict(),
             "env_steps": self.env_steps,
             "train_steps": self.train_steps,
             "best_eval": list(self.best_eval) if self.best_eval is not None else None,
@@ -459,7 +383,7 @@ class Trainer:
             "next_eval": self.next_eval,
             "next_log": self.next_log,
             "next_checkpoint": self.next_checkpoint,
-            "reanalyze_seconds": self.reanalyze_seconds,
+            "reanalyze_seconds": self.learner.reanalyze_seconds,
             "recent": [(e.episode_return, e.length, e.terminated) for e in self.recent],
             "rng": self.rng.bit_generator.state,
             "selfplay_rng": self.selfplay.rng.bit_generator.state,
@@ -502,15 +426,11 @@ class Trainer:
 
     def _restore(self, state: dict[str, Any], replay: mzero.ReplayBuffer) -> None:
         checkpoint = state["checkpoint"]
-        self.network.load_state_dict(checkpoint["network"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
-        self.scheduler.load_state_dict(checkpoint["scheduler"])
-        if self.target_network is not None and checkpoint.get("target_network") is not None:
-            self.target_network.load_state_dict(checkpoint["target_network"])
+        self.learner.load_state_dict(checkpoint | {"reanalyze_seconds": state["reanalyze_seconds"]})
         self.replay = replay
+        self.learner.replay = replay
         self.selfplay.replay = replay
         self.env_steps = checkpoint["env_steps"]
-        self.train_steps = checkpoint["train_steps"]
         best = checkpoint.get("best_eval")
         self.best_eval = tuple(best) if best is not None else None
         self.episodes = state["episodes"]
@@ -518,7 +438,6 @@ class Trainer:
         self.next_eval = state["next_eval"]
         self.next_log = state["next_log"]
         self.next_checkpoint = state["next_checkpoint"]
-        self.reanalyze_seconds = state["reanalyze_seconds"]
         self.recent.clear()
         self.recent.extend(EpisodeStats(r, n, terminated=t) for r, n, t in state["recent"])
         self.rng.bit_generator.state = state["rng"]
@@ -536,7 +455,7 @@ class Trainer:
         target = train.train_ratio * (self.env_steps - self.learning_start_env_steps)
         began = time.perf_counter()
         while self.train_steps < target and not self._done(start):
-            self.last_losses = self.train_step()
+            self.last_losses = self.learner.train_step()
         self.learner_seconds += time.perf_counter() - began
 
     def _keep_best(self, metrics: dict[str, float]) -> None:
@@ -554,8 +473,8 @@ class Trainer:
             "temperature": temperature,
             "replay_transitions": len(self.replay),
         }
-        if self.reanalyzer is not None:
-            metrics["reanalyze_s"] = round(self.reanalyze_seconds, 3)
+        if self.learner.reanalyzer is not None:
+            metrics["reanalyze_s"] = round(self.learner.reanalyze_seconds, 3)
         metrics |= self._throughput()
         if self.recent:
             metrics["return_mean"] = float(np.mean([e.episode_return for e in self.recent]))
