@@ -187,6 +187,8 @@ class Planner:
         """Device tensor ``[N, C]`` -> numpy, with one wait on the device on CUDA."""
         if not self._cuda:
             return packed.numpy()
+        if packed.shape[0] > self._out_host.shape[0]:  # more rows than the buffer: a value()
+            return packed.cpu().numpy()
         host = self._out_host[: packed.shape[0], : packed.shape[1]]
         host.copy_(packed, non_blocking=True)
         self._copied.record()
