@@ -11,8 +11,10 @@ Both steps are small modules (:class:`RootStep`, :class:`RecurrentStep`). With
 ``network.inference = "trace"`` each is traced once into a TorchScript graph: one call
 without Python overhead per op that releases the GIL while it runs, so that self-play's
 game groups in flight overlap their network calls with each other's tree work and
-environment steps. On CUDA the ids go up and the outputs come down through pinned host
-buffers with ``non_blocking`` copies, and a call waits on the device once.
+environment steps. On CUDA each planner queues its work on its own stream (after the
+default stream, where the learner updates the weights), the ids go up and the outputs
+come down through pinned host buffers with ``non_blocking`` copies, and a call waits on
+the device once.
 """
 
 from __future__ import annotations
@@ -174,6 +176,12 @@ class Planner:
             self._ids_host = torch.empty((3, max_games), dtype=torch.int64, pin_memory=True)
             self._out_host = torch.empty((max_games, 2 + num_actions), pin_memory=True)
             self._copied = torch.cuda.Event()
+            # each planner (self-play's game groups) queues its work on its own stream
+            self._stream = torch.cuda.Stream(device=self.device)
+
+    def _on_stream(self) -> Any:
+        """The planner's CUDA stream as the current one (nothing on the CPU)."""
+        return torch.cuda.stream(self._stream) if self._cuda else nullcontext()
 
     def _upload(self, array: np.ndarray, host: Tensor | None) -> Tensor:
         """numpy -> tensor on the device (through the pinned buffer ``host`` on CUDA)."""
@@ -213,8 +221,9 @@ class Planner:
 
         Also stores the root latents as node 0 of ``self.latent``.
         """
-        latent, packed = self._root(observations)
-        self.latent[0, : latent.shape[0]] = latent
+        with self._on_stream():
+            latent, packed = self._root(observations)
+            self.latent[0, : latent.shape[0]] = latent
         return np.ascontiguousarray(packed[:, 0]), np.ascontiguousarray(packed[:, 1:])
 
     def recurrent_fn(
@@ -222,7 +231,7 @@ class Planner:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The callback: ids ``int64 [N]`` -> reward ``[N]``, value ``[N]``, logits ``[N, A]``."""
         start = self.clock.start()
-        with torch.inference_mode():
+        with torch.inference_mode(), self._on_stream():
             # rows of latent viewed as [(num_simulations + 1) * max_games, ...]: row
             # node * max_games + game; one host-to-device copy for all the ids
             ids = np.stack([parent * self.max_games + game, node * self.max_games + game, action])
@@ -255,6 +264,9 @@ class Planner:
             raise InvalidArgumentError(
                 f"observations: expected 1 to {self.max_games} games, got {batch}"
             )
+        if self._cuda:
+            # the learner updates the weights on the default stream: see its last update
+            self._stream.wait_stream(torch.cuda.default_stream(self.device))
         root_value, root_logits = self.initial_inference(observations)
         return mzero.search(
             root_value,
@@ -281,7 +293,9 @@ class Planner:
     @torch.inference_mode()
     def value(self, observations: np.ndarray) -> np.ndarray:
         """The network's value of ``observations [B, stack, *obs_shape]``: float32 ``[B]``."""
-        with eval_mode(self.network):
+        with eval_mode(self.network), self._on_stream():
+            if self._cuda:
+                self._stream.wait_stream(torch.cuda.default_stream(self.device))
             _, packed = self._root(observations)
         return np.array(packed[:, 0], dtype=np.float32)
 
