@@ -2,18 +2,21 @@
 
 * :class:`GymAdapter` / :class:`Environment`: the protocol self-play and evaluation use;
 * :class:`TicTacToeEnv`: TicTacToe with the documented [3, 3, 3] encoding;
+* :class:`ConnectFourEnv`: Connect Four (bitboards) with the documented [3, 6, 7] encoding;
 * :class:`MinimaxPlayer`, :class:`RandomPlayer`, :func:`play_game`: opponents for evaluation;
 * :func:`make_env`: built-in names, aliases and gymnasium ids -> :class:`GymAdapter`.
 """
 
 from __future__ import annotations
 
+from mzero.envs.connect4 import ConnectFourEnv
 from mzero.envs.gym import Environment, GymAdapter, Step
 from mzero.envs.players import MinimaxPlayer, RandomPlayer, play_game
 from mzero.envs.registry import make_env, make_env_from_config
 from mzero.envs.tictactoe import TicTacToeEnv
 
 __all__ = [
+    "ConnectFourEnv",
     "Environment",
     "GymAdapter",
     "MinimaxPlayer",

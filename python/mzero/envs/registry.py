@@ -1,9 +1,9 @@
 """Environment ids and presets -> environments.
 
-``make_env(id)`` accepts a built-in game (``tictactoe``), a short alias
+``make_env(id)`` accepts a built-in game (``tictactoe``, ``connect4``), a short alias
 (``cartpole`` -> ``CartPole-v1``) or any registered gymnasium id, and returns a
 :class:`~mzero.envs.gym.GymAdapter`. The built-in TicTacToe is also registered
-with gymnasium as ``mzero/TicTacToe-v0``.
+with gymnasium as ``mzero/TicTacToe-v0``, Connect Four as ``mzero/ConnectFour-v0``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from mzero.errors import InvalidArgumentError
 
 __all__ = ["ALIASES", "BUILTIN", "make_env", "make_env_from_config"]
 
-BUILTIN: dict[str, str] = {"tictactoe": "mzero/TicTacToe-v0"}
+BUILTIN: dict[str, str] = {"tictactoe": "mzero/TicTacToe-v0", "connect4": "mzero/ConnectFour-v0"}
 """Built-in games: name -> gymnasium id."""
 
 ALIASES: dict[str, str] = {"cartpole": "CartPole-v1"}
@@ -26,6 +26,8 @@ ALIASES: dict[str, str] = {"cartpole": "CartPole-v1"}
 
 if BUILTIN["tictactoe"] not in gymnasium.registry:
     gymnasium.register(BUILTIN["tictactoe"], entry_point="mzero.envs.tictactoe:TicTacToeEnv")
+if BUILTIN["connect4"] not in gymnasium.registry:
+    gymnasium.register(BUILTIN["connect4"], entry_point="mzero.envs.connect4:ConnectFourEnv")
 
 
 def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -> GymAdapter:
