@@ -140,3 +140,42 @@ def test_make_env_gives_the_built_in_game() -> None:
     text.reset()
     text.step(2)
     assert text.render().splitlines()[-2:] == [". . X . . . .", "0 1 2 3 4 5 6"]
+
+
+def test_a_short_connect_four_run_trains_and_evaluates_against_random(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from mzero.config import apply_overrides, preset
+    from mzero.train import Trainer
+
+    config = apply_overrides(
+        preset("tictactoe"),
+        {
+            "env.id": "connect4",
+            "train.num_envs": 8,
+            "train.batch_size": 16,
+            "train.min_replay": 100,
+            "train.max_env_steps": 400,
+            "train.eval_interval": 400,
+            "train.eval_episodes": 4,
+            "train.log_interval": 10,
+            "search.num_simulations": 4,
+        },
+    )
+    metrics = Trainer(config, tmp_path, progress=False).run()
+    # no perfect Connect Four player yet: evaluation is against random moves
+    assert -1.0 <= metrics["eval_return_mean"] <= 1.0
+    assert 0.0 <= metrics["eval_random_win_rate"] <= 1.0
+    assert "eval_minimax_losses" not in metrics
+    result = subprocess.run(
+        [sys.executable, "-m", "mzero", "eval", str(tmp_path), "--episodes", "4"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert sum(report["vs_random_first"].values()) == 2
+    assert sum(report["vs_random_second"].values()) == 2

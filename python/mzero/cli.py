@@ -203,6 +203,12 @@ def _eval(args: argparse.Namespace) -> int:
             "return_min": min(returns),
             "return_max": max(returns),
         }
+    elif config.env.id not in _TICTACTOE_IDS:
+        # no perfect player for this game yet: random moves, from either side
+        half = max(args.episodes // 2, 1)
+        first = evaluate_against(network, config, RandomPlayer(args.seed), half, True)
+        second = evaluate_against(network, config, RandomPlayer(args.seed + 1), half, False)
+        result |= {"vs_random_first": _tally(first), "vs_random_second": _tally(second)}
     else:
         half = max(args.episodes // 2, 1)
         first = evaluate_against(network, config, MinimaxPlayer(args.seed), half, True)

@@ -226,9 +226,11 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         """Greedy evaluation (no root noise); ``eval_return_mean`` is always present.
 
-        Single player: mean return of ``eval_episodes`` episodes. Two players: the mean
+        Single player: mean return of ``eval_episodes`` episodes. TicTacToe: the mean
         result (+1 win, 0 draw, -1 loss) against a minimax player, half the games first,
         half second, plus ``eval_random_win_rate`` as first player against random moves.
+        Other two-player games (no perfect player yet): the mean result against random
+        moves, half the games first, half second.
         """
         train = self.config.train
         seed = int(self.rng.integers(2**31))
@@ -236,6 +238,18 @@ class Trainer:
             returns = evaluate_returns(self.network, self.config, train.eval_episodes, seed=seed)
             return {"eval_return_mean": float(np.mean(returns)), "eval_return_min": min(returns)}
         half = max(train.eval_episodes // 2, 1)
+        if self.config.env.id not in ("tictactoe", "mzero/TicTacToe-v0"):
+            # no perfect player for this game: the mean result against random moves,
+            # half the games first, half second
+            random = evaluate_against(
+                self.network, self.config, RandomPlayer(seed), half, True, seed=seed
+            ) + evaluate_against(
+                self.network, self.config, RandomPlayer(seed + 1), half, False, seed=seed + 1
+            )
+            return {
+                "eval_return_mean": float(np.mean(random)),
+                "eval_random_win_rate": random.count(1) / len(random),
+            }
         minimax = evaluate_against(
             self.network, self.config, MinimaxPlayer(seed), half, True, seed=seed
         ) + evaluate_against(
