@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--episodes", type=int, default=20, help="episodes (games) to play")
     evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
     evaluate.add_argument("--seed", type=int, default=12345, help="seed of the episodes")
+    evaluate.add_argument(
+        "--opponent",
+        help="two-player runs: play this opponent (random, minimax for tictactoe, uct:N) "
+        "and print the score (win 1, draw 0.5) as first player, as second and overall",
+    )
+    evaluate.add_argument(
+        "--games", type=int, default=100, help="games against --opponent, half moving first"
+    )
 
     plot = commands.add_parser(
         "plot",
@@ -195,7 +203,9 @@ def _eval(args: argparse.Namespace) -> int:
         "run_dir": str(args.run_dir),
         "checkpoint": str(agent.checkpoint_path),
     }
-    if not agent.two_player:
+    if args.opponent is not None:
+        result |= _score_against(agent, args.opponent, args.games, args.seed)
+    elif not agent.two_player:
         returns = evaluate_returns(network, config, args.episodes, seed=args.seed)
         result |= {
             "episodes": args.episodes,
@@ -223,6 +233,39 @@ def _eval(args: argparse.Namespace) -> int:
             result |= _every_line(agent)
     print(json.dumps(result))
     return 0
+
+
+def _score_against(agent: Any, name: str, games: int, seed: int) -> dict[str, Any]:
+    """Scores (win 1, draw 0.5) of ``games`` games against the opponent ``name``."""
+    from mzero.envs.opponents import make_opponent
+    from mzero.evaluate import evaluate_against
+
+    if not agent.two_player:
+        raise InvalidArgumentError("--opponent: the run is not a two-player game")
+    if games < 2:
+        raise InvalidArgumentError(f"--games: expected >= 2 (half moving first), got {games}")
+    env_id = agent.config.env.id
+    sides = {}
+    for side, first, count in (("first", True, games // 2), ("second", False, games - games // 2)):
+        opponent = make_opponent(name, env_id, seed=seed + (0 if first else 1))
+        results = evaluate_against(
+            agent.network, agent.config, opponent, count, first, seed=seed + (2 if first else 3)
+        )
+        sides[side] = results
+
+    def score(results: list[int]) -> float:
+        return (results.count(1) + 0.5 * results.count(0)) / len(results)
+
+    every = sides["first"] + sides["second"]
+    return {
+        "opponent": name,
+        "games": games,
+        "score_first": score(sides["first"]),
+        "score_second": score(sides["second"]),
+        "score": score(every),
+        "first": _tally(sides["first"]),
+        "second": _tally(sides["second"]),
+    }
 
 
 def _every_line(agent: Any) -> dict[str, dict[str, int]]:

@@ -95,6 +95,25 @@ class ConnectFourEnv(gym.Env[np.ndarray, np.int64]):
         self.to_play = 0
         self.done = False
 
+    @classmethod
+    def from_observation(cls, observation: np.ndarray) -> ConnectFourEnv:
+        """The game in the position of ``observation`` ``[3, 6, 7]`` (for search opponents)."""
+        obs = np.asarray(observation)
+        if obs.shape != (3, ROWS, COLUMNS):
+            raise InvalidArgumentError(f"observation: expected shape [3, 6, 7], got {obs.shape}")
+        env = cls()
+        env.reset()
+        env.to_play = 0 if obs[2, 0, 0] > 0.5 else 1
+        for plane, player in ((0, env.to_play), (1, 1 - env.to_play)):
+            rows, cols = np.nonzero(obs[plane] > 0.5)
+            for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+                env.stones[player] |= 1 << (_HEIGHT * col + (ROWS - 1 - row))
+        occupied = (obs[0] + obs[1]) > 0.5
+        env.heights = [int(occupied[:, c].sum()) for c in range(COLUMNS)]
+        won = connects_four(env.stones[0]) or connects_four(env.stones[1])
+        env.done = won or (env.stones[0] | env.stones[1]) == _FULL
+        return env
+
     def legal_mask(self) -> np.ndarray:
         """bool ``[7]``: True on the columns that are not full; all False once the game is over."""
         if self.done:

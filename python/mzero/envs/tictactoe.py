@@ -84,6 +84,21 @@ class TicTacToeEnv(gym.Env[np.ndarray, np.int64]):
         """The stone of the player to move: +1 (first player) or -1."""
         return 1 if self.to_play == 0 else -1
 
+    @classmethod
+    def from_observation(cls, observation: np.ndarray) -> TicTacToeEnv:
+        """The game in the position of ``observation`` ``[3, 3, 3]`` (for search opponents)."""
+        obs = np.asarray(observation)
+        if obs.shape != (3, 3, 3):
+            raise InvalidArgumentError(f"observation: expected shape [3, 3, 3], got {obs.shape}")
+        env = cls()
+        env.reset()
+        env.to_play = 0 if obs[2, 0, 0] > 0.5 else 1
+        own = 1 if env.to_play == 0 else -1
+        env.board[obs[0] > 0.5] = own
+        env.board[obs[1] > 0.5] = -own
+        env.done = winner(env.board) != 0 or not (env.board == 0).any()
+        return env
+
     def legal_mask(self) -> np.ndarray:
         """bool ``[9]``: True on the empty cells; all False once the game is over."""
         if self.done:

@@ -1,0 +1,122 @@
+"""mzero.envs.opponents: random, minimax and plain UCT by name; mzero eval --opponent."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mzero
+from mzero.envs import ConnectFourEnv, TicTacToeEnv
+from mzero.envs.opponents import UCTPlayer, make_opponent
+from mzero.envs.players import MinimaxPlayer, RandomPlayer, result_for
+
+
+def _play(first, second, game=ConnectFourEnv) -> int:
+    """One game; the result from the first player's view."""
+    env = game()
+    obs, info = env.reset()
+    players, mover = (first, second), 0
+    while True:
+        action = players[mover].act(obs, info["legal_mask"])
+        obs, reward, terminated, _, info = env.step(action)
+        if terminated:
+            return result_for(reward, mover_is_player=mover == 0)
+        mover = 1 - mover
+
+
+@pytest.mark.parametrize("game", [ConnectFourEnv, TicTacToeEnv])
+def test_a_position_is_rebuilt_from_its_observation(game) -> None:
+    env = game()
+    obs, info = env.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        rebuilt = game.from_observation(obs)
+        np.testing.assert_array_equal(rebuilt.observation(), obs)
+        np.testing.assert_array_equal(rebuilt.legal_mask(), info["legal_mask"])
+        obs, _, terminated, _, info = env.step(int(rng.choice(np.flatnonzero(info["legal_mask"]))))
+        if terminated:
+            break
+
+
+def test_uct_takes_a_win_in_one_and_blocks_a_loss_in_one() -> None:
+    env = ConnectFourEnv()
+    env.reset()
+    for move in (0, 6, 1, 6, 2):  # X threatens 0-1-2-3 on the bottom row; O to move
+        obs, *_ = env.step(move)
+    assert UCTPlayer(ConnectFourEnv, 400, seed=0).act(obs) == 3  # block
+    env.step(5)
+    obs, *_ = env.step(6)  # O threatens column 6 too; X to move can win at once
+    assert UCTPlayer(ConnectFourEnv, 400, seed=1).act(obs) == 3  # win
+
+
+def test_uct_beats_random_moves_at_connect_four() -> None:
+    results = [_play(UCTPlayer(ConnectFourEnv, 50, seed=s), RandomPlayer(s)) for s in range(6)]
+    results += [-_play(RandomPlayer(s), UCTPlayer(ConnectFourEnv, 50, seed=s)) for s in range(6)]
+    assert results.count(1) >= 11, results
+
+
+def test_uct_draws_tictactoe_against_minimax() -> None:
+    # 400 simulations search TicTacToe's whole tree well: no loss against perfect play
+    for s in range(3):
+        assert _play(UCTPlayer(TicTacToeEnv, 400, seed=s), MinimaxPlayer(s), TicTacToeEnv) == 0
+        assert _play(MinimaxPlayer(s), UCTPlayer(TicTacToeEnv, 400, seed=s), TicTacToeEnv) == 0
+
+
+def test_opponents_by_name() -> None:
+    assert isinstance(make_opponent("random", "connect4"), RandomPlayer)
+    assert isinstance(make_opponent("minimax", "tictactoe"), MinimaxPlayer)
+    uct = make_opponent("uct:25", "connect4", seed=3)
+    assert isinstance(uct, UCTPlayer) and uct.simulations == 25
+    for name, env_id, match in [
+        ("minimax", "connect4", "TicTacToe only"),
+        ("uct:0", "connect4", "uct:N with N >= 1"),
+        ("uct:x", "connect4", "uct:N"),
+        ("alphabeta", "connect4", "expected random"),
+        ("uct:10", "CartPole-v1", "rebuilds its position"),
+    ]:
+        with pytest.raises(mzero.InvalidArgumentError, match=match):
+            make_opponent(name, env_id)
+
+
+def test_mzero_eval_scores_against_an_opponent(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from mzero.config import apply_overrides, preset
+    from mzero.train import Trainer
+
+    config = apply_overrides(
+        preset("tictactoe"),
+        {
+            "env.id": "connect4",
+            "train.num_envs": 4,
+            "train.batch_size": 8,
+            "train.min_replay": 50,
+            "train.max_env_steps": 100,
+            "train.eval_interval": 0,
+            "search.num_simulations": 2,
+        },
+    )
+    Trainer(config, tmp_path, progress=False).run()
+    command = [sys.executable, "-m", "mzero", "eval", str(tmp_path), "--checkpoint", "last"]
+    out = subprocess.run(
+        [*command, "--opponent", "uct:5", "--games", "4"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["opponent"] == "uct:5" and report["games"] == 4
+    assert sum(report["first"].values()) == 2 and sum(report["second"].values()) == 2
+    for key in ("score_first", "score_second", "score"):
+        assert 0.0 <= report[key] <= 1.0
+    assert report["score"] == pytest.approx((report["score_first"] + report["score_second"]) / 2)
+    bad = subprocess.run(
+        [sys.executable, "-m", "mzero", "eval", str(tmp_path), "--opponent", "minimax"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "TicTacToe only" in bad.stderr
