@@ -78,14 +78,12 @@ def test_opponents_by_name() -> None:
             make_opponent(name, env_id)
 
 
-def test_mzero_eval_scores_against_an_opponent(tmp_path) -> None:
-    import json
-    import subprocess
-    import sys
-
+@pytest.fixture(scope="module")
+def connect4_run(tmp_path_factory):
     from mzero.config import apply_overrides, preset
     from mzero.train import Trainer
 
+    tmp_path = tmp_path_factory.mktemp("connect4")
     config = apply_overrides(
         preset("tictactoe"),
         {
@@ -99,6 +97,28 @@ def test_mzero_eval_scores_against_an_opponent(tmp_path) -> None:
         },
     )
     Trainer(config, tmp_path, progress=False).run()
+    return tmp_path
+
+
+def _mzero(*args: str, stdin: str | None = None):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "mzero", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_mzero_eval_scores_against_an_opponent(connect4_run) -> None:
+    import json
+    import subprocess
+    import sys
+
+    tmp_path = connect4_run
     command = [sys.executable, "-m", "mzero", "eval", str(tmp_path), "--checkpoint", "last"]
     out = subprocess.run(
         [*command, "--opponent", "uct:5", "--games", "4"],
@@ -120,3 +140,28 @@ def test_mzero_eval_scores_against_an_opponent(tmp_path) -> None:
         check=False,
     )
     assert bad.returncode == 2 and "TicTacToe only" in bad.stderr
+
+
+def test_mzero_play_connect_four_shows_the_board_and_the_search(connect4_run) -> None:
+    # the human tries every column in turn; full or unknown ones are refused and asked again
+    moves = "\n".join(["x", "7", *[str(c) for c in range(7)] * 7]) + "\n"
+    out = _mzero("play", str(connect4_run), "--checkpoint", "last", stdin=moves)
+    assert out.returncode == 0, out.stderr
+    assert "0 1 2 3 4 5 6" in out.stdout  # the column numbers under the board
+    assert "your move (0-6, q to quit)" in out.stdout
+    assert "not a legal move: 'x'" in out.stdout and "not a legal move: '7'" in out.stdout
+    assert "agent plays" in out.stdout and "  search: " in out.stdout
+    assert out.stdout.rstrip().endswith(("Draw.", "You win!", "The agent wins."))
+    first = _mzero(
+        "play",
+        str(connect4_run),
+        "--checkpoint",
+        "last",
+        "--first",
+        "agent",
+        "--show-search",
+        "0",
+        stdin="q\n",
+    )
+    assert first.returncode == 0 and "You are O (second)" in first.stdout
+    assert "agent plays" in first.stdout and "search:" not in first.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -48,6 +48,9 @@ class Agent:
         self.rng = np.random.default_rng(seed)
         self.stack = config.env.frame_stack
         self.frames: deque[np.ndarray] = deque(maxlen=self.stack)
+        self.last_search: Any = None
+        """The search output of the last :meth:`act` (``visit_counts``, ``q_values``, ...
+        of a batch of one), to show what the agent thought."""
 
     @classmethod
     def load(
@@ -101,4 +104,5 @@ class Agent:
         self.frames.append(obs)
         stacked = stack_frames(self.frames, self.stack)
         out = self.planner.plan(stacked[None], legal_mask, seed=int(self.rng.integers(2**63)))
+        self.last_search = out
         return int(out.action[0])

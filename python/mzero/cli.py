@@ -113,10 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN")
     plot.add_argument("-o", "--out", type=Path, default=Path("curves.png"), help="image file")
 
-    play = commands.add_parser("play", help="play TicTacToe against a trained agent")
+    play = commands.add_parser(
+        "play", help="play a board game (tictactoe, connect4) against a trained agent"
+    )
     play.add_argument("run_dir", type=Path)
     play.add_argument("--first", choices=("human", "agent"), default="human")
     play.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    play.add_argument(
+        "--show-search",
+        type=int,
+        default=3,
+        metavar="K",
+        help="after each agent move, its K most visited moves with visits and Q (0: none)",
+    )
     return parser
 
 
@@ -289,13 +298,14 @@ def _tally(results: list[int]) -> dict[str, int]:
 
 def _play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from mzero.agent import Agent
-    from mzero.envs.tictactoe import TicTacToeEnv
+    from mzero.envs.opponents import GAMES
 
     agent = Agent.load(args.run_dir, checkpoint=args.checkpoint)
-    if agent.config.env.id not in _TICTACTOE_IDS:
-        print(f"mzero play: {args.run_dir} is a {agent.config.env.id!r} run, not tictactoe")
+    game = GAMES.get(agent.config.env.id)
+    if game is None:
+        print(f"mzero play: {args.run_dir} is a {agent.config.env.id!r} run, not a board game")
         return 2
-    env = TicTacToeEnv()
+    env = game()
     observation, info = env.reset()
     human_turn = args.first == "human"
     stdout.write("You are X (first)\n" if human_turn else "You are O (second)\n")
@@ -308,6 +318,8 @@ def _play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         else:
             action = agent.act(observation, info["legal_mask"])
             stdout.write(f"agent plays {action}\n")
+            if args.show_search > 0:
+                stdout.write(_search_summary(agent.last_search, args.show_search))
         observation, reward, terminated, _, info = env.step(action)
         if terminated:
             stdout.write("\n" + env.render_text())
@@ -319,15 +331,24 @@ def _play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         human_turn = not human_turn
 
 
+def _search_summary(out: Any, k: int) -> str:
+    """The search's ``k`` most visited root moves: visits and Q (the mover's view)."""
+    visits, q = out.visit_counts[0], out.q_values[0]
+    order = sorted(range(len(visits)), key=lambda a: (-int(visits[a]), a))[:k]
+    parts = [f"{a}: {int(visits[a])} visits, Q {float(q[a]):+.2f}" for a in order if visits[a]]
+    return "  search: " + "; ".join(parts) + "\n"
+
+
 def _read_move(stdin: TextIO, stdout: TextIO, legal_mask: Any) -> int | None:
-    """A legal cell 0-8 from the human; None at end of input."""
+    """A legal move from the human (a cell or a column number); None at end of input."""
+    last = len(legal_mask) - 1
     while True:
-        stdout.write("your move (cell 0-8, q to quit): ")
+        stdout.write(f"your move (0-{last}, q to quit): ")
         stdout.flush()
         line = stdin.readline()
         if not line or line.strip().lower() in ("q", "quit"):
             return None
         text = line.strip()
-        if text.isdigit() and 0 <= int(text) <= 8 and legal_mask[int(text)]:
+        if text.isdigit() and 0 <= int(text) <= last and legal_mask[int(text)]:
             return int(text)
         stdout.write(f"not a legal move: {text!r}\n")
