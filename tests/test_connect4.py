@@ -144,8 +144,6 @@ def test_make_env_gives_the_built_in_game() -> None:
 
 def test_a_short_connect_four_run_trains_and_evaluates_against_random(tmp_path) -> None:
     import json
-    import subprocess
-    import sys
 
     from mzero.config import apply_overrides, preset
     from mzero.train import Trainer
@@ -169,12 +167,9 @@ def test_a_short_connect_four_run_trains_and_evaluates_against_random(tmp_path) 
     assert -1.0 <= metrics["eval_return_mean"] <= 1.0
     assert 0.0 <= metrics["eval_random_win_rate"] <= 1.0
     assert "eval_minimax_losses" not in metrics
-    result = subprocess.run(
-        [sys.executable, "-m", "mzero", "eval", str(tmp_path), "--episodes", "4"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    from test_train import mzero_cli
+
+    result = mzero_cli("eval", str(tmp_path), "--episodes", "4")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert sum(report["vs_random_first"].values()) == 2

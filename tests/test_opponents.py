@@ -9,6 +9,7 @@ import mzero
 from mzero.envs import ConnectFourEnv, TicTacToeEnv
 from mzero.envs.opponents import UCTPlayer, make_opponent
 from mzero.envs.players import MinimaxPlayer, RandomPlayer, result_for
+from test_train import mzero_cli
 
 
 def _play(first, second, game=ConnectFourEnv) -> int:
@@ -100,32 +101,12 @@ def connect4_run(tmp_path_factory):
     return tmp_path
 
 
-def _mzero(*args: str, stdin: str | None = None):
-    import subprocess
-    import sys
-
-    return subprocess.run(
-        [sys.executable, "-m", "mzero", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def test_mzero_eval_scores_against_an_opponent(connect4_run) -> None:
     import json
-    import subprocess
-    import sys
 
     tmp_path = connect4_run
-    command = [sys.executable, "-m", "mzero", "eval", str(tmp_path), "--checkpoint", "last"]
-    out = subprocess.run(
-        [*command, "--opponent", "uct:5", "--games", "4"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    command = ["eval", str(tmp_path), "--checkpoint", "last"]
+    out = mzero_cli(*command, "--opponent", "uct:5", "--games", "4")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["opponent"] == "uct:5" and report["games"] == 4
@@ -133,26 +114,21 @@ def test_mzero_eval_scores_against_an_opponent(connect4_run) -> None:
     for key in ("score_first", "score_second", "score"):
         assert 0.0 <= report[key] <= 1.0
     assert report["score"] == pytest.approx((report["score_first"] + report["score_second"]) / 2)
-    bad = subprocess.run(
-        [sys.executable, "-m", "mzero", "eval", str(tmp_path), "--opponent", "minimax"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    bad = mzero_cli("eval", str(tmp_path), "--opponent", "minimax")
     assert bad.returncode == 2 and "TicTacToe only" in bad.stderr
 
 
 def test_mzero_play_connect_four_shows_the_board_and_the_search(connect4_run) -> None:
     # the human tries every column in turn; full or unknown ones are refused and asked again
     moves = "\n".join(["x", "7", *[str(c) for c in range(7)] * 7]) + "\n"
-    out = _mzero("play", str(connect4_run), "--checkpoint", "last", stdin=moves)
+    out = mzero_cli("play", str(connect4_run), "--checkpoint", "last", stdin=moves)
     assert out.returncode == 0, out.stderr
     assert "0 1 2 3 4 5 6" in out.stdout  # the column numbers under the board
     assert "your move (0-6, q to quit)" in out.stdout
     assert "not a legal move: 'x'" in out.stdout and "not a legal move: '7'" in out.stdout
     assert "agent plays" in out.stdout and "  search: " in out.stdout
     assert out.stdout.rstrip().endswith(("Draw.", "You win!", "The agent wins."))
-    first = _mzero(
+    first = mzero_cli(
         "play",
         str(connect4_run),
         "--checkpoint",

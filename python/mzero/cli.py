@@ -22,8 +22,6 @@ from typing import Any, TextIO
 import mzero
 from mzero.errors import InvalidArgumentError, MZeroError
 
-_TICTACTOE_IDS = ("tictactoe", "mzero/TicTacToe-v0")
-
 logger = logging.getLogger("mzero")
 
 
@@ -222,7 +220,7 @@ def _eval(args: argparse.Namespace) -> int:
             "return_min": min(returns),
             "return_max": max(returns),
         }
-    elif config.env.id not in _TICTACTOE_IDS:
+    elif not _is_tictactoe(config.env.id):
         # no perfect player for this game yet: random moves, from either side
         half = max(args.episodes // 2, 1)
         first = evaluate_against(network, config, RandomPlayer(args.seed), half, True)
@@ -238,7 +236,7 @@ def _eval(args: argparse.Namespace) -> int:
             "vs_minimax_second": _tally(second),
             "vs_random_first": _tally(random),
         }
-        if config.env.id in _TICTACTOE_IDS and config.env.frame_stack == 1:
+        if _is_tictactoe(config.env.id) and config.env.frame_stack == 1:
             result |= _every_line(agent)
     print(json.dumps(result))
     return 0
@@ -277,6 +275,13 @@ def _score_against(agent: Any, name: str, games: int, seed: int) -> dict[str, An
     }
 
 
+def _is_tictactoe(env_id: str) -> bool:
+    from mzero.envs.registry import BUILTIN_GAMES
+    from mzero.envs.tictactoe import TicTacToeEnv
+
+    return BUILTIN_GAMES.get(env_id) is TicTacToeEnv
+
+
 def _every_line(agent: Any) -> dict[str, dict[str, int]]:
     """Tallies of every game against every optimal opponent line and every legal one."""
     from mzero.envs.players import every_line
@@ -298,10 +303,10 @@ def _tally(results: list[int]) -> dict[str, int]:
 
 def _play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from mzero.agent import Agent
-    from mzero.envs.opponents import GAMES
+    from mzero.envs.registry import BUILTIN_GAMES
 
     agent = Agent.load(args.run_dir, checkpoint=args.checkpoint)
-    game = GAMES.get(agent.config.env.id)
+    game = BUILTIN_GAMES.get(agent.config.env.id)
     if game is None:
         print(f"mzero play: {args.run_dir} is a {agent.config.env.id!r} run, not a board game")
         return 2

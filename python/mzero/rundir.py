@@ -31,13 +31,31 @@ import torch
 
 from mzero.errors import CorruptFileError, MZeroIOError
 
-__all__ = ["SNAPSHOT_VERSION", "RunDirectory"]
+__all__ = ["SNAPSHOT_VERSION", "RunDirectory", "read_torch_file"]
 
 SNAPSHOT_VERSION = 1
 """Format version of ``trainer.pt`` in a snapshot."""
 
 _STATE = "trainer.pt"
 _REPLAY = "replay.bin"
+
+
+def read_torch_file(
+    path: str | os.PathLike[str], label: str, map_location: torch.device | str = "cpu"
+) -> Any:
+    """``torch.load(path, weights_only=True)``; a damaged or foreign file raises
+    :class:`mzero.CorruptFileError` (``label: cannot read PATH: ...``). A missing file
+    raises ``FileNotFoundError`` for the caller to report."""
+    try:
+        with warnings.catch_warnings():
+            # torch.save writes protocol 2; another protocol means a foreign or damaged
+            # file, which the except clause reports as such
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, ValueError) as err:
+        raise CorruptFileError(f"{label}: cannot read {path}: {err}") from err
 
 
 def _fsync_dir(path: Path) -> None:
@@ -113,13 +131,9 @@ class RunDirectory:
 
         state_path = path / _STATE
         try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
-                state = torch.load(state_path, map_location="cpu", weights_only=True)
+            state = read_torch_file(state_path, "snapshot")
         except FileNotFoundError as err:
             raise CorruptFileError(f"snapshot: {state_path} is missing") from err
-        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, ValueError) as err:
-            raise CorruptFileError(f"snapshot: cannot read {state_path}: {err}") from err
         if not isinstance(state, dict) or state.get("version") != SNAPSHOT_VERSION:
             raise CorruptFileError(
                 f"snapshot: {state_path} is not an mzero snapshot of version {SNAPSHOT_VERSION}"

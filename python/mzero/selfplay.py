@@ -41,7 +41,6 @@ TorchScript call, but the GIL is still taken around it.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import time
 from collections.abc import Callable
@@ -54,8 +53,8 @@ import numpy as np
 import mzero
 from mzero.config import Config
 from mzero.envs import Environment, make_env_from_config
-from mzero.envs.pool import EnvPool, LocalEnvs
-from mzero.envs.registry import BUILTIN
+from mzero.envs.pool import EnvPool, LocalEnvs, contiguous_shares
+from mzero.envs.registry import BUILTIN_GAMES
 from mzero.networks import MuZeroNetwork
 from mzero.planner import Planner, eval_mode, stack_frames
 from mzero.search import select_action_with_uniforms
@@ -110,9 +109,7 @@ def pipeline_groups(num_games: int, pipeline: int | None) -> list[range]:
     0.8x: half batches pay the network's per-call overhead twice).
     """
     k = pipeline if pipeline is not None else (2 if num_games >= AUTO_PIPELINE_MIN_GAMES else 1)
-    k = max(1, min(k, num_games))
-    bounds = np.linspace(0, num_games, k + 1).round().astype(int)
-    return [range(lo, hi) for lo, hi in itertools.pairwise(bounds)]
+    return contiguous_shares(num_games, k)
 
 
 AUTO_PIPELINE_MIN_GAMES = 512
@@ -156,7 +153,7 @@ class SelfPlay:
         self.stack = config.env.frame_stack
         self.groups = pipeline_groups(self.num_games, config.train.pipeline)
         workers = config.env.workers
-        if config.env.id in BUILTIN or config.env.id in BUILTIN.values():
+        if config.env.id in BUILTIN_GAMES:
             workers = 0  # built-in board games step in-process
         self.env_groups: list[LocalEnvs | EnvPool] = []
         try:

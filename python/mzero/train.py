@@ -39,10 +39,8 @@ import json
 import logging
 import math
 import os
-import pickle
 import tempfile
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -55,10 +53,12 @@ import mzero
 from mzero.config import Config
 from mzero.envs import make_env_from_config
 from mzero.envs.players import MinimaxPlayer, RandomPlayer
+from mzero.envs.registry import BUILTIN_GAMES
+from mzero.envs.tictactoe import TicTacToeEnv
 from mzero.errors import InvalidArgumentError, MZeroIOError
 from mzero.evaluate import evaluate_against, evaluate_returns
 from mzero.learner import Learner, build_network, learning_rate_factor
-from mzero.rundir import RunDirectory
+from mzero.rundir import RunDirectory, read_torch_file
 from mzero.selfplay import EpisodeStats, SelfPlay
 
 __all__ = [
@@ -114,15 +114,9 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Reads a checkpoint of :func:`save_checkpoint`; checks its format version."""
     try:
-        with warnings.catch_warnings():
-            # torch.save writes protocol 2; another protocol means a foreign or damaged
-            # file, which the next lines report as such
-            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
-            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        checkpoint = read_torch_file(path, "checkpoint", map_location)
     except FileNotFoundError as err:
         raise MZeroIOError(f"checkpoint: {path} does not exist") from err
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, ValueError) as err:
-        raise mzero.CorruptFileError(f"checkpoint: cannot read {path}: {err}") from err
     version = checkpoint.get("version") if isinstance(checkpoint, dict) else None
     if version != CHECKPOINT_VERSION:
         raise mzero.CorruptFileError(
@@ -238,7 +232,7 @@ class Trainer:
             returns = evaluate_returns(self.network, self.config, train.eval_episodes, seed=seed)
             return {"eval_return_mean": float(np.mean(returns)), "eval_return_min": min(returns)}
         half = max(train.eval_episodes // 2, 1)
-        if self.config.env.id not in ("tictactoe", "mzero/TicTacToe-v0"):
+        if BUILTIN_GAMES.get(self.config.env.id) is not TicTacToeEnv:
             # no perfect player for this game: the mean result against random moves,
             # half the games first, half second
             random = evaluate_against(

@@ -24,22 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from mzero.envs.connect4 import ConnectFourEnv
 from mzero.envs.players import MinimaxPlayer, Player, RandomPlayer
+from mzero.envs.registry import BUILTIN_GAMES
 from mzero.envs.tictactoe import TicTacToeEnv
 from mzero.errors import InvalidArgumentError
 
-__all__ = ["GAMES", "UCB_C", "UCTPlayer", "make_opponent"]
+__all__ = ["UCB_C", "UCTPlayer", "make_opponent"]
 
 UCB_C = 1.4
 """The exploration constant c of UCB1."""
-
-GAMES: dict[str, type[Any]] = {  # the built-in board games by id
-    "tictactoe": TicTacToeEnv,
-    "mzero/TicTacToe-v0": TicTacToeEnv,
-    "connect4": ConnectFourEnv,
-    "mzero/ConnectFour-v0": ConnectFourEnv,
-}
 
 
 class _Node:
@@ -128,7 +121,7 @@ class UCTPlayer:
 
 def make_opponent(name: str, env_id: str, seed: int = 0) -> Player:
     """The opponent ``name`` (``random``, ``minimax``, ``uct:N``) for the game ``env_id``."""
-    game = GAMES.get(env_id)
+    game = BUILTIN_GAMES.get(env_id)
     if name == "random":
         return RandomPlayer(seed)
     if name == "minimax":

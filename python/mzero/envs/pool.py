@@ -33,7 +33,13 @@ import numpy as np
 from mzero.envs.gym import Environment, Step
 from mzero.errors import InvalidArgumentError
 
-__all__ = ["EnvPool", "LocalEnvs"]
+__all__ = ["EnvPool", "LocalEnvs", "contiguous_shares"]
+
+
+def contiguous_shares(count: int, parts: int) -> list[range]:
+    """``0..count`` split into ``min(parts, count)`` contiguous, near-equal ranges."""
+    bounds = np.linspace(0, count, max(1, min(parts, count)) + 1).round().astype(int)
+    return [range(lo, hi) for lo, hi in itertools.pairwise(bounds)]
 
 
 class LocalEnvs:
@@ -124,8 +130,7 @@ class EnvPool:
                 f"function or a functools.partial of one), got {factory!r} ({err})"
             ) from err
         context = multiprocessing.get_context("spawn")
-        bounds = np.linspace(0, num_envs, min(workers, num_envs) + 1).round().astype(int)
-        self.shares = [range(lo, hi) for lo, hi in itertools.pairwise(bounds)]
+        self.shares = contiguous_shares(num_envs, workers)
         self._conns: list[Connection] = []
         self._processes: list[Any] = []
         try:

@@ -13,13 +13,24 @@ from typing import Any
 import gymnasium
 
 from mzero.config import EnvConfig
+from mzero.envs.connect4 import ConnectFourEnv
 from mzero.envs.gym import GymAdapter
+from mzero.envs.tictactoe import TicTacToeEnv
 from mzero.errors import InvalidArgumentError
 
-__all__ = ["ALIASES", "BUILTIN", "make_env", "make_env_from_config"]
+__all__ = ["ALIASES", "BUILTIN", "BUILTIN_GAMES", "make_env", "make_env_from_config"]
 
 BUILTIN: dict[str, str] = {"tictactoe": "mzero/TicTacToe-v0", "connect4": "mzero/ConnectFour-v0"}
 """Built-in games: name -> gymnasium id."""
+
+BUILTIN_GAMES: dict[str, type[Any]] = {
+    "tictactoe": TicTacToeEnv,
+    BUILTIN["tictactoe"]: TicTacToeEnv,
+    "connect4": ConnectFourEnv,
+    BUILTIN["connect4"]: ConnectFourEnv,
+}
+"""Built-in board games by either id -> their class (which stays in-process in self-play
+and rebuilds positions from observations for search opponents)."""
 
 ALIASES: dict[str, str] = {"cartpole": "CartPole-v1"}
 """Short names (the preset names) -> gymnasium ids."""
