@@ -79,7 +79,8 @@ def test_preset_picks_the_environment_and_network() -> None:
 
 def test_unknown_preset_names_the_choices() -> None:
     with pytest.raises(
-        mzero.InvalidArgumentError, match="cartpole, cartpole-efficient, tictactoe, got 'pong'"
+        mzero.InvalidArgumentError,
+        match="cartpole, cartpole-efficient, connect4, tictactoe, got 'pong'",
     ):
         preset("pong")
 
@@ -234,6 +235,12 @@ def test_argparse_options_cover_every_field_and_parse_typed_values() -> None:
     config = apply_overrides(Config(), overrides)
     assert config.search.num_simulations == 25
     assert config.network.hidden == (8, 8)
+    # an optional tuple: names, or none for the default
+    ns = parser.parse_args(["--train.eval-opponents", "uct:400", "random"])
+    config = apply_overrides(Config(), overrides_from_namespace(ns))
+    assert config.train.eval_opponents == ("uct:400", "random")
+    ns = parser.parse_args(["--train.eval-opponents", "none"])
+    assert apply_overrides(config, overrides_from_namespace(ns)).train.eval_opponents is None
     # underscore spelling reaches the same destination
     ns = parser.parse_args(["--search.num_simulations", "7"])
     assert overrides_from_namespace(ns) == {"search.num_simulations": "7"}

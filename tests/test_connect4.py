@@ -142,35 +142,44 @@ def test_make_env_gives_the_built_in_game() -> None:
     assert text.render().splitlines()[-2:] == [". . X . . . .", "0 1 2 3 4 5 6"]
 
 
-def test_a_short_connect_four_run_trains_and_evaluates_against_random(tmp_path) -> None:
+def test_a_short_connect_four_run_trains_and_evaluates_against_its_opponents(tmp_path) -> None:
     import json
 
+    from mzero.agent import Agent
     from mzero.config import apply_overrides, preset
     from mzero.train import Trainer
+    from test_train import mzero_cli
 
     config = apply_overrides(
-        preset("tictactoe"),
+        preset("connect4"),
         {
-            "env.id": "connect4",
+            "network.channels": 8,
+            "network.blocks": 1,
             "train.num_envs": 8,
             "train.batch_size": 16,
             "train.min_replay": 100,
             "train.max_env_steps": 400,
-            "train.eval_interval": 400,
+            "train.eval_interval": 200,
             "train.eval_episodes": 4,
+            "train.eval_opponents": ("uct:3", "random"),
+            "train.keep_eval_checkpoints": True,
             "train.log_interval": 10,
             "search.num_simulations": 4,
         },
     )
     metrics = Trainer(config, tmp_path, progress=False).run()
-    # no perfect Connect Four player yet: evaluation is against random moves
-    assert -1.0 <= metrics["eval_return_mean"] <= 1.0
+    assert metrics["eval_return_mean"] == pytest.approx(2 * metrics["eval_uct3_score"] - 1)
     assert 0.0 <= metrics["eval_random_win_rate"] <= 1.0
     assert "eval_minimax_losses" not in metrics
-    from test_train import mzero_cli
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("env_steps_*.pt"))
+    assert kept == ["env_steps_000000200.pt", "env_steps_000000400.pt"]
+    early = Agent.load(tmp_path, checkpoint=kept[0])
+    assert early.checkpoint_path == tmp_path / "checkpoints" / kept[0]
+    with pytest.raises(mzero.InvalidArgumentError, match="checkpoint: expected best, last"):
+        Agent.load(tmp_path, checkpoint="env_steps_1.pt")
 
-    result = mzero_cli("eval", str(tmp_path), "--episodes", "4")
+    result = mzero_cli("eval", str(tmp_path), "--checkpoint", kept[0], "--episodes", "4")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
+    assert report["checkpoint"].endswith(kept[0])
     assert sum(report["vs_random_first"].values()) == 2
-    assert sum(report["vs_random_second"].values()) == 2

@@ -99,3 +99,46 @@ def test_wrong_kind_of_game_is_refused() -> None:
         evaluate_against(network("cartpole"), preset("cartpole"), RandomPlayer(), 1, True)
     with pytest.raises(mzero.InvalidArgumentError, match="episodes: expected >= 1"):
         evaluate_returns(network("cartpole"), preset("cartpole"), episodes=0)
+
+
+def test_each_game_has_its_own_evaluation_opponents() -> None:
+    from mzero.evaluate import Evaluator
+
+    assert Evaluator(preset("tictactoe"), True).opponents == ("minimax", "random")
+    assert Evaluator(preset("connect4"), True).opponents == ("uct:100", "random")
+    assert Evaluator(preset("cartpole"), False).opponents == ()
+    config = preset("connect4")
+    config.train.eval_opponents = ("random", "uct:5")
+    assert Evaluator(config, True).opponents == ("random", "uct:5")
+    config.train.eval_opponents = ("minimax",)
+    with pytest.raises(mzero.InvalidArgumentError, match=r"train\.eval_opponents: .*TicTacToe"):
+        Evaluator(config, True)
+    config.train.eval_opponents = ("uct:0",)
+    with pytest.raises(mzero.InvalidArgumentError, match=r"train\.eval_opponents"):
+        Evaluator(config, True)
+    config.train.eval_opponents = None
+    config.train.eval_episodes = 1
+    with pytest.raises(mzero.InvalidArgumentError, match=r"train\.eval_episodes: expected >= 2"):
+        Evaluator(config, True)
+
+
+def test_scores_against_each_opponent_add_up_and_order_the_checkpoints() -> None:
+    from mzero.evaluate import Evaluator
+
+    config = preset("tictactoe")
+    config.train.eval_episodes = 6
+    evaluator = Evaluator(config, True)
+    metrics = evaluator(network("tictactoe"), seed=3)
+    for name in ("minimax", "random"):
+        n = 6
+        wins, losses = metrics[f"eval_{name}_win_rate"] * n, metrics[f"eval_{name}_losses"]
+        score = (wins + 0.5 * (n - wins - losses)) / n
+        assert metrics[f"eval_{name}_score"] == pytest.approx(score)
+        halves = metrics[f"eval_{name}_score_first"] + metrics[f"eval_{name}_score_second"]
+        assert metrics[f"eval_{name}_score"] == pytest.approx(halves / 2)
+    # the lowest legal move never beats perfect play, and loses some games
+    assert metrics["eval_minimax_win_rate"] == 0.0 and metrics["eval_minimax_losses"] >= 1
+    assert metrics["eval_return_mean"] == pytest.approx(2 * metrics["eval_minimax_score"] - 1)
+    assert evaluator.key(metrics) == (metrics["eval_minimax_score"], metrics["eval_random_score"])
+    better = metrics | {"eval_minimax_score": 0.5, "eval_random_score": 0.0}
+    assert evaluator.key(better) > evaluator.key(metrics)

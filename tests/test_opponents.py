@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
 import mzero
 from mzero.envs import ConnectFourEnv, TicTacToeEnv
-from mzero.envs.opponents import UCTPlayer, make_opponent
-from mzero.envs.players import MinimaxPlayer, RandomPlayer, result_for
+from mzero.envs.opponents import AlphaBetaPlayer, UCTPlayer, make_opponent
+from mzero.envs.players import MinimaxPlayer, RandomPlayer, optimal_actions, result_for
 from test_train import mzero_cli
 
 
@@ -70,10 +72,11 @@ def test_opponents_by_name() -> None:
     assert isinstance(uct, UCTPlayer) and uct.simulations == 25
     for name, env_id, match in [
         ("minimax", "connect4", "TicTacToe only"),
-        ("uct:0", "connect4", "uct:N with N >= 1"),
+        ("uct:0", "connect4", "uct:N or alphabeta:D with N, D >= 1"),
         ("uct:x", "connect4", "uct:N"),
         ("alphabeta", "connect4", "expected random"),
-        ("uct:10", "CartPole-v1", "rebuilds its position"),
+        ("uct:10", "CartPole-v1", "whose position it can copy"),
+        ("alphabeta:3", "CartPole-v1", "alphabeta:N needs a board game"),
     ]:
         with pytest.raises(mzero.InvalidArgumentError, match=match):
             make_opponent(name, env_id)
@@ -141,3 +144,65 @@ def test_mzero_play_connect_four_shows_the_board_and_the_search(connect4_run) ->
     )
     assert first.returncode == 0 and "You are O (second)" in first.stdout
     assert "agent plays" in first.stdout and "search:" not in first.stdout
+
+
+def _negamax(env, depth: int, horizon: int) -> float:
+    """Plain negamax without pruning: the mover's value of the position ``env``."""
+    best = -2.0
+    for action in np.flatnonzero(env.legal_mask()):
+        child = copy.deepcopy(env)
+        _, reward, terminated, _, _ = child.step(int(action))
+        if terminated:
+            value = reward * (1.0 + 0.01 * (depth - 1) / (horizon + 1))
+        elif depth == 1:
+            value = 0.0
+        else:
+            value = -_negamax(child, depth - 1, horizon)
+        best = max(best, value)
+    return best
+
+
+def test_alphabeta_values_equal_plain_negamax_on_connect_four() -> None:
+    rng = np.random.default_rng(0)
+    player = AlphaBetaPlayer(ConnectFourEnv, 3)
+    for _ in range(6):
+        env = ConnectFourEnv()
+        _, info = env.reset()
+        for _ in range(int(rng.integers(4, 16))):
+            _, _, terminated, _, info = env.step(
+                int(rng.choice(np.flatnonzero(info["legal_mask"])))
+            )
+            if terminated:
+                break
+        if terminated:
+            continue
+        for action in np.flatnonzero(env.legal_mask()):
+            got = player._value_after(env, int(action), 2, -2.0, 2.0)
+            child = copy.deepcopy(env)
+            _, reward, done, _, _ = child.step(int(action))
+            want = reward * (1 + 0.01 * 2 / 4) if done else -_negamax(child, 2, 3)
+            assert got == pytest.approx(want)
+
+
+def test_alphabeta_plays_tictactoe_perfectly_at_full_depth() -> None:
+    rng = np.random.default_rng(1)
+    player = AlphaBetaPlayer(TicTacToeEnv, 9, seed=0)
+    for _ in range(8):
+        env = TicTacToeEnv()
+        obs, info = env.reset()
+        for _ in range(int(rng.integers(0, 5))):
+            obs, *_, info = env.step(int(rng.choice(np.flatnonzero(info["legal_mask"]))))
+        if info["legal_mask"].any():
+            assert player.act(obs) in optimal_actions(obs)
+
+
+def test_alphabeta_takes_a_win_and_blocks_a_loss_in_one() -> None:
+    env = ConnectFourEnv()
+    env.reset()
+    for move in (0, 6, 1, 6, 2):
+        obs, *_ = env.step(move)
+    assert make_opponent("alphabeta:2", "connect4").act(obs) == 3  # block
+    obs, *_ = env.step(5)  # O lets X complete the row
+    assert make_opponent("alphabeta:1", "connect4").act(obs) == 3  # win
+    with pytest.raises(mzero.InvalidArgumentError, match="alphabeta:D with N, D >= 1"):
+        make_opponent("alphabeta:0", "connect4")

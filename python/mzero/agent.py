@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,7 +56,7 @@ class Agent:
     def load(
         cls,
         run_dir: str | os.PathLike[str],
-        checkpoint: Literal["best", "last"] = "best",
+        checkpoint: str | os.PathLike[str] = "best",
         device: str = "cpu",
         seed: int = 0,
     ) -> Agent:
@@ -64,16 +64,26 @@ class Agent:
 
         ``checkpoint="best"`` takes ``checkpoints/best.pt`` (the best greedy evaluation
         during training) and falls back to ``checkpoints/last.pt`` when the run never
-        evaluated; ``"last"`` takes the final checkpoint.
+        evaluated; ``"last"`` takes the final checkpoint. Any other value is a
+        checkpoint file: a path, or a file name in ``RUN/checkpoints/`` (such as
+        ``env_steps_000100000.pt``, kept with ``train.keep_eval_checkpoints``).
         """
-        if checkpoint not in ("best", "last"):
-            raise InvalidArgumentError(f"checkpoint: expected 'best' or 'last', got {checkpoint!r}")
         directory = Path(run_dir) / "checkpoints"
-        path = directory / f"{checkpoint}.pt"
-        if checkpoint == "best" and not path.exists():
-            path = directory / "last.pt"
-        if not path.exists():
-            raise MZeroIOError(f"run_dir: no checkpoint in {directory}")
+        if checkpoint in ("best", "last"):
+            path = directory / f"{checkpoint}.pt"
+            if checkpoint == "best" and not path.exists():
+                path = directory / "last.pt"
+            if not path.exists():
+                raise MZeroIOError(f"run_dir: no checkpoint in {directory}")
+        else:
+            path = Path(checkpoint)
+            if not path.exists() and (directory / path).exists():
+                path = directory / path
+            if not path.is_file():
+                raise InvalidArgumentError(
+                    f"checkpoint: expected best, last or a checkpoint file, got {str(checkpoint)!r}"
+                    f" (no such file, nor in {directory})"
+                )
         torch_device = resolve_device(device)
         state = load_checkpoint(path, map_location=torch_device)
         config = Config.from_dict(state["config"])

@@ -91,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--episodes", type=int, default=20, help="episodes (games) to play")
-    evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    evaluate.add_argument(
+        "--checkpoint",
+        default="best",
+        help="best, last, or a checkpoint file (a path or a file name in RUN/checkpoints)",
+    )
     evaluate.add_argument("--seed", type=int, default=12345, help="seed of the episodes")
     evaluate.add_argument(
         "--opponent",
@@ -116,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     play.add_argument("run_dir", type=Path)
     play.add_argument("--first", choices=("human", "agent"), default="human")
-    play.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    play.add_argument(
+        "--checkpoint",
+        default="best",
+        help="best, last, or a checkpoint file (a path or a file name in RUN/checkpoints)",
+    )
     play.add_argument(
         "--show-search",
         type=int,
@@ -244,34 +252,21 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _score_against(agent: Any, name: str, games: int, seed: int) -> dict[str, Any]:
     """Scores (win 1, draw 0.5) of ``games`` games against the opponent ``name``."""
-    from mzero.envs.opponents import make_opponent
-    from mzero.evaluate import evaluate_against
+    from mzero.evaluate import score_against
 
     if not agent.two_player:
         raise InvalidArgumentError("--opponent: the run is not a two-player game")
     if games < 2:
         raise InvalidArgumentError(f"--games: expected >= 2 (half moving first), got {games}")
-    env_id = agent.config.env.id
-    sides = {}
-    for side, first, count in (("first", True, games // 2), ("second", False, games - games // 2)):
-        opponent = make_opponent(name, env_id, seed=seed + (0 if first else 1))
-        results = evaluate_against(
-            agent.network, agent.config, opponent, count, first, seed=seed + (2 if first else 3)
-        )
-        sides[side] = results
-
-    def score(results: list[int]) -> float:
-        return (results.count(1) + 0.5 * results.count(0)) / len(results)
-
-    every = sides["first"] + sides["second"]
+    scores = score_against(agent.network, agent.config, name, games, seed=seed)
     return {
         "opponent": name,
         "games": games,
-        "score_first": score(sides["first"]),
-        "score_second": score(sides["second"]),
-        "score": score(every),
-        "first": _tally(sides["first"]),
-        "second": _tally(sides["second"]),
+        "score_first": scores["score_first"],
+        "score_second": scores["score_second"],
+        "score": scores["score"],
+        "first": _tally(scores["first"]),
+        "second": _tally(scores["second"]),
     }
 
 
@@ -303,14 +298,13 @@ def _tally(results: list[int]) -> dict[str, int]:
 
 def _play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from mzero.agent import Agent
-    from mzero.envs.registry import BUILTIN_GAMES
+    from mzero.envs.registry import make_board_game
 
     agent = Agent.load(args.run_dir, checkpoint=args.checkpoint)
-    game = BUILTIN_GAMES.get(agent.config.env.id)
-    if game is None:
+    env = make_board_game(agent.config.env.id)
+    if env is None:
         print(f"mzero play: {args.run_dir} is a {agent.config.env.id!r} run, not a board game")
         return 2
-    env = game()
     observation, info = env.reset()
     human_turn = args.first == "human"
     stdout.write("You are X (first)\n" if human_turn else "You are O (second)\n")

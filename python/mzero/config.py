@@ -405,7 +405,21 @@ class TrainConfig:
     """Environment steps between greedy evaluations; 0 disables evaluation during training."""
 
     eval_episodes: int = 20
-    """Episodes per evaluation."""
+    """Episodes per evaluation; in a two-player game, games against each of the
+    ``eval_opponents``, half with the agent moving first."""
+
+    eval_opponents: tuple[str, ...] | None = None
+    """Two-player games: the opponents of each evaluation, by name
+    (:func:`mzero.envs.opponents.make_opponent`: ``random``, ``minimax``, ``uct:N``).
+    ``best.pt`` keeps the checkpoint with the best score (win 1, draw 0.5) against the
+    first, ties broken by the next. ``None``: the game's own (``eval_opponents`` of its
+    class: TicTacToe minimax then random, Connect Four uct:100 then random; other
+    games random)."""
+
+    keep_eval_checkpoints: bool = False
+    """Also keep the network of every evaluation as ``checkpoints/env_steps_N.pt`` (N:
+    environment steps, 9 digits), to evaluate it afterwards against stronger opponents
+    (``mzero eval RUN --checkpoint FILE``) or to watch it play."""
 
     checkpoint_interval: int = 1_000
     """Learner steps between checkpoints (written atomically into the run directory)."""
@@ -511,6 +525,12 @@ class TrainConfig:
         )
         _check(self.eval_interval >= 0, "train.eval_interval", "a value >= 0", self.eval_interval)
         _check_positive("train.eval_episodes", self.eval_episodes)
+        _check(
+            self.eval_opponents is None or len(self.eval_opponents) > 0,
+            "train.eval_opponents",
+            "one or more opponent names or none",
+            self.eval_opponents,
+        )
         _check_positive("train.checkpoint_interval", self.checkpoint_interval)
         _check_positive("train.log_interval", self.log_interval)
         _check_positive("train.torch_threads", self.torch_threads)
@@ -787,9 +807,63 @@ def _tictactoe() -> Config:
     )
 
 
+def _connect4() -> Config:
+    """Connect Four against itself: MLPs on the [3, 6, 7] board planes, 100 simulations.
+
+    On 2 CPU cores the learner dominates the time (about 75% with 50 simulations),
+    and an MLP learner takes 4-5x the steps per second of a 32-channel ResNet (11 vs
+    2.5 at batch 256 on one thread); in 12-minute pilots on one core each they were
+    equally strong, so the MLP gets the steps and the search gets 100 simulations.
+    Outcomes in [-1, 1] are trained as raw scalars (``value_transform=False``). Each
+    sampled position is mirrored at random; moves 1-10 of self-play are sampled at
+    temperature 1, later ones greedy. The learning rate decays over about the learner
+    steps of a 60-minute run. Evaluation plays 40 games against uct:100 and 40
+    against random every 30,000 env steps and keeps each evaluated network.
+    """
+    return Config(
+        env=EnvConfig(id="connect4"),
+        network=NetworkConfig(
+            kind="mlp",
+            latent_dim=128,
+            hidden=(256, 256),
+            value_support=1,
+            reward_support=1,
+            value_transform=False,
+        ),
+        search=SearchSettings(
+            num_simulations=100, discount=1.0, dirichlet_alpha=1.0, dirichlet_fraction=0.25
+        ),
+        replay=ReplaySettings(capacity=200_000, alpha=0.0, beta=1.0),
+        train=TrainConfig(
+            num_envs=64,
+            batch_size=256,
+            unroll_steps=5,
+            td_steps=42,
+            lr=3e-3,
+            lr_schedule="cosine",
+            lr_decay_steps=45_000,
+            lr_min=3e-4,
+            weight_decay=1e-4,
+            grad_clip=5.0,
+            value_loss_weight=1.0,
+            augment_symmetries=True,
+            train_ratio=0.25,
+            min_replay=2_000,
+            temperatures=(1.0,),
+            temperature_milestones=(),
+            temperature_moves=10,
+            eval_interval=30_000,
+            eval_episodes=40,
+            keep_eval_checkpoints=True,
+            torch_threads=2,
+        ),
+    )
+
+
 PRESETS: dict[str, Callable[[], Config]] = {
     "cartpole": _cartpole,
     "cartpole-efficient": _cartpole_efficient,
+    "connect4": _connect4,
     "tictactoe": _tictactoe,
 }
 """Preset name -> factory of a fresh :class:`Config`."""
@@ -835,7 +909,7 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
                 *flags,
                 dest=f"{section_name}.{spec.name}",
                 default=argparse.SUPPRESS,
-                nargs="+" if _is_tuple(tp) else None,
+                nargs="+" if _is_tuple(_optional_inner(tp) or tp) else None,
                 metavar=_metavar(tp),
                 help=f"{help_text} (default: {_format(default)})".replace("%", "%%"),
             )
@@ -1041,6 +1115,8 @@ def _coerce(label: str, tp: Any, value: Any, *, parse: bool) -> Any:
     """
     inner = _optional_inner(tp)
     if inner is not None:
+        if parse and isinstance(value, list) and len(value) == 1:
+            value = value[0]  # an optional tuple's flag takes one or more words
         if value is None or (parse and isinstance(value, str) and value.lower() == "none"):
             return None
         return _coerce(label, inner, value, parse=parse)

@@ -54,7 +54,7 @@ import mzero
 from mzero.config import Config
 from mzero.envs import Environment, make_env_from_config
 from mzero.envs.pool import EnvPool, LocalEnvs, contiguous_shares
-from mzero.envs.registry import BUILTIN_GAMES
+from mzero.envs.registry import game_class
 from mzero.networks import MuZeroNetwork
 from mzero.planner import Planner, eval_mode, stack_frames
 from mzero.search import select_action_with_uniforms
@@ -153,8 +153,8 @@ class SelfPlay:
         self.stack = config.env.frame_stack
         self.groups = pipeline_groups(self.num_games, config.train.pipeline)
         workers = config.env.workers
-        if config.env.id in BUILTIN_GAMES:
-            workers = 0  # built-in board games step in-process
+        if game_class(config.env.id) is not None:
+            workers = 0  # board games (built-in, OpenSpiel) step in-process
         self.env_groups: list[LocalEnvs | EnvPool] = []
         try:
             for g, group in enumerate(self.groups):

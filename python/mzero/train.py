@@ -17,9 +17,10 @@ One loop (MuZero, Schrittwieser et al. 2020, appendix G, run synchronously):
    :func:`mzero.networks.muzero_loss` with AdamW, a learning-rate schedule and
    gradient clipping, and write the new priorities ``|v^0 - z_t|`` back;
 3. every ``train.eval_interval`` environment steps, a greedy evaluation (search
-   without noise): mean return over ``train.eval_episodes`` episodes, or for
-   two-player games the mean result against a perfect (minimax) player and the
-   win rate against a random one.
+   without noise, :class:`mzero.evaluate.Evaluator`): mean return over
+   ``train.eval_episodes`` episodes, or for two-player games the scores against the
+   game's opponents (``train.eval_opponents``: TicTacToe's minimax and random,
+   Connect Four's uct:100 and random).
 
 The run directory holds ``config.json`` (the resolved config), ``metrics.jsonl``
 (one JSON object per line: ``env_steps``, ``train_steps``, ``wall_s``, losses,
@@ -52,11 +53,8 @@ import torch
 import mzero
 from mzero.config import Config
 from mzero.envs import make_env_from_config
-from mzero.envs.players import MinimaxPlayer, RandomPlayer
-from mzero.envs.registry import BUILTIN_GAMES
-from mzero.envs.tictactoe import TicTacToeEnv
 from mzero.errors import InvalidArgumentError, MZeroIOError
-from mzero.evaluate import evaluate_against, evaluate_returns
+from mzero.evaluate import Evaluator
 from mzero.learner import Learner, build_network, learning_rate_factor
 from mzero.rundir import RunDirectory, read_torch_file
 from mzero.selfplay import EpisodeStats, SelfPlay
@@ -179,6 +177,7 @@ class Trainer:
         self.network = self.learner.network
         self.target_network = self.learner.target_network
         self.selfplay = SelfPlay(self.network, config, self.replay, seed=train.seed)
+        self.evaluator = Evaluator(config, self.two_player)
 
         self.env_steps = 0
         self.learning_start_env_steps: int | None = None
@@ -218,49 +217,14 @@ class Trainer:
     # -- evaluation -------------------------------------------------------------------------
 
     def evaluate(self) -> dict[str, float]:
-        """Greedy evaluation (no root noise); ``eval_return_mean`` is always present.
-
-        Single player: mean return of ``eval_episodes`` episodes. TicTacToe: the mean
-        result (+1 win, 0 draw, -1 loss) against a minimax player, half the games first,
-        half second, plus ``eval_random_win_rate`` as first player against random moves.
-        Other two-player games (no perfect player yet): the mean result against random
-        moves, half the games first, half second.
-        """
-        train = self.config.train
-        seed = int(self.rng.integers(2**31))
-        if not self.two_player:
-            returns = evaluate_returns(self.network, self.config, train.eval_episodes, seed=seed)
-            return {"eval_return_mean": float(np.mean(returns)), "eval_return_min": min(returns)}
-        half = max(train.eval_episodes // 2, 1)
-        if BUILTIN_GAMES.get(self.config.env.id) is not TicTacToeEnv:
-            # no perfect player for this game: the mean result against random moves,
-            # half the games first, half second
-            random = evaluate_against(
-                self.network, self.config, RandomPlayer(seed), half, True, seed=seed
-            ) + evaluate_against(
-                self.network, self.config, RandomPlayer(seed + 1), half, False, seed=seed + 1
-            )
-            return {
-                "eval_return_mean": float(np.mean(random)),
-                "eval_random_win_rate": random.count(1) / len(random),
-            }
-        minimax = evaluate_against(
-            self.network, self.config, MinimaxPlayer(seed), half, True, seed=seed
-        ) + evaluate_against(
-            self.network, self.config, MinimaxPlayer(seed + 1), half, False, seed=seed + 1
-        )
-        random = evaluate_against(
-            self.network, self.config, RandomPlayer(seed + 2), train.eval_episodes, True, seed=seed
-        )
-        return {
-            "eval_return_mean": float(np.mean(minimax)),
-            "eval_minimax_losses": float(minimax.count(-1)),
-            "eval_random_win_rate": random.count(1) / len(random),
-        }
+        """Greedy evaluation (no root noise) by :class:`mzero.evaluate.Evaluator`:
+        returns of a single-player game, or scores against the game's opponents
+        (``train.eval_opponents``); ``eval_return_mean`` is always present."""
+        return self.evaluator(self.network, seed=int(self.rng.integers(2**31)))
 
     def _eval_key(self, metrics: dict[str, float]) -> tuple[float, ...]:
         """Orders evaluations: the higher, the better checkpoint."""
-        return (metrics["eval_return_mean"], metrics.get("eval_random_win_rate", 0.0))
+        return self.evaluator.key(metrics)
 
     # -- checkpoints ------------------------------------------------------------------------
 
@@ -467,6 +431,11 @@ class Trainer:
         self.learner_seconds += time.perf_counter() - began
 
     def _keep_best(self, metrics: dict[str, float]) -> None:
+        """Writes ``best.pt`` if this evaluation is the best so far, and the evaluated
+        network as ``env_steps_N.pt`` if ``train.keep_eval_checkpoints``."""
+        if self.config.train.keep_eval_checkpoints:
+            name = f"env_steps_{self.env_steps:09d}.pt"
+            save_checkpoint(self.rundir.checkpoints / name, self.checkpoint())
         key = self._eval_key(metrics)
         if self.best_eval is None or key >= self.best_eval:
             self.best_eval = key

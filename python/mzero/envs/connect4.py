@@ -77,6 +77,8 @@ class ConnectFourEnv(gym.Env[np.ndarray, np.int64]):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
     two_player: ClassVar[bool] = True
     """Read by :class:`mzero.envs.GymAdapter`: rewards and values alternate sides."""
+    eval_opponents: ClassVar[tuple[str, ...]] = ("uct:100", "random")
+    """Training evaluates against these by default (``train.eval_opponents``)."""
     symmetries: ClassVar[Symmetries] = _mirror()
     """Identity and the left-right mirror (read by :class:`mzero.envs.GymAdapter`)."""
 

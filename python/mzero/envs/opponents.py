@@ -1,11 +1,13 @@
-"""Opponents for any built-in board game, by name: ``random``, ``minimax``, ``uct:N``.
+"""Opponents for any board game, by name: ``random``, ``minimax``, ``uct:N``, ``alphabeta:D``.
 
 * ``random``: uniform among the legal moves;
 * ``minimax``: perfect play, TicTacToe only;
 * ``uct:N``: plain UCT (Kocsis and Szepesvari 2006) with ``N`` random-rollout
-  simulations a move, for any game that can rebuild its position from an
-  observation (``from_observation``; the built-ins). "Plain" means exactly this, so
-  that ``uct:400`` has the same strength wherever it is used:
+  simulations a move, for any game whose position it can copy: the built-ins
+  rebuild theirs from an observation (``from_observation``), and OpenSpiel games
+  hand their environment over (``act(..., state=env)``, which evaluation does for
+  players with ``wants_state``). "Plain" means exactly this, so that ``uct:400``
+  has the same strength wherever it is used:
 
   - UCB1 over mean results in [-1, 1] (from the view of the player who chose the
     move), with c = 1.4;
@@ -13,7 +15,14 @@
   - uniformly random rollouts to the end of the game;
   - the most-visited move is played (the lowest action on ties).
 
-Every opponent has the agent's signature ``act(observation, legal_mask) -> int``.
+* ``alphabeta:D``: depth-limited negamax with alpha-beta pruning, ``D`` plies deep,
+  for the same games as ``uct:N``: a won game is worth +1 (sooner wins score a little
+  higher, later losses a little less badly), a position at the depth limit 0, and
+  ties between the best moves are broken uniformly. It never misses a win or a
+  forced loss within its horizon and knows nothing beyond it.
+
+Every opponent has the agent's signature ``act(observation, legal_mask) -> int``;
+:class:`UCTPlayer` also takes ``state``, the game itself, to copy.
 """
 
 from __future__ import annotations
@@ -25,11 +34,11 @@ from typing import Any
 import numpy as np
 
 from mzero.envs.players import MinimaxPlayer, Player, RandomPlayer
-from mzero.envs.registry import BUILTIN_GAMES
+from mzero.envs.registry import game_class
 from mzero.envs.tictactoe import TicTacToeEnv
 from mzero.errors import InvalidArgumentError
 
-__all__ = ["UCB_C", "UCTPlayer", "make_opponent"]
+__all__ = ["UCB_C", "AlphaBetaPlayer", "UCTPlayer", "default_eval_opponents", "make_opponent"]
 
 UCB_C = 1.4
 """The exploration constant c of UCB1."""
@@ -50,19 +59,89 @@ def _legal(env: Any) -> list[int]:
     return np.flatnonzero(env.legal_mask()).tolist()
 
 
+def _root(game: type[Any] | None, observation: np.ndarray, state: Any) -> Any:
+    """A copy of the position to search: of ``state`` if given, else rebuilt."""
+    if state is not None:
+        return copy.deepcopy(state)
+    if game is not None:
+        return game.from_observation(observation)
+    raise InvalidArgumentError(
+        "state: this game cannot be rebuilt from an observation; pass its environment"
+    )
+
+
+class AlphaBetaPlayer:
+    """Depth-limited negamax with alpha-beta pruning (module docstring)."""
+
+    wants_state = True
+    """Evaluation passes the game's environment as ``state`` (OpenSpiel needs it)."""
+
+    def __init__(self, game: type[Any] | None, depth: int, seed: int = 0) -> None:
+        """``game``: a class with ``from_observation``, or None to play only from ``state``."""
+        if depth < 1:
+            raise InvalidArgumentError(f"depth: expected >= 1, got {depth}")
+        self.game = game
+        self.depth = depth
+        self.rng = np.random.default_rng(seed)
+
+    def act(
+        self, observation: np.ndarray, legal_mask: np.ndarray | None = None, state: Any = None
+    ) -> int:
+        """A uniformly chosen best move within ``depth`` plies."""
+        root = _root(self.game, observation, state)
+        legal = _legal(root)
+        if legal_mask is not None:
+            legal = [a for a in legal if legal_mask[a]]
+        if not legal:
+            raise InvalidArgumentError("observation: the game is over; no legal move")
+        values = {}
+        for action in legal:
+            # each root move gets an exact value (a full window), so ties are real ties
+            values[action] = self._value_after(root, action, self.depth - 1, -2.0, 2.0)
+        best = max(values.values())
+        tied = [a for a, v in values.items() if v == best]
+        return int(tied[int(self.rng.integers(len(tied)))])
+
+    def _value_after(self, env: Any, action: int, depth: int, alpha: float, beta: float) -> float:
+        """The value of ``action`` for its mover, searching ``depth`` more plies; exact
+        inside the mover's window (``alpha``, ``beta``), a bound outside it."""
+        child = copy.deepcopy(env)
+        _, reward, terminated, _, _ = child.step(action)
+        if terminated:
+            # a win scores +1 and up to 0.01 more the sooner it comes
+            return float(reward) * (1.0 + 0.01 * depth / (self.depth + 1))
+        if depth == 0:
+            return 0.0
+        # the reply's mover maximises its own value inside the negated window
+        best, reply_alpha, reply_beta = -2.0, -beta, -alpha
+        for reply in _legal(child):
+            best = max(best, self._value_after(child, reply, depth - 1, reply_alpha, reply_beta))
+            reply_alpha = max(reply_alpha, best)
+            if reply_alpha >= reply_beta:
+                break
+        return -best
+
+
 class UCTPlayer:
     """Plain UCT with ``simulations`` random-rollout simulations a move (module docstring)."""
 
-    def __init__(self, game: type[Any], simulations: int, seed: int = 0) -> None:
+    wants_state = True
+    """Evaluation passes the game's environment as ``state`` (OpenSpiel needs it)."""
+
+    def __init__(self, game: type[Any] | None, simulations: int, seed: int = 0) -> None:
+        """``game``: a class with ``from_observation``, or None to play only from ``state``."""
         if simulations < 1:
             raise InvalidArgumentError(f"simulations: expected >= 1, got {simulations}")
         self.game = game
         self.simulations = simulations
         self.rng = np.random.default_rng(seed)
 
-    def act(self, observation: np.ndarray, legal_mask: np.ndarray | None = None) -> int:
-        """The most-visited move after the simulations, from the mover's ``observation``."""
-        root_env = self.game.from_observation(observation)
+    def act(
+        self, observation: np.ndarray, legal_mask: np.ndarray | None = None, state: Any = None
+    ) -> int:
+        """The most-visited move after the simulations from the mover's ``observation``,
+        or from a copy of ``state`` (the game's environment, unwrapped) when given."""
+        root_env = _root(self.game, observation, state)
         legal = _legal(root_env)
         if legal_mask is not None:
             legal = [a for a in legal if legal_mask[a]]
@@ -120,8 +199,9 @@ class UCTPlayer:
 
 
 def make_opponent(name: str, env_id: str, seed: int = 0) -> Player:
-    """The opponent ``name`` (``random``, ``minimax``, ``uct:N``) for the game ``env_id``."""
-    game = BUILTIN_GAMES.get(env_id)
+    """The opponent ``name`` (``random``, ``minimax``, ``uct:N``, ``alphabeta:D``) for the
+    game ``env_id``."""
+    game = game_class(env_id)
     if name == "random":
         return RandomPlayer(seed)
     if name == "minimax":
@@ -130,13 +210,24 @@ def make_opponent(name: str, env_id: str, seed: int = 0) -> Player:
                 f"opponent: minimax plays TicTacToe only, not {env_id!r}; try uct:N"
             )
         return MinimaxPlayer(seed)
-    if name.startswith("uct:") and name[4:].isdigit() and int(name[4:]) >= 1:
+    kind, _, number = name.partition(":")
+    if kind in ("uct", "alphabeta") and number.isdigit() and int(number) >= 1:
         if game is None:
             raise InvalidArgumentError(
-                f"opponent: uct:N needs a game that rebuilds its position from an "
-                f"observation (tictactoe, connect4), not {env_id!r}"
+                f"opponent: {kind}:N needs a board game whose position it can copy "
+                f"(tictactoe, connect4, openspiel:GAME), not {env_id!r}"
             )
-        return UCTPlayer(game, int(name[4:]), seed)
+        rebuildable = game if hasattr(game, "from_observation") else None
+        player = UCTPlayer if kind == "uct" else AlphaBetaPlayer
+        return player(rebuildable, int(number), seed)
     raise InvalidArgumentError(
-        f"opponent: expected random, minimax (tictactoe) or uct:N with N >= 1, got {name!r}"
+        "opponent: expected random, minimax (tictactoe), uct:N or alphabeta:D with N, D >= 1, "
+        f"got {name!r}"
     )
+
+
+def default_eval_opponents(env_id: str) -> tuple[str, ...]:
+    """The opponents that training evaluates the game ``env_id`` against, strongest
+    first: its class's ``eval_opponents`` (TicTacToe: minimax, random; Connect Four
+    and OpenSpiel games: uct:100, random), else ``("random",)``."""
+    return tuple(getattr(game_class(env_id), "eval_opponents", ("random",)))

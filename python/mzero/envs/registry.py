@@ -1,9 +1,11 @@
 """Environment ids and presets -> environments.
 
 ``make_env(id)`` accepts a built-in game (``tictactoe``, ``connect4``), a short alias
-(``cartpole`` -> ``CartPole-v1``) or any registered gymnasium id, and returns a
-:class:`~mzero.envs.gym.GymAdapter`. The built-in TicTacToe is also registered
-with gymnasium as ``mzero/TicTacToe-v0``, Connect Four as ``mzero/ConnectFour-v0``.
+(``cartpole`` -> ``CartPole-v1``), an OpenSpiel game (``openspiel:GAME``, such as
+``openspiel:hex(board_size=5)``; :mod:`mzero.envs.openspiel`) or any registered
+gymnasium id, and returns a :class:`~mzero.envs.gym.GymAdapter`. The built-in
+TicTacToe is also registered with gymnasium as ``mzero/TicTacToe-v0``, Connect Four
+as ``mzero/ConnectFour-v0``.
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ import gymnasium
 from mzero.config import EnvConfig
 from mzero.envs.connect4 import ConnectFourEnv
 from mzero.envs.gym import GymAdapter
+from mzero.envs.openspiel import PREFIX as OPENSPIEL_PREFIX
+from mzero.envs.openspiel import OpenSpielEnv
 from mzero.envs.tictactoe import TicTacToeEnv
 from mzero.errors import InvalidArgumentError
 
-__all__ = ["ALIASES", "BUILTIN", "BUILTIN_GAMES", "make_env", "make_env_from_config"]
+__all__ = [
+    "ALIASES",
+    "BUILTIN",
+    "BUILTIN_GAMES",
+    "game_class",
+    "make_board_game",
+    "make_env",
+    "make_env_from_config",
+]
 
 BUILTIN: dict[str, str] = {"tictactoe": "mzero/TicTacToe-v0", "connect4": "mzero/ConnectFour-v0"}
 """Built-in games: name -> gymnasium id."""
@@ -31,6 +43,24 @@ BUILTIN_GAMES: dict[str, type[Any]] = {
 }
 """Built-in board games by either id -> their class (which stays in-process in self-play
 and rebuilds positions from observations for search opponents)."""
+
+
+def game_class(env_id: str) -> type[Any] | None:
+    """The board-game class of ``env_id``: a built-in's, :class:`OpenSpielEnv` for
+    ``openspiel:GAME``, else None."""
+    if env_id.startswith(OPENSPIEL_PREFIX):
+        return OpenSpielEnv
+    return BUILTIN_GAMES.get(env_id)
+
+
+def make_board_game(env_id: str) -> Any | None:
+    """A fresh board game ``env_id`` as its own gymnasium class (with ``render_text``,
+    ``legal_mask`` and copyable state), or None if ``env_id`` is not a board game."""
+    game = game_class(env_id)
+    if game is OpenSpielEnv:
+        return OpenSpielEnv(env_id[len(OPENSPIEL_PREFIX) :])
+    return game() if game is not None else None
+
 
 ALIASES: dict[str, str] = {"cartpole": "CartPole-v1"}
 """Short names (the preset names) -> gymnasium ids."""
@@ -46,6 +76,11 @@ def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -
 
     ``max_episode_steps`` adds or replaces a time limit; ``kwargs`` go to ``gymnasium.make``.
     """
+    if env_id.startswith(OPENSPIEL_PREFIX):
+        env: gymnasium.Env[Any, Any] = OpenSpielEnv(env_id[len(OPENSPIEL_PREFIX) :], **kwargs)
+        if max_episode_steps is not None:
+            env = gymnasium.wrappers.TimeLimit(env, max_episode_steps)
+        return GymAdapter(env, name=env_id)
     gym_id = BUILTIN.get(env_id) or ALIASES.get(env_id) or env_id
     try:
         env = gymnasium.make(gym_id, max_episode_steps=max_episode_steps, **kwargs)

@@ -64,6 +64,8 @@ class TicTacToeEnv(gym.Env[np.ndarray, np.int64]):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
     two_player: ClassVar[bool] = True
     """Read by :class:`mzero.envs.GymAdapter`: rewards and values alternate sides."""
+    eval_opponents: ClassVar[tuple[str, ...]] = ("minimax", "random")
+    """Training evaluates against these by default (``train.eval_opponents``)."""
     symmetries: ClassVar[Symmetries] = Symmetries.dihedral(3, 3, 3)
     """The board's 8 rotations and reflections (read by :class:`mzero.envs.GymAdapter`)."""
 
