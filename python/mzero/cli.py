@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train",
         help="train an agent from a preset",
-        description="Self-play and learning in one process. Any config field can be "
+        description="Self-play and learning, in one process or with --actors N on Ray. "
+        "Any config field can be "
         "overridden as --SECTION.FIELD VALUE (listed below).",
     )
     train.add_argument(
@@ -79,6 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-minutes", type=float, help="wall-clock budget (train.max_minutes)")
     train.add_argument("--config", type=Path, help="start from this config.json, not the preset")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--actors",
+        type=int,
+        metavar="N",
+        help="self-play in N Ray actors, the learner in this process (actors.num_actors; "
+        "0: all in-process, Ray not imported)",
+    )
+    train.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="join this Ray cluster (actors.ray_address); default: a local Ray on 127.0.0.1",
+    )
     add_override_arguments(train)
 
     evaluate = commands.add_parser(
@@ -176,6 +189,10 @@ def _train(args: argparse.Namespace) -> int:
         overrides["train.seed"] = args.seed
     if args.max_minutes is not None:
         overrides["train.max_minutes"] = args.max_minutes
+    if args.actors is not None:
+        overrides["actors.num_actors"] = args.actors
+    if args.ray_address is not None:
+        overrides["actors.ray_address"] = args.ray_address
     if args.resume is not None:
         if args.preset is not None or args.config is not None or args.run_dir is not None:
             raise InvalidArgumentError(

@@ -40,6 +40,7 @@ from mzero.errors import CorruptFileError, InvalidArgumentError, InvalidTypeErro
 
 __all__ = [
     "PRESETS",
+    "ActorsConfig",
     "Config",
     "EnvConfig",
     "NetworkConfig",
@@ -581,6 +582,55 @@ class ReanalyzeConfig:
 
 
 @dataclass
+class ActorsConfig:
+    """Self-play actors on Ray (``mzero train PRESET --actors N``; :mod:`mzero.actors`).
+
+    With ``num_actors = 0`` the run is the in-process loop of :mod:`mzero.train` and
+    Ray is never imported. Otherwise N :class:`mzero.actors.SelfPlayActor` processes
+    each play ``train.num_envs`` games with their own copy of the network, the driver
+    owns the learner and the replay buffer, and a rate limiter keeps the learner steps
+    per inserted env step near ``train.train_ratio``.
+    """
+
+    num_actors: int = 0
+    """Self-play actors (Ray actors); 0 runs self-play in-process."""
+
+    weight_sync_interval: int = 50
+    """Learner steps between publications of the weights to the actors, which pick up
+    the newest version between their tasks without blocking the learner."""
+
+    steps_per_task: int = 4
+    """Self-play steps (moves of all of an actor's games) per actor task: one round
+    trip to the driver carries this many steps' finished games."""
+
+    rate_error_buffer: float | None = None
+    """Slack of the rate limiter in learner steps (Reverb's ``error_buffer``): learner
+    steps per inserted env step stay within ``train.train_ratio`` plus or minus this
+    over the inserts; ``None``: one task's worth of every actor, the least that
+    cannot stall both sides."""
+
+    actor_cpus: float = 1.0
+    """CPUs Ray reserves for each actor (its ``num_cpus``)."""
+
+    ray_address: str | None = None
+    """Join this running Ray cluster (``ray start --head`` prints its address); ``None``
+    starts a local Ray instance, listening on 127.0.0.1 only, that stops with the run."""
+
+    def validate(self) -> None:
+        """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
+        _check(self.num_actors >= 0, "actors.num_actors", ">= 0", self.num_actors)
+        _check_positive("actors.weight_sync_interval", self.weight_sync_interval)
+        _check_positive("actors.steps_per_task", self.steps_per_task)
+        _check(
+            self.rate_error_buffer is None or self.rate_error_buffer > 0,
+            "actors.rate_error_buffer",
+            "a value > 0 or none",
+            self.rate_error_buffer,
+        )
+        _check(self.actor_cpus >= 0, "actors.actor_cpus", ">= 0", self.actor_cpus)
+
+
+@dataclass
 class Config:
     """Everything that defines a run; saved as ``config.json`` in the run directory."""
 
@@ -601,6 +651,9 @@ class Config:
 
     reanalyze: ReanalyzeConfig = field(default_factory=ReanalyzeConfig)
     """Fresh targets from a target network."""
+
+    actors: ActorsConfig = field(default_factory=ActorsConfig)
+    """Self-play actors on Ray (0: in-process)."""
 
     def validate(self) -> Config:
         """Checks every section; returns ``self`` so calls can chain."""

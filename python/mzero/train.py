@@ -176,7 +176,8 @@ class Trainer:
         )
         self.network = self.learner.network
         self.target_network = self.learner.target_network
-        self.selfplay = SelfPlay(self.network, config, self.replay, seed=train.seed)
+        self.selfplay: SelfPlay | None = self._make_selfplay()
+        """In-process self-play; None when actors play (:class:`mzero.actors.ActorTrainer`)."""
         self.evaluator = Evaluator(config, self.two_player)
 
         self.env_steps = 0
@@ -198,6 +199,9 @@ class Trainer:
         self.next_checkpoint = train.checkpoint_interval
         self._last_log = (time.monotonic(), 0)
         """(time, train_steps) at the last metrics line."""
+
+    def _make_selfplay(self) -> SelfPlay | None:
+        return SelfPlay(self.network, self.config, self.replay, seed=self.config.train.seed)
 
     # -- the learner ------------------------------------------------------------------------
 
@@ -265,6 +269,72 @@ class Trainer:
         (:meth:`resume`) continues its own.
         """
         train = self.config.train
+        selfplay = self.selfplay
+        if selfplay is None:
+            raise InvalidArgumentError("run: this trainer has no in-process self-play")
+        writer = self._open_run()
+        bar = self._progress_bar()
+        start = time.monotonic()
+        self._last_log = (start, self.train_steps)
+        last_snapshot = start
+        metrics: dict[str, float] = {}
+        with open(self.rundir.metrics, "a", encoding="utf-8") as log:
+            self.log = log
+            while not self._done(start):
+                temperature = train.temperature(self.train_steps)
+                finished = selfplay.step(temperature)
+                self.env_steps = selfplay.env_steps
+                self.episodes += len(finished)
+                self.recent.extend(finished)
+                self._learn(start)
+                evaluated = self.env_steps >= self.next_eval
+                if evaluated or self.train_steps >= self.next_log or self._done(start):
+                    metrics = self._metrics(start, temperature)
+                    if evaluated:
+                        self.next_eval += train.eval_interval
+                        metrics |= self.evaluate()
+                        self._keep_best(metrics)
+                    self.next_log = self.train_steps + train.log_interval
+                    self._write_metrics(writer, metrics)
+                    if bar is not None:
+                        bar.set_postfix(_postfix(metrics), refresh=False)
+                if bar is not None:
+                    bar.update(self.env_steps - bar.n)
+                if self.train_steps >= self.next_checkpoint:
+                    self.next_checkpoint = self.train_steps + train.checkpoint_interval
+                    save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
+                if time.monotonic() - last_snapshot >= train.snapshot_interval:
+                    self.snapshot()
+                    last_snapshot = time.monotonic()
+            if train.eval_interval > 0 and "eval_return_mean" not in metrics:
+                metrics = self._metrics(start, train.temperature(self.train_steps))
+                metrics |= self.evaluate()
+                self._keep_best(metrics)
+                self._write_metrics(writer, metrics)
+            save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
+            self.snapshot()
+        writer.close()
+        if bar is not None:
+            bar.close()
+        selfplay.close()
+        return metrics
+
+    def _write_metrics(self, writer: Any, metrics: dict[str, float]) -> None:
+        """One line of ``metrics.jsonl`` (flushed) and the TensorBoard scalars; the first
+        line of a resumed life says ``"resumed": true``."""
+        if self.resumed:
+            metrics = {"resumed": True, **metrics}
+            self.resumed = False  # only the first record of a life says so
+        self.log.write(json.dumps(metrics) + "\n")
+        self.log.flush()
+        for key, value in metrics.items():
+            writer.add_scalar(_tensorboard_tag(key), value, self.env_steps)
+
+    def _open_run(self) -> Any:
+        """Checks the limits and the run directory, writes the config (and, resuming,
+        drops the metrics the killed life wrote after its last snapshot); returns the
+        TensorBoard writer."""
+        train = self.config.train
         if (
             train.max_minutes is None
             and train.max_env_steps is None
@@ -281,66 +351,10 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config.save(self.rundir.config)
         if self.resumed:
-            # the lines a killed life wrote after its last snapshot are dropped
             self.rundir.truncate_metrics(self.metrics_length)
         from torch.utils.tensorboard import SummaryWriter  # imported late: slow import
 
-        writer = SummaryWriter(str(self.run_dir / "tensorboard"))
-        bar = self._progress_bar()
-        start = time.monotonic()
-        self._last_log = (start, self.train_steps)
-        last_snapshot = start
-        metrics: dict[str, float] = {}
-        with open(self.rundir.metrics, "a", encoding="utf-8") as log:
-            self.log = log
-
-            def write(metrics: dict[str, float]) -> None:
-                if self.resumed:
-                    metrics = {"resumed": True, **metrics}
-                    self.resumed = False  # only the first record of a life says so
-                log.write(json.dumps(metrics) + "\n")
-                log.flush()
-                for key, value in metrics.items():
-                    writer.add_scalar(_tensorboard_tag(key), value, self.env_steps)
-
-            while not self._done(start):
-                temperature = train.temperature(self.train_steps)
-                finished = self.selfplay.step(temperature)
-                self.env_steps = self.selfplay.env_steps
-                self.episodes += len(finished)
-                self.recent.extend(finished)
-                self._learn(start)
-                evaluated = self.env_steps >= self.next_eval
-                if evaluated or self.train_steps >= self.next_log or self._done(start):
-                    metrics = self._metrics(start, temperature)
-                    if evaluated:
-                        self.next_eval += train.eval_interval
-                        metrics |= self.evaluate()
-                        self._keep_best(metrics)
-                    self.next_log = self.train_steps + train.log_interval
-                    write(metrics)
-                    if bar is not None:
-                        bar.set_postfix(_postfix(metrics), refresh=False)
-                if bar is not None:
-                    bar.update(self.env_steps - bar.n)
-                if self.train_steps >= self.next_checkpoint:
-                    self.next_checkpoint = self.train_steps + train.checkpoint_interval
-                    save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
-                if time.monotonic() - last_snapshot >= train.snapshot_interval:
-                    self.snapshot()
-                    last_snapshot = time.monotonic()
-            if train.eval_interval > 0 and "eval_return_mean" not in metrics:
-                metrics = self._metrics(start, train.temperature(self.train_steps))
-                metrics |= self.evaluate()
-                self._keep_best(metrics)
-                write(metrics)
-            save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
-            self.snapshot()
-        writer.close()
-        if bar is not None:
-            bar.close()
-        self.selfplay.close()
-        return metrics
+        return SummaryWriter(str(self.run_dir / "tensorboard"))
 
     # -- snapshots and resume ------------------------------------------------------------------
 
@@ -358,11 +372,18 @@ class Trainer:
             "reanalyze_seconds": self.learner.reanalyze_seconds,
             "recent": [(e.episode_return, e.length, e.terminated) for e in self.recent],
             "rng": self.rng.bit_generator.state,
-            "selfplay_rng": self.selfplay.rng.bit_generator.state,
+            "selfplay_rng": (
+                None if self.selfplay is None else self.selfplay.rng.bit_generator.state
+            ),
             "torch_rng": torch.get_rng_state(),
             "metrics_length": self.log.tell(),
+            **self._extra_state(),
         }
         self.rundir.write_snapshot(state, self.replay)
+
+    def _extra_state(self) -> dict[str, Any]:
+        """More state for the snapshot (subclasses)."""
+        return {}
 
     @classmethod
     def resume(
@@ -401,7 +422,8 @@ class Trainer:
         self.learner.load_state_dict(checkpoint | {"reanalyze_seconds": state["reanalyze_seconds"]})
         self.replay = replay
         self.learner.replay = replay
-        self.selfplay.replay = replay
+        if self.selfplay is not None:
+            self.selfplay.replay = replay
         self.env_steps = checkpoint["env_steps"]
         best = checkpoint.get("best_eval")
         self.best_eval = tuple(best) if best is not None else None
@@ -414,9 +436,14 @@ class Trainer:
         self.recent.extend(EpisodeStats(r, n, terminated=t) for r, n, t in state["recent"])
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
-        self.selfplay.restart(state["selfplay_rng"], env_steps=self.env_steps)
+        if self.selfplay is not None and state["selfplay_rng"] is not None:
+            self.selfplay.restart(state["selfplay_rng"], env_steps=self.env_steps)
         self.metrics_length = state["metrics_length"]
         self.resumed = True
+        self._restore_extra(state)
+
+    def _restore_extra(self, state: dict[str, Any]) -> None:
+        """Restores what :meth:`_extra_state` saved (subclasses)."""
 
     def _learn(self, start: float) -> None:
         train = self.config.train
@@ -430,16 +457,24 @@ class Trainer:
             self.last_losses = self.learner.train_step()
         self.learner_seconds += time.perf_counter() - began
 
-    def _keep_best(self, metrics: dict[str, float]) -> None:
+    def _keep_best(
+        self,
+        metrics: dict[str, float],
+        checkpoint: dict[str, Any] | None = None,
+        env_steps: int | None = None,
+    ) -> None:
         """Writes ``best.pt`` if this evaluation is the best so far, and the evaluated
-        network as ``env_steps_N.pt`` if ``train.keep_eval_checkpoints``."""
+        network as ``env_steps_N.pt`` if ``train.keep_eval_checkpoints``. ``checkpoint``
+        and ``env_steps``: of the evaluated network, if not the current one."""
+        checkpoint = checkpoint if checkpoint is not None else self.checkpoint()
+        env_steps = env_steps if env_steps is not None else self.env_steps
         if self.config.train.keep_eval_checkpoints:
-            name = f"env_steps_{self.env_steps:09d}.pt"
-            save_checkpoint(self.rundir.checkpoints / name, self.checkpoint())
+            name = f"env_steps_{env_steps:09d}.pt"
+            save_checkpoint(self.rundir.checkpoints / name, checkpoint)
         key = self._eval_key(metrics)
         if self.best_eval is None or key >= self.best_eval:
             self.best_eval = key
-            save_checkpoint(self.run_dir / "checkpoints" / "best.pt", self.checkpoint())
+            save_checkpoint(self.rundir.checkpoints / "best.pt", checkpoint)
 
     def _metrics(self, start: float, temperature: float) -> dict[str, float]:
         metrics: dict[str, float] = {
@@ -464,7 +499,7 @@ class Trainer:
         since, train_steps = self._last_log
         self._last_log = (now, self.train_steps)
         wall = now - since
-        counts = self.selfplay.throughput.take()
+        counts = self._selfplay_counts()
         if wall <= 0:
             return {}
         rates = counts.rates(wall) | {
@@ -473,6 +508,11 @@ class Trainer:
         }
         self.learner_seconds = 0.0
         return {key: round(value, 4) for key, value in rates.items()}
+
+    def _selfplay_counts(self) -> Any:
+        """Self-play's :class:`mzero.throughput.Counts` since the previous metrics line."""
+        assert self.selfplay is not None  # ActorTrainer overrides this
+        return self.selfplay.throughput.take()
 
     def _progress_bar(self) -> Any:
         if not self.progress:
@@ -497,11 +537,21 @@ def _postfix(metrics: dict[str, float]) -> dict[str, str]:
     return {key: f"{metrics[key]:.4g}" for key in shown if key in metrics}
 
 
+def _trainer_class(config: Config) -> type[Trainer]:
+    """:class:`Trainer`, or :class:`mzero.actors.ActorTrainer` when actors play."""
+    if config.actors.num_actors > 0:
+        from mzero.actors import ActorTrainer  # imports Ray only when actors play
+
+        return ActorTrainer
+    return Trainer
+
+
 def train(
     config: Config, run_dir: str | os.PathLike[str], progress: bool = True
 ) -> dict[str, float]:
-    """Trains ``config`` into ``run_dir``; returns the last metrics (see :class:`Trainer`)."""
-    return Trainer(config, run_dir, progress=progress).run()
+    """Trains ``config`` into ``run_dir``; returns the last metrics (see :class:`Trainer`;
+    with ``actors.num_actors > 0``, :class:`mzero.actors.ActorTrainer`)."""
+    return _trainer_class(config)(config, run_dir, progress=progress).run()
 
 
 def resume(
@@ -509,5 +559,9 @@ def resume(
     overrides: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> dict[str, float]:
-    """Continues ``run_dir`` from its latest snapshot (see :meth:`Trainer.resume`)."""
-    return Trainer.resume(run_dir, overrides, progress=progress).run()
+    """Continues ``run_dir`` from its latest snapshot (see :meth:`Trainer.resume`), with
+    actors if its config (after ``overrides``) asks for them."""
+    from mzero.config import apply_overrides
+
+    config = apply_overrides(Config.load(RunDirectory(run_dir).config), overrides or {})
+    return _trainer_class(config).resume(run_dir, overrides, progress=progress).run()

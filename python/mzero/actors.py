@@ -1,0 +1,523 @@
+"""One run, many processes: self-play actors on Ray, the learner in the driver.
+
+``mzero train PRESET --actors N`` (``actors.num_actors = N``) runs
+:class:`ActorTrainer`, the actor-learner split of Acme and muzero-general:
+
+* **Self-play actors.** N :class:`SelfPlayActor` Ray actors each play
+  ``train.num_envs`` games (:class:`mzero.selfplay.SelfPlay`) with their own copy of
+  the network, on the CPU, ``actors.steps_per_task`` moves per task. A task returns
+  the games that finished (numpy arrays, through Ray's object store), their episode
+  statistics, its throughput counters and the weights version it played with.
+* **The learner** (the driver process) owns the Rust replay buffer and the
+  :class:`mzero.learner.Learner`, inserts the actors' games and trains continuously.
+  Every ``actors.weight_sync_interval`` learner steps it puts the weights into the
+  object store once and tells every actor; an actor loads the newest version between
+  two tasks, so neither side waits for the other.
+* **Rate limiter.** :class:`mzero.ratelimit.SampleToInsertRatio` keeps the learner
+  steps per inserted env step near ``train.train_ratio``: the learner pauses when it
+  is ahead, and actors get no new task while it is behind. It replaces the lock-step
+  ``train_ratio`` of the in-process loop.
+* **Evaluation** runs in its own :class:`EvaluationActor` on a copy of the weights,
+  so it never stalls the learner; its result is logged when it arrives and
+  ``best.pt`` is the network that was evaluated.
+* **Faults.** Actors restart after their process dies (``max_restarts=-1``): the
+  driver counts ``actor_restarts``, drops that actor's unfinished games, sends it the
+  weights again and carries on. A local Ray instance (no ``actors.ray_address``)
+  listens on 127.0.0.1 and shares the driver's fate: it stops with the run, also
+  when the driver is killed.
+
+Snapshots and ``--resume`` work as in-process (:mod:`mzero.rundir`); games in
+flight on the actors are lost. ``metrics.jsonl`` adds ``samples_per_insert``
+(learner steps per inserted env step so far), ``weight_lag`` (learner steps between
+the weights the learner has and those the last tasks played with, mean) and
+``actor_restarts``; the throughput shares sum the actors' thread-seconds.
+
+Ray is an optional dependency: ``pip install 'mzero[ray]'``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from mzero.config import Config
+from mzero.errors import InvalidArgumentError
+from mzero.evaluate import Evaluator
+from mzero.learner import build_network
+from mzero.ratelimit import SampleToInsertRatio
+from mzero.selfplay import EpisodeStats, SelfPlay
+from mzero.throughput import Throughput
+from mzero.train import Trainer, _postfix, save_checkpoint
+
+__all__ = ["ActorTrainer", "EvaluationActor", "SelfPlayActor"]
+
+log = logging.getLogger("mzero")
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError as err:
+        raise InvalidArgumentError(
+            "actors.num_actors: self-play actors need Ray: pip install 'mzero[ray]'"
+        ) from err
+    return ray
+
+
+_WATCHDOG = """
+import os, signal, sys
+session, driver = sys.argv[1], int(sys.argv[2])
+sys.stdin.read()  # returns at end of file: the driver is ending, however it ends
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        continue
+    mine = int(pid) in (os.getpid(), driver)  # a driver ending normally exits by itself
+    if not mine and any(link.startswith(session) for link in links):
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+"""
+
+
+def _start_watchdog(session_dir: str) -> None:
+    """Makes a local Ray share the driver's fate, on Linux: a small process that
+    waits for the driver's end (its pipe closes, SIGKILL included) and then kills
+    every process with a file open in the Ray session's directory. Ray stops its
+    raylet and workers itself; its dashboard and runtime-env agents outlive a killed
+    driver otherwise."""
+    if not os.path.isdir("/proc"):
+        return
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, session_dir, str(os.getpid())],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    _WATCHDOGS.append(watchdog)  # its pipe stays open while the driver lives
+
+
+_WATCHDOGS: list[subprocess.Popen[bytes]] = []
+
+
+class _GameSink:
+    """Stands in for the replay buffer in an actor: keeps ``add_game``'s arguments."""
+
+    def __init__(self) -> None:
+        self.games: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def add_game(self, *args: Any, **kwargs: Any) -> None:
+        self.games.append((args, kwargs))
+
+    def take(self) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+        games, self.games = self.games, []
+        return games
+
+
+def _cpu_state(network: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of the weights, detached from the training network."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in network.state_dict().items()}
+
+
+class SelfPlayActor:
+    """Self-play of ``train.num_envs`` games in a Ray actor process (module docstring).
+
+    ``seed`` and ``index`` seed its games; a restarted actor also mixes in its process
+    id, so that it does not replay the games of its previous life.
+    """
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        obs_shape: tuple[int, ...],
+        num_actions: int,
+        seed: int,
+        index: int,
+    ) -> None:
+        torch.set_num_threads(1)
+        self.config = Config.from_dict(config)
+        self.network = build_network(self.config, tuple(obs_shape), num_actions)
+        self.sink = _GameSink()
+        entropy = [seed, index]
+        with warnings.catch_warnings():  # Ray deprecates an attribute it reads inside
+            warnings.simplefilter("ignore", DeprecationWarning)
+            restarted = _ray().get_runtime_context().was_current_actor_reconstructed
+        if restarted:
+            entropy.append(os.getpid())
+        actor_seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
+        torch.manual_seed(actor_seed)
+        self.selfplay = SelfPlay(self.network, self.config, self.sink, seed=actor_seed)
+        self.version = -1
+        """Learner steps of the weights played with; -1 before the first weights."""
+
+    def where(self) -> tuple[str, int]:
+        """``(node id, process id)`` of the actor (for monitoring and fault tests)."""
+        return _ray().get_runtime_context().get_node_id(), os.getpid()
+
+    def set_weights(self, version: int, weights: dict[str, torch.Tensor]) -> None:
+        """Plays with ``weights`` from now on, unless a newer version came first."""
+        if version > self.version:
+            self.network.load_state_dict(weights)
+            self.version = version
+
+    def play(self, steps: int, temperature: float) -> dict[str, Any]:
+        """``steps`` self-play moves of every game: the finished games (``add_game``
+        arguments), their :class:`EpisodeStats`, the env steps played, the throughput
+        counters and the weights version."""
+        stats: list[EpisodeStats] = []
+        before = self.selfplay.env_steps
+        for _ in range(steps):
+            stats.extend(self.selfplay.step(temperature))
+        counts = self.selfplay.throughput.take()
+        return {
+            "games": self.sink.take(),
+            "stats": [(s.episode_return, s.length, s.terminated) for s in stats],
+            "env_steps": self.selfplay.env_steps - before,
+            "counts": {
+                "env_steps": counts.env_steps,
+                "simulations": counts.simulations,
+                "network_busy_s": counts.network_busy_s,
+                "inference_s": counts.inference_s,
+                "tree_s": counts.tree_s,
+                "env_s": counts.env_s,
+            },
+            "version": self.version,
+            "pid": os.getpid(),
+        }
+
+    def close(self) -> None:
+        """Closes the environments."""
+        self.selfplay.close()
+
+
+class EvaluationActor:
+    """Greedy evaluation (:class:`mzero.evaluate.Evaluator`) in its own process."""
+
+    def __init__(
+        self, config: dict[str, Any], obs_shape: tuple[int, ...], num_actions: int, two_player: bool
+    ) -> None:
+        torch.set_num_threads(1)
+        self.config = Config.from_dict(config)
+        self.network = build_network(self.config, tuple(obs_shape), num_actions)
+        self.evaluator = Evaluator(self.config, two_player)
+
+    def evaluate(self, weights: dict[str, torch.Tensor], seed: int) -> dict[str, float]:
+        """The evaluation metrics of ``weights``."""
+        self.network.load_state_dict(weights)
+        return self.evaluator(self.network, seed)
+
+
+class ActorTrainer(Trainer):
+    """The learner of a run whose self-play runs in Ray actors (module docstring).
+
+    Same constructor, run directory, snapshots and :meth:`resume` as
+    :class:`mzero.train.Trainer`; :meth:`run` starts Ray (or joins
+    ``actors.ray_address``), the actors and the evaluation actor, and stops them
+    when it returns.
+    """
+
+    def _make_selfplay(self) -> SelfPlay | None:
+        if self.config.actors.num_actors < 1:
+            raise InvalidArgumentError(
+                f"actors.num_actors: expected >= 1 for ActorTrainer, got "
+                f"{self.config.actors.num_actors}"
+            )
+        actors = self.config.actors
+        train = self.config.train
+        task = actors.steps_per_task * train.num_envs
+        error_buffer = actors.rate_error_buffer or max(
+            1.0, train.train_ratio * task * actors.num_actors
+        )
+        self.limiter = SampleToInsertRatio(train.train_ratio, train.min_replay, error_buffer)
+        self.throughput = Throughput()
+        self.actor_restarts = 0
+        self.weight_lags: list[int] = []
+        self.actor_places: dict[int, tuple[str, int]] = {}
+        """Actor index -> (node id, process id), as last seen (monitoring, fault tests)."""
+        return None
+
+    def _selfplay_counts(self) -> Throughput:
+        return self.throughput.take()
+
+    def _metrics(self, start: float, temperature: float) -> dict[str, float]:
+        metrics = super()._metrics(start, temperature)
+        metrics["samples_per_insert"] = round(
+            self.train_steps / max(1, self.env_steps - (self.learning_start_env_steps or 0)), 4
+        )
+        if self.weight_lags:
+            metrics["weight_lag"] = float(np.mean(self.weight_lags))
+            self.weight_lags.clear()
+        metrics["actor_restarts"] = self.actor_restarts
+        return metrics
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"limiter": self.limiter.state_dict(), "actor_restarts": self.actor_restarts}
+
+    def _restore_extra(self, state: dict[str, Any]) -> None:
+        if "limiter" in state:
+            self.limiter.load_state_dict(state["limiter"])
+            self.actor_restarts = state["actor_restarts"]
+        else:  # an in-process run continued with actors: start balanced
+            stored, train = len(self.replay), self.config.train
+            balanced = max(0, round((stored - train.min_replay) * train.train_ratio))
+            self.limiter.load_state_dict({"inserts": stored, "samples": balanced})
+
+    # -- Ray --------------------------------------------------------------------------------
+
+    def _start_ray(self) -> tuple[Any, bool]:
+        """``(ray, started_here)``: joins ``actors.ray_address`` or starts a local Ray."""
+        ray = _ray()
+        address = self.config.actors.ray_address
+        if ray.is_initialized():
+            return ray, False
+        if address is not None:
+            kwargs: dict[str, Any] = {}
+            if address.split(":")[0] in ("127.0.0.1", "localhost"):
+                # a cluster on this machine's loopback: the driver's node is there too
+                kwargs["_node_ip_address"] = "127.0.0.1"
+            ray.init(address=address, log_to_driver=False, **kwargs)
+            return ray, True
+        # Ray's single-machine mode (its default on macOS and Windows): every service
+        # binds to 127.0.0.1, in this process and in the processes it starts
+        from ray._private import ray_constants
+
+        os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
+        ray_constants.ENABLE_RAY_CLUSTER = False
+        cpus = max(os.cpu_count() or 1, self.config.actors.num_actors + 1)
+        ray.init(
+            address="local",  # a new instance, even where RAY_ADDRESS names another
+            num_cpus=cpus,
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",
+            log_to_driver=False,
+            configure_logging=False,
+        )
+        _start_watchdog(ray._private.worker._global_node.get_session_dir_path())
+        return ray, True
+
+    def run(self) -> dict[str, float]:
+        """Trains until a limit of ``config.train`` is reached; returns the last metrics."""
+        writer = self._open_run()
+        ray, started_here = self._start_ray()
+        try:
+            return self._run(ray, writer)
+        finally:
+            writer.close()
+            if started_here:
+                ray.shutdown()
+
+    def _run(self, ray: Any, writer: Any) -> dict[str, float]:
+        train = self.config.train
+        fleet = _Fleet(ray, self)
+        evaluator = _AsyncEvaluation(ray, self) if train.eval_interval > 0 else None
+        bar = self._progress_bar()
+        start = time.monotonic()
+        self._last_log = (start, self.train_steps)
+        last_snapshot = start
+        metrics: dict[str, float] = {}
+        with open(self.rundir.metrics, "a", encoding="utf-8") as log_file:
+            self.log = log_file
+            while not self._done(start):
+                temperature = train.temperature(self.train_steps)
+                fleet.dispatch(temperature)
+                # learn while the limiter allows; otherwise wait a little for the actors
+                learned = self._learn_some(start)
+                for result in fleet.collect(timeout=0 if learned else 0.05):
+                    self._insert(result, fleet.version)
+                if self.train_steps - fleet.version >= self.config.actors.weight_sync_interval:
+                    fleet.publish(self.train_steps, self.network)
+                evaluated = None
+                if evaluator is not None:
+                    evaluated = evaluator.poll()
+                    if evaluator.idle and self.env_steps >= self.next_eval:
+                        self.next_eval += train.eval_interval
+                        evaluator.submit()
+                if evaluated is not None or self.train_steps >= self.next_log:
+                    metrics = self._metrics(start, temperature) | (evaluated or {})
+                    self.next_log = self.train_steps + train.log_interval
+                    self._write_metrics(writer, metrics)
+                    if bar is not None:
+                        bar.set_postfix(_postfix(metrics), refresh=False)
+                if bar is not None:
+                    bar.update(self.env_steps - bar.n)
+                if self.train_steps >= self.next_checkpoint:
+                    self.next_checkpoint = self.train_steps + train.checkpoint_interval
+                    save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
+                if time.monotonic() - last_snapshot >= train.snapshot_interval:
+                    self.snapshot()
+                    last_snapshot = time.monotonic()
+            # the end: the actors stop, and the final network is evaluated here
+            fleet.kill()
+            if evaluator is not None:
+                evaluator.kill()
+            metrics = self._metrics(start, train.temperature(self.train_steps))
+            if evaluator is not None:
+                metrics |= self.evaluate()
+                self._keep_best(metrics)
+            self._write_metrics(writer, metrics)
+            save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
+            self.snapshot()
+        if bar is not None:
+            bar.close()
+        return metrics
+
+    def _insert(self, result: dict[str, Any], version: int) -> None:
+        """Puts an actor task's finished games into the replay buffer and counts them."""
+        transitions = 0
+        for args, kwargs in result["games"]:
+            self.replay.add_game(*args, **kwargs)
+            transitions += len(args[1])  # the game's actions
+        self.env_steps += result["env_steps"]
+        # the limiter counts what the learner can sample: transitions of finished games
+        self.limiter.inserted(transitions)
+        stats = [EpisodeStats(r, n, terminated=t) for r, n, t in result["stats"]]
+        self.episodes += len(stats)
+        self.recent.extend(stats)
+        self.throughput.add(**result["counts"])
+        if result["version"] >= 0:
+            self.weight_lags.append(version - result["version"])
+
+    def _learn_some(self, start: float, most: int = 8) -> bool:
+        """Up to ``most`` learner steps while the replay holds ``train.min_replay``
+        transitions and the limiter allows; whether any was taken."""
+        if len(self.replay) < self.config.train.min_replay:
+            return False
+        if self.learning_start_env_steps is None:
+            self.learning_start_env_steps = self.env_steps
+        began = time.perf_counter()
+        steps = 0
+        while steps < most and self.limiter.can_sample() and not self._done(start):
+            self.last_losses = self.learner.train_step()
+            self.limiter.sampled()
+            steps += 1
+        self.learner_seconds += time.perf_counter() - began
+        return steps > 0
+
+
+class _Fleet:
+    """The self-play actors of a run and their tasks in flight."""
+
+    def __init__(self, ray: Any, trainer: ActorTrainer) -> None:
+        config = trainer.config
+        self.ray = ray
+        self.trainer = trainer
+        self.steps_per_task = config.actors.steps_per_task
+        self.task_size = config.actors.steps_per_task * config.train.num_envs
+        remote = ray.remote(SelfPlayActor).options(
+            max_restarts=-1,
+            max_task_retries=0,
+            num_cpus=config.actors.actor_cpus,
+            scheduling_strategy="SPREAD",  # across the cluster's nodes
+        )
+        args = (config.to_dict(), trainer.obs_shape, trainer.num_actions)
+        self.actors = [
+            remote.remote(*args, seed=config.train.seed, index=i)
+            for i in range(config.actors.num_actors)
+        ]
+        self.version = -1
+        self.weights: Any = None
+        self.publish(trainer.train_steps, trainer.network)
+        trainer.actor_places = dict(enumerate(ray.get([a.where.remote() for a in self.actors])))
+        self.pending: dict[Any, int] = {}
+        """Task result -> actor index."""
+        self.idle = list(range(len(self.actors)))
+
+    def publish(self, version: int, network: torch.nn.Module) -> None:
+        """Puts the weights into the object store once; every actor loads them
+        between two tasks."""
+        self.version = version
+        self.weights = self.ray.put(_cpu_state(network))
+        for actor in self.actors:
+            actor.set_weights.remote(version, self.weights)
+
+    def dispatch(self, temperature: float) -> None:
+        """Hands idle actors a task while the rate limiter lets them insert (counting
+        the tasks in flight)."""
+        limiter = self.trainer.limiter
+        while self.idle and limiter.can_insert(self.task_size * (len(self.pending) + 1)):
+            i = self.idle.pop()
+            self.pending[self.actors[i].play.remote(self.steps_per_task, temperature)] = i
+
+    def collect(self, timeout: float) -> list[dict[str, Any]]:
+        """The results of the tasks that finished within ``timeout`` seconds; an actor
+        whose process died is counted in ``actor_restarts`` and sent the weights again
+        (Ray restarts it; its unfinished games are lost)."""
+        ready, _ = self.ray.wait(list(self.pending), num_returns=1, timeout=timeout)
+        results = []
+        errors = (self.ray.exceptions.RayActorError, self.ray.exceptions.ActorUnavailableError)
+        for ref in ready:
+            i = self.pending.pop(ref)
+            self.idle.append(i)
+            try:
+                result = self.ray.get(ref)
+            except errors:
+                result = None
+            node, known_pid = self.trainer.actor_places[i]
+            # died during this task, or between tasks (a new process answered); the
+            # tasks that fail while it restarts (pid -1) are the same death
+            if known_pid >= 0 and (result is None or result["pid"] != known_pid):
+                self.trainer.actor_restarts += 1
+                log.warning("self-play actor %d died; Ray restarts it", i)
+                self.actors[i].set_weights.remote(self.version, self.weights)
+            self.trainer.actor_places[i] = (node, -1 if result is None else result["pid"])
+            if result is not None:
+                results.append(result)
+        return results
+
+    def kill(self) -> None:
+        """Stops every actor (their unfinished games are dropped)."""
+        for actor in self.actors:
+            self.ray.kill(actor)
+
+
+class _AsyncEvaluation:
+    """Evaluations in an :class:`EvaluationActor`, one at a time, on copies of the weights."""
+
+    def __init__(self, ray: Any, trainer: ActorTrainer) -> None:
+        self.ray = ray
+        self.trainer = trainer
+        config = trainer.config
+        self.actor = (
+            ray.remote(EvaluationActor)
+            .options(num_cpus=0)
+            .remote(config.to_dict(), trainer.obs_shape, trainer.num_actions, trainer.two_player)
+        )
+        self.running: tuple[Any, dict[str, Any], int] | None = None
+        """(result, checkpoint of the evaluated network, its env steps)."""
+
+    @property
+    def idle(self) -> bool:
+        return self.running is None
+
+    def submit(self) -> None:
+        """Evaluates a copy of the current network."""
+        trainer = self.trainer
+        checkpoint = trainer.checkpoint() | {"network": _cpu_state(trainer.network)}
+        seed = int(trainer.rng.integers(2**31))
+        ref = self.actor.evaluate.remote(checkpoint["network"], seed)
+        self.running = (ref, checkpoint, trainer.env_steps)
+
+    def poll(self) -> dict[str, float] | None:
+        """The metrics of the running evaluation if it finished (and ``best.pt`` kept
+        if it was the best), else None."""
+        if self.running is None or not self.ray.wait([self.running[0]], timeout=0)[0]:
+            return None
+        ref, checkpoint, env_steps = self.running
+        self.running = None
+        metrics: dict[str, float] = self.ray.get(ref)
+        self.trainer._keep_best(metrics, checkpoint, env_steps)
+        return metrics
+
+    def kill(self) -> None:
+        self.ray.kill(self.actor)
