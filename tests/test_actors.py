@@ -19,7 +19,7 @@ ray = pytest.importorskip("ray")
 from mzero.actors import ActorTrainer  # noqa: E402
 from mzero.config import apply_overrides, preset  # noqa: E402
 from mzero.errors import InvalidArgumentError  # noqa: E402
-from mzero.train import resume  # noqa: E402
+from mzero.train import _postfix, resume  # noqa: E402
 
 SMALL = {
     "train.num_envs": 8,
@@ -92,6 +92,8 @@ def test_actors_on_two_nodes_survive_a_killed_actor(cluster, tmp_path: Path) -> 
     assert metrics["train_steps"] > 0 and "eval_return_mean" in metrics
     # the rate limiter kept the learner near train_ratio learner steps per env step
     assert 0.5 * 0.25 <= metrics["samples_per_insert"] <= 1.5 * 0.25
+    # the progress bar shows the actor fields and the throughput too
+    assert {"env/s", "learner/s", "spi", "restarts"} <= set(_postfix(metrics))
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     lags = [line["weight_lag"] for line in lines if "weight_lag" in line]
     assert lags and min(lags) >= 0

@@ -58,6 +58,14 @@ def test_the_ratio_stays_in_the_band_and_never_deadlocks(spi, min_size, chunk, o
             assert -error_buffer - 1e-9 <= diff <= error_buffer + 1e-9  # float rounding
 
 
+def test_ratio_counts_samples_per_insert_after_the_minimum() -> None:
+    limiter = SampleToInsertRatio(0.5, 10, 4)
+    assert limiter.ratio == 0.0
+    limiter.inserted(30)
+    limiter.sampled(8)
+    assert limiter.ratio == 8 / 20
+
+
 def test_state_round_trips_and_bad_arguments_are_named() -> None:
     limiter = SampleToInsertRatio(0.5, 10, 4)
     limiter.inserted(30)

@@ -146,17 +146,26 @@ def _mzero(log: Path, *args: str) -> subprocess.Popen:
         )
 
 
-def test_kill_9_at_random_moments_and_resume(tmp_path: Path) -> None:
-    # Snapshots every 0.2 s: a kill often lands while one is being written.
+@pytest.mark.parametrize("actors", [0, 1])
+def test_kill_9_at_random_moments_and_resume(tmp_path: Path, actors: int) -> None:
+    # Snapshots every 0.2 s: a kill often lands while one is being written. In-process
+    # the whole process group is killed; with actors only the driver, and the Ray
+    # processes of each killed life must go with it.
+    if actors:
+        pytest.importorskip("ray")
+    from test_actors import _descendants
+
     run_dir = tmp_path / "run"
     overrides = [f"--{k}={v}" for k, v in SMALL.items() if k != "train.snapshot_interval"]
     overrides += ["--train.snapshot-interval=0.2", "--train.max-env-steps=2400"]
+    overrides += [f"--actors={actors}"] if actors else []
     rng = random.Random(0)
     process = _mzero(tmp_path / "life1.log", "cartpole", "--run-dir", str(run_dir), *overrides)
     lives = 1
+    killed_lives: set[int] = set()
     for _ in range(3):
         # wait for a first snapshot, then kill at a random moment
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 240
         while RunDirectory(run_dir).latest_snapshot() is None:
             assert process.poll() is None, (tmp_path / f"life{lives}.log").read_text()
             assert time.monotonic() < deadline
@@ -164,7 +173,11 @@ def test_kill_9_at_random_moments_and_resume(tmp_path: Path) -> None:
         time.sleep(rng.uniform(0.5, 3.0))
         if process.poll() is not None:
             break
-        os.killpg(process.pid, signal.SIGKILL)
+        if actors:
+            killed_lives |= _descendants(process.pid)
+            os.kill(process.pid, signal.SIGKILL)
+        else:
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         lives += 1
         process = _mzero(tmp_path / f"life{lives}.log", "--resume", str(run_dir))
@@ -177,5 +190,26 @@ def test_kill_9_at_random_moments_and_resume(tmp_path: Path) -> None:
     # when it died before its next snapshot; the last life's always stays
     resumed = [line for line in lines if line.get("resumed")]
     assert lives > 1 and 1 <= len(resumed) <= lives - 1
-    assert lines[-1]["env_steps"] == 2400 == json.loads(out.splitlines()[-1])["env_steps"]
+    final = json.loads(out.splitlines()[-1])["env_steps"]
+    # actors finish the tasks in flight: a few more env steps than the limit
+    assert lines[-1]["env_steps"] == final and (final == 2400 or (actors and final > 2400))
     assert not list((run_dir / "snapshots").glob(".*.tmp"))
+    if actors:
+        assert killed_lives, "no Ray process was seen under a killed driver"
+        deadline = time.monotonic() + 15
+        while _running(killed_lives) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _running(killed_lives) == []
+
+
+def _running(pids: set[int]) -> list[int]:
+    """The processes of ``pids`` still running (not gone, not zombies)."""
+    running = []
+    for pid in sorted(pids):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            running.append(pid)
+    return running

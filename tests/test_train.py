@@ -328,8 +328,11 @@ def test_cli_train_eval_and_play(tmp_path: Path) -> None:
     evaluation = mzero_cli("eval", str(run_dir), "--episodes", "4")
     assert evaluation.returncode == 0, evaluation.stderr
     tallies = json.loads(evaluation.stdout)
-    assert sum(tallies["vs_minimax_first"].values()) == 2
-    assert sum(tallies["vs_random_first"].values()) == 4
+    # each evaluation opponent of the game (minimax, random): half the games first
+    for opponent in ("minimax", "random"):
+        for side in ("first", "second"):
+            assert sum(tallies[f"vs_{opponent}_{side}"].values()) == 2
+        assert 0.0 <= tallies[f"vs_{opponent}_score"] <= 1.0
     assert tallies["vs_minimax_first"]["wins"] == tallies["vs_minimax_second"]["wins"] == 0
     # every game against every optimal line (nobody beats minimax) and every legal line
     for side in ("first", "second"):

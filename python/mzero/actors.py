@@ -28,7 +28,8 @@
 
 Snapshots and ``--resume`` work as in-process (:mod:`mzero.rundir`); games in
 flight on the actors are lost. ``metrics.jsonl`` adds ``samples_per_insert``
-(learner steps per inserted env step so far), ``weight_lag`` (learner steps between
+(learner steps per transition inserted after ``train.min_replay``, so far: the
+rate limiter's own count), ``weight_lag`` (learner steps between
 the weights the learner has and those the last tasks played with, mean) and
 ``actor_restarts``; the throughput shares sum the actors' thread-seconds.
 
@@ -55,7 +56,7 @@ from mzero.learner import build_network
 from mzero.ratelimit import SampleToInsertRatio
 from mzero.selfplay import EpisodeStats, SelfPlay
 from mzero.throughput import Throughput
-from mzero.train import Trainer, _postfix, save_checkpoint
+from mzero.train import Trainer
 
 __all__ = ["ActorTrainer", "EvaluationActor", "SelfPlayActor"]
 
@@ -88,6 +89,16 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
         except OSError:
             pass
 """
+
+
+def _keep_ray_on_loopback() -> None:
+    """Ray's single-machine mode (its default on macOS and Windows): every service binds
+    to 127.0.0.1, in this process and in the processes it starts. Without it Ray
+    rewrites a 127.0.0.1 address to the machine's own address."""
+    from ray._private import ray_constants
+
+    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def _start_watchdog(session_dir: str) -> None:
@@ -252,9 +263,7 @@ class ActorTrainer(Trainer):
 
     def _metrics(self, start: float, temperature: float) -> dict[str, float]:
         metrics = super()._metrics(start, temperature)
-        metrics["samples_per_insert"] = round(
-            self.train_steps / max(1, self.env_steps - (self.learning_start_env_steps or 0)), 4
-        )
+        metrics["samples_per_insert"] = round(self.limiter.ratio, 4)
         if self.weight_lags:
             metrics["weight_lag"] = float(np.mean(self.weight_lags))
             self.weight_lags.clear()
@@ -285,15 +294,11 @@ class ActorTrainer(Trainer):
             kwargs: dict[str, Any] = {}
             if address.split(":")[0] in ("127.0.0.1", "localhost"):
                 # a cluster on this machine's loopback: the driver's node is there too
+                _keep_ray_on_loopback()
                 kwargs["_node_ip_address"] = "127.0.0.1"
             ray.init(address=address, log_to_driver=False, **kwargs)
             return ray, True
-        # Ray's single-machine mode (its default on macOS and Windows): every service
-        # binds to 127.0.0.1, in this process and in the processes it starts
-        from ray._private import ray_constants
-
-        os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
-        ray_constants.ENABLE_RAY_CLUSTER = False
+        _keep_ray_on_loopback()
         cpus = max(os.cpu_count() or 1, self.config.actors.num_actors + 1)
         ray.init(
             address="local",  # a new instance, even where RAY_ADDRESS names another
@@ -345,18 +350,8 @@ class ActorTrainer(Trainer):
                         evaluator.submit()
                 if evaluated is not None or self.train_steps >= self.next_log:
                     metrics = self._metrics(start, temperature) | (evaluated or {})
-                    self.next_log = self.train_steps + train.log_interval
-                    self._write_metrics(writer, metrics)
-                    if bar is not None:
-                        bar.set_postfix(_postfix(metrics), refresh=False)
-                if bar is not None:
-                    bar.update(self.env_steps - bar.n)
-                if self.train_steps >= self.next_checkpoint:
-                    self.next_checkpoint = self.train_steps + train.checkpoint_interval
-                    save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
-                if time.monotonic() - last_snapshot >= train.snapshot_interval:
-                    self.snapshot()
-                    last_snapshot = time.monotonic()
+                    self._log_metrics(writer, bar, metrics)
+                last_snapshot = self._save_due(bar, last_snapshot)
             # the end: the actors stop, and the final network is evaluated here
             fleet.kill()
             if evaluator is not None:
@@ -366,8 +361,7 @@ class ActorTrainer(Trainer):
                 metrics |= self.evaluate()
                 self._keep_best(metrics)
             self._write_metrics(writer, metrics)
-            save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
-            self.snapshot()
+            self._save_final()
         if bar is not None:
             bar.close()
         return metrics

@@ -98,9 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         "eval",
         help="greedy evaluation of a trained run",
         description="Single-player: mean return over fresh episodes. Two players: "
-        "results against a perfect (minimax) player, half the games first, and as "
-        "first player against a random player; for TicTacToe also every game against "
-        "every optimal opponent line and every legal one (every_*_line_*).",
+        "results against each of the run's evaluation opponents (train.eval_opponents, "
+        "else the game's: minimax and random for TicTacToe, uct:100 and random for "
+        "Connect Four and OpenSpiel), half the games first; for TicTacToe also every "
+        "game against every optimal opponent line and every legal one (every_*_line_*).",
     )
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--episodes", type=int, default=20, help="episodes (games) to play")
@@ -112,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=12345, help="seed of the episodes")
     evaluate.add_argument(
         "--opponent",
-        help="two-player runs: play this opponent (random, minimax for tictactoe, uct:N) "
+        help="two-player runs: play only this opponent (random, minimax for tictactoe, "
+        "uct:N, alphabeta:D) "
         "and print the score (win 1, draw 0.5) as first player, as second and overall",
     )
     evaluate.add_argument(
@@ -226,8 +228,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from mzero.agent import Agent
-    from mzero.envs.players import MinimaxPlayer, RandomPlayer
-    from mzero.evaluate import evaluate_against, evaluate_returns
+    from mzero.evaluate import evaluate_returns
 
     agent = Agent.load(args.run_dir, checkpoint=args.checkpoint)
     network, config = agent.network, agent.config
@@ -245,24 +246,8 @@ def _eval(args: argparse.Namespace) -> int:
             "return_min": min(returns),
             "return_max": max(returns),
         }
-    elif not _is_tictactoe(config.env.id):
-        # no perfect player for this game yet: random moves, from either side
-        half = max(args.episodes // 2, 1)
-        first = evaluate_against(network, config, RandomPlayer(args.seed), half, True)
-        second = evaluate_against(network, config, RandomPlayer(args.seed + 1), half, False)
-        result |= {"vs_random_first": _tally(first), "vs_random_second": _tally(second)}
     else:
-        half = max(args.episodes // 2, 1)
-        first = evaluate_against(network, config, MinimaxPlayer(args.seed), half, True)
-        second = evaluate_against(network, config, MinimaxPlayer(args.seed + 1), half, False)
-        random = evaluate_against(network, config, RandomPlayer(args.seed + 2), args.episodes, True)
-        result |= {
-            "vs_minimax_first": _tally(first),
-            "vs_minimax_second": _tally(second),
-            "vs_random_first": _tally(random),
-        }
-        if _is_tictactoe(config.env.id) and config.env.frame_stack == 1:
-            result |= _every_line(agent)
+        result |= _against_eval_opponents(agent, args.episodes, args.seed)
     print(json.dumps(result))
     return 0
 
@@ -287,26 +272,31 @@ def _score_against(agent: Any, name: str, games: int, seed: int) -> dict[str, An
     }
 
 
-def _is_tictactoe(env_id: str) -> bool:
-    from mzero.envs.registry import BUILTIN_GAMES
-    from mzero.envs.tictactoe import TicTacToeEnv
+def _against_eval_opponents(agent: Any, games: int, seed: int) -> dict[str, Any]:
+    """Tallies of ``games`` games (half first) against each evaluation opponent of the
+    run, and for games walked whole (``every_line_report``) every line of play."""
+    from mzero.envs.opponents import default_eval_opponents
+    from mzero.envs.registry import game_class
+    from mzero.evaluate import opponent_slug
 
-    return BUILTIN_GAMES.get(env_id) is TicTacToeEnv
+    config = agent.config
+    names = config.train.eval_opponents or default_eval_opponents(config.env.id)
+    result: dict[str, Any] = {}
+    for name in names:
+        scores = _score_against(agent, name, max(games, 2), seed)
+        slug = opponent_slug(name)
+        result[f"vs_{slug}_first"] = scores["first"]
+        result[f"vs_{slug}_second"] = scores["second"]
+        result[f"vs_{slug}_score"] = scores["score"]
+    every_line_report = getattr(game_class(config.env.id), "every_line_report", None)
+    if every_line_report is not None and config.env.frame_stack == 1:
 
+        def move(observation: Any, legal_mask: Any) -> int:
+            agent.reset()  # one frame: the move depends on the position alone
+            return int(agent.act(observation, legal_mask))
 
-def _every_line(agent: Any) -> dict[str, dict[str, int]]:
-    """Tallies of every game against every optimal opponent line and every legal one."""
-    from mzero.envs.players import every_line
-
-    def move(observation: Any, legal_mask: Any) -> int:
-        agent.reset()  # one frame: the move depends on the position alone
-        return int(agent.act(observation, legal_mask))
-
-    return {
-        f"every_{name}_line_{side}": _tally(every_line(move, side == "first", opponent))
-        for name, opponent in (("optimal", "optimal"), ("legal", "any"))
-        for side in ("first", "second")
-    }
+        result |= every_line_report(move)
+    return result
 
 
 def _tally(results: list[int]) -> dict[str, int]:

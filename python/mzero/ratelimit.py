@@ -63,6 +63,12 @@ class SampleToInsertRatio:
             return True
         return self._diff + n * self.samples_per_insert <= self.error_buffer
 
+    @property
+    def ratio(self) -> float:
+        """Samples per insert beyond the first ``min_size_to_sample`` inserts, so far
+        (what the band keeps near ``samples_per_insert``); 0 before any."""
+        return self.samples / max(1, self.inserts - self.min_size_to_sample)
+
     def sampled(self, n: int = 1) -> None:
         """Counts ``n`` samples taken."""
         self.samples += n

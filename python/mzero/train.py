@@ -294,30 +294,46 @@ class Trainer:
                         self.next_eval += train.eval_interval
                         metrics |= self.evaluate()
                         self._keep_best(metrics)
-                    self.next_log = self.train_steps + train.log_interval
-                    self._write_metrics(writer, metrics)
-                    if bar is not None:
-                        bar.set_postfix(_postfix(metrics), refresh=False)
-                if bar is not None:
-                    bar.update(self.env_steps - bar.n)
-                if self.train_steps >= self.next_checkpoint:
-                    self.next_checkpoint = self.train_steps + train.checkpoint_interval
-                    save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
-                if time.monotonic() - last_snapshot >= train.snapshot_interval:
-                    self.snapshot()
-                    last_snapshot = time.monotonic()
+                    self._log_metrics(writer, bar, metrics)
+                last_snapshot = self._save_due(bar, last_snapshot)
             if train.eval_interval > 0 and "eval_return_mean" not in metrics:
                 metrics = self._metrics(start, train.temperature(self.train_steps))
                 metrics |= self.evaluate()
                 self._keep_best(metrics)
                 self._write_metrics(writer, metrics)
-            save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
-            self.snapshot()
+            self._save_final()
         writer.close()
         if bar is not None:
             bar.close()
         selfplay.close()
         return metrics
+
+    def _log_metrics(self, writer: Any, bar: Any, metrics: dict[str, float]) -> None:
+        """A scheduled metrics record: written, shown on the progress bar, and the next
+        one due ``train.log_interval`` learner steps later."""
+        self.next_log = self.train_steps + self.config.train.log_interval
+        self._write_metrics(writer, metrics)
+        if bar is not None:
+            bar.set_postfix(_postfix(metrics), refresh=False)
+
+    def _save_due(self, bar: Any, last_snapshot: float) -> float:
+        """The loop's housekeeping: advances the progress bar, writes ``last.pt`` every
+        ``train.checkpoint_interval`` learner steps and a snapshot every
+        ``train.snapshot_interval`` seconds; returns the time of the last snapshot."""
+        if bar is not None:
+            bar.update(self.env_steps - bar.n)
+        if self.train_steps >= self.next_checkpoint:
+            self.next_checkpoint = self.train_steps + self.config.train.checkpoint_interval
+            save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
+        if time.monotonic() - last_snapshot >= self.config.train.snapshot_interval:
+            self.snapshot()
+            return time.monotonic()
+        return last_snapshot
+
+    def _save_final(self) -> None:
+        """The end of a run: the final ``last.pt`` and a snapshot to resume from."""
+        save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
+        self.snapshot()
 
     def _write_metrics(self, writer: Any, metrics: dict[str, float]) -> None:
         """One line of ``metrics.jsonl`` (flushed) and the TensorBoard scalars; the first
@@ -532,9 +548,22 @@ def _tensorboard_tag(key: str) -> str:
     return f"charts/{key}"
 
 
+_SHOWN: dict[str, str] = {
+    "return_mean": "return",
+    "eval_return_mean": "eval",
+    "train_steps": "learner",
+    "loss": "loss",
+    "env_steps_per_s": "env/s",
+    "train_steps_per_s": "learner/s",
+    "samples_per_insert": "spi",
+    "weight_lag": "lag",
+    "actor_restarts": "restarts",
+}
+"""Metrics on the progress bar -> their short labels (the last three in actor mode)."""
+
+
 def _postfix(metrics: dict[str, float]) -> dict[str, str]:
-    shown = ("return_mean", "eval_return_mean", "train_steps", "loss")
-    return {key: f"{metrics[key]:.4g}" for key in shown if key in metrics}
+    return {label: f"{metrics[key]:.4g}" for key, label in _SHOWN.items() if key in metrics}
 
 
 def _trainer_class(config: Config) -> type[Trainer]:

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from mzero.envs.board import BoardGameEnv
 from mzero.errors import InvalidArgumentError
 from mzero.symmetry import Symmetries
 
@@ -71,31 +71,20 @@ def _mirror() -> Symmetries:
     )
 
 
-class ConnectFourEnv(gym.Env[np.ndarray, np.int64]):
+class ConnectFourEnv(BoardGameEnv):
     """Connect Four for two alternating players (see the module docstring for the encoding)."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
-    two_player: ClassVar[bool] = True
-    """Read by :class:`mzero.envs.GymAdapter`: rewards and values alternate sides."""
-    eval_opponents: ClassVar[tuple[str, ...]] = ("uct:100", "random")
-    """Training evaluates against these by default (``train.eval_opponents``)."""
     symmetries: ClassVar[Symmetries] = _mirror()
     """Identity and the left-right mirror (read by :class:`mzero.envs.GymAdapter`)."""
 
     def __init__(self, render_mode: str | None = None) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise InvalidArgumentError(
-                f"render_mode: expected one of ansi, human or None, got {render_mode!r}"
-            )
-        self.render_mode = render_mode
+        super().__init__(render_mode)
         self.observation_space = spaces.Box(0.0, 1.0, (3, ROWS, COLUMNS), dtype=np.float32)
         self.action_space = spaces.Discrete(COLUMNS)
         self.stones = [0, 0]
         """Bitboards of the first and the second player."""
         self.heights = [0] * COLUMNS
         """Stones in each column."""
-        self.to_play = 0
-        self.done = False
 
     @classmethod
     def from_observation(cls, observation: np.ndarray) -> ConnectFourEnv:
@@ -134,9 +123,6 @@ class ConnectFourEnv(gym.Env[np.ndarray, np.int64]):
         obs[2] = 1.0 if self.to_play == 0 else 0.0
         return obs
 
-    def _info(self, **extra: Any) -> dict[str, Any]:
-        return {"legal_mask": self.legal_mask(), "to_play": self.to_play, **extra}
-
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -150,36 +136,18 @@ class ConnectFourEnv(gym.Env[np.ndarray, np.int64]):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Drops the mover's stone into column ``action``; returns the next player's view."""
-        if self.done:
-            raise InvalidArgumentError("step: the game is over; call reset() first")
-        if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
-            raise InvalidArgumentError(f"action: expected an integer in 0..6, got {action!r}")
-        col = int(action)
-        if not 0 <= col < COLUMNS:
-            raise InvalidArgumentError(f"action: expected an integer in 0..6, got {action!r}")
+        col = self._checked_action(action)
         if self.heights[col] == ROWS:
-            self.done = True
-            self.to_play = 1 - self.to_play
-            return self.observation(), -1.0, True, False, self._info(illegal_move=True)
+            return self._illegal_move()
         self.stones[self.to_play] |= 1 << (_HEIGHT * col + self.heights[col])
         self.heights[col] += 1
         won = connects_four(self.stones[self.to_play])
         self.done = won or (self.stones[0] | self.stones[1]) == _FULL
         self.to_play = 1 - self.to_play
-        if self.render_mode == "human":
-            print(self.render_text())
-        return self.observation(), 1.0 if won else 0.0, self.done, False, self._info()
+        return self._moved(1.0 if won else 0.0)
 
     def render_text(self) -> str:
         """The board as text, row 0 on top: X first player, O second, the column numbers below."""
         symbols = {1: "X", -1: "O", 0: "."}
         rows = [" ".join(symbols[int(v)] for v in row) for row in self.board()]
         return "\n".join(rows) + "\n" + " ".join(str(c) for c in range(COLUMNS)) + "\n"
-
-    def render(self) -> str | None:
-        """``ansi``: returns the board as text; ``human``: prints it."""
-        if self.render_mode == "ansi":
-            return self.render_text()
-        if self.render_mode == "human":
-            print(self.render_text())
-        return None

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import copy
 import difflib
-from typing import Any, ClassVar
+from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from mzero.envs.board import BoardGameEnv
 from mzero.errors import InvalidArgumentError
 
 __all__ = ["PREFIX", "OpenSpielEnv"]
@@ -77,20 +77,11 @@ def _refusal(pyspiel: Any, game: Any) -> str | None:
     return None
 
 
-class OpenSpielEnv(gym.Env[np.ndarray, np.int64]):
+class OpenSpielEnv(BoardGameEnv):
     """An OpenSpiel two-player zero-sum game (see the module docstring for the encoding)."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
-    two_player: ClassVar[bool] = True
-    """Read by :class:`mzero.envs.GymAdapter`: rewards and values alternate sides."""
-    eval_opponents: ClassVar[tuple[str, ...]] = ("uct:100", "random")
-    """Training evaluates against these by default (``train.eval_opponents``)."""
-
     def __init__(self, game: str, render_mode: str | None = None) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise InvalidArgumentError(
-                f"render_mode: expected one of ansi, human or None, got {render_mode!r}"
-            )
+        super().__init__(render_mode)
         pyspiel = _pyspiel()
         name = game.split("(", 1)[0]
         names = pyspiel.registered_names()
@@ -115,15 +106,10 @@ class OpenSpielEnv(gym.Env[np.ndarray, np.int64]):
                 f"env.id: mzero cannot play the OpenSpiel game {game!r}: {refusal}"
             )
         self.game_string = game
-        self.render_mode = render_mode
         shape = tuple(self.game.observation_tensor_shape())
         self.observation_space = spaces.Box(-np.inf, np.inf, shape, dtype=np.float32)
         self.action_space = spaces.Discrete(self.game.num_distinct_actions())
         self.state = self.game.new_initial_state()
-        self.to_play = 0
-        """The player to move (after the end: the last mover's opponent)."""
-        self.done = False
-        """The game is over: OpenSpiel's terminal state, or an illegal move was played."""
 
     def __deepcopy__(self, memo: dict[int, Any]) -> OpenSpielEnv:
         clone = copy.copy(self)
@@ -142,9 +128,6 @@ class OpenSpielEnv(gym.Env[np.ndarray, np.int64]):
         tensor = np.asarray(self.state.observation_tensor(self.to_play), dtype=np.float32)
         return tensor.reshape(self.observation_space.shape)
 
-    def _info(self, **extra: Any) -> dict[str, Any]:
-        return {"legal_mask": self.legal_mask(), "to_play": self.to_play, **extra}
-
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -157,24 +140,12 @@ class OpenSpielEnv(gym.Env[np.ndarray, np.int64]):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Plays OpenSpiel action ``action`` for the player to move; returns the next view."""
-        if self.done:
-            raise InvalidArgumentError("step: the game is over; call reset() first")
-        if (
-            isinstance(action, (bool, np.bool_))
-            or not isinstance(action, (int, np.integer))
-            or not 0 <= int(action) < self.action_space.n
-        ):
-            raise InvalidArgumentError(
-                f"action: expected an integer in 0..{self.action_space.n - 1}, got {action!r}"
-            )
+        action = self._checked_action(action)
         mover = self.to_play
-        if int(action) not in self.state.legal_actions():
-            # an illegal move loses, as in the built-in games
-            self.done = True
-            self.to_play = 1 - mover
-            return self.observation(), -1.0, True, False, self._info(illegal_move=True)
+        if action not in self.state.legal_actions():
+            return self._illegal_move()  # an illegal move loses, as in the built-in games
         before = self.state.returns()[mover]
-        self.state.apply_action(int(action))
+        self.state.apply_action(action)
         reward = float(self.state.returns()[mover] - before)
         terminated = self.done = bool(self.state.is_terminal())
         if terminated:
@@ -186,18 +157,8 @@ class OpenSpielEnv(gym.Env[np.ndarray, np.int64]):
                     f"env.id: in the OpenSpiel game {self.game_string!r} player {mover} moved "
                     "twice in a row; mzero's two-player search assumes alternating moves"
                 )
-        if self.render_mode == "human":
-            print(self.render_text())
-        return self.observation(), reward, terminated, False, self._info()
+        return self._moved(reward)
 
     def render_text(self) -> str:
         """OpenSpiel's own text of the position."""
         return str(self.state) + "\n"
-
-    def render(self) -> str | None:
-        """``ansi``: returns the position as text; ``human``: prints it."""
-        if self.render_mode == "ansi":
-            return self.render_text()
-        if self.render_mode == "human":
-            print(self.render_text())
-        return None

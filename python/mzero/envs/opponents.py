@@ -59,41 +59,54 @@ def _legal(env: Any) -> list[int]:
     return np.flatnonzero(env.legal_mask()).tolist()
 
 
-def _root(game: type[Any] | None, observation: np.ndarray, state: Any) -> Any:
-    """A copy of the position to search: of ``state`` if given, else rebuilt."""
-    if state is not None:
-        return copy.deepcopy(state)
-    if game is not None:
-        return game.from_observation(observation)
-    raise InvalidArgumentError(
-        "state: this game cannot be rebuilt from an observation; pass its environment"
-    )
-
-
-class AlphaBetaPlayer:
-    """Depth-limited negamax with alpha-beta pruning (module docstring)."""
+class _SearchOpponent:
+    """An opponent that searches copies of the position: from ``state`` (the game's
+    environment, unwrapped) when evaluation passes it, else rebuilt from the mover's
+    observation by ``game.from_observation``."""
 
     wants_state = True
     """Evaluation passes the game's environment as ``state`` (OpenSpiel needs it)."""
 
-    def __init__(self, game: type[Any] | None, depth: int, seed: int = 0) -> None:
+    def __init__(self, game: type[Any] | None, seed: int) -> None:
         """``game``: a class with ``from_observation``, or None to play only from ``state``."""
-        if depth < 1:
-            raise InvalidArgumentError(f"depth: expected >= 1, got {depth}")
         self.game = game
-        self.depth = depth
         self.rng = np.random.default_rng(seed)
 
-    def act(
-        self, observation: np.ndarray, legal_mask: np.ndarray | None = None, state: Any = None
-    ) -> int:
-        """A uniformly chosen best move within ``depth`` plies."""
-        root = _root(self.game, observation, state)
+    def _root_and_legal(
+        self, observation: np.ndarray, legal_mask: np.ndarray | None, state: Any
+    ) -> tuple[Any, list[int]]:
+        """A copy of the position to search and its legal moves (within ``legal_mask``)."""
+        if state is not None:
+            root = copy.deepcopy(state)
+        elif self.game is not None:
+            root = self.game.from_observation(observation)
+        else:
+            raise InvalidArgumentError(
+                "state: this game cannot be rebuilt from an observation; pass its environment"
+            )
         legal = _legal(root)
         if legal_mask is not None:
             legal = [a for a in legal if legal_mask[a]]
         if not legal:
             raise InvalidArgumentError("observation: the game is over; no legal move")
+        return root, legal
+
+
+class AlphaBetaPlayer(_SearchOpponent):
+    """Depth-limited negamax with alpha-beta pruning (module docstring)."""
+
+    def __init__(self, game: type[Any] | None, depth: int, seed: int = 0) -> None:
+        """``game``: a class with ``from_observation``, or None to play only from ``state``."""
+        if depth < 1:
+            raise InvalidArgumentError(f"depth: expected >= 1, got {depth}")
+        super().__init__(game, seed)
+        self.depth = depth
+
+    def act(
+        self, observation: np.ndarray, legal_mask: np.ndarray | None = None, state: Any = None
+    ) -> int:
+        """A uniformly chosen best move within ``depth`` plies."""
+        root, legal = self._root_and_legal(observation, legal_mask, state)
         values = {}
         for action in legal:
             # each root move gets an exact value (a full window), so ties are real ties
@@ -122,31 +135,22 @@ class AlphaBetaPlayer:
         return -best
 
 
-class UCTPlayer:
+class UCTPlayer(_SearchOpponent):
     """Plain UCT with ``simulations`` random-rollout simulations a move (module docstring)."""
-
-    wants_state = True
-    """Evaluation passes the game's environment as ``state`` (OpenSpiel needs it)."""
 
     def __init__(self, game: type[Any] | None, simulations: int, seed: int = 0) -> None:
         """``game``: a class with ``from_observation``, or None to play only from ``state``."""
         if simulations < 1:
             raise InvalidArgumentError(f"simulations: expected >= 1, got {simulations}")
-        self.game = game
+        super().__init__(game, seed)
         self.simulations = simulations
-        self.rng = np.random.default_rng(seed)
 
     def act(
         self, observation: np.ndarray, legal_mask: np.ndarray | None = None, state: Any = None
     ) -> int:
         """The most-visited move after the simulations from the mover's ``observation``,
         or from a copy of ``state`` (the game's environment, unwrapped) when given."""
-        root_env = _root(self.game, observation, state)
-        legal = _legal(root_env)
-        if legal_mask is not None:
-            legal = [a for a in legal if legal_mask[a]]
-        if not legal:
-            raise InvalidArgumentError("observation: the game is over; no legal move")
+        root_env, legal = self._root_and_legal(observation, legal_mask, state)
         root = _Node(list(legal))
         for _ in range(self.simulations):
             self._simulate(root, copy.deepcopy(root_env))

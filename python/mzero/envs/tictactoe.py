@@ -24,12 +24,13 @@ The board is ``self.board``: int8 ``[3, 3]`` with +1 for the first player's ston
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from mzero.envs.board import BoardGameEnv
 from mzero.errors import InvalidArgumentError
 from mzero.symmetry import Symmetries
 
@@ -58,28 +59,19 @@ def winner(board: np.ndarray) -> int:
     return 0
 
 
-class TicTacToeEnv(gym.Env[np.ndarray, np.int64]):
+class TicTacToeEnv(BoardGameEnv):
     """TicTacToe for two alternating players (see the module docstring for the encoding)."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
-    two_player: ClassVar[bool] = True
-    """Read by :class:`mzero.envs.GymAdapter`: rewards and values alternate sides."""
     eval_opponents: ClassVar[tuple[str, ...]] = ("minimax", "random")
     """Training evaluates against these by default (``train.eval_opponents``)."""
     symmetries: ClassVar[Symmetries] = Symmetries.dihedral(3, 3, 3)
     """The board's 8 rotations and reflections (read by :class:`mzero.envs.GymAdapter`)."""
 
     def __init__(self, render_mode: str | None = None) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise InvalidArgumentError(
-                f"render_mode: expected one of ansi, human or None, got {render_mode!r}"
-            )
-        self.render_mode = render_mode
+        super().__init__(render_mode)
         self.observation_space = spaces.Box(0.0, 1.0, (3, 3, 3), dtype=np.float32)
         self.action_space = spaces.Discrete(9)
         self.board = np.zeros((3, 3), dtype=np.int8)
-        self.to_play = 0
-        self.done = False
 
     @property
     def _stone(self) -> int:
@@ -101,6 +93,27 @@ class TicTacToeEnv(gym.Env[np.ndarray, np.int64]):
         env.done = winner(env.board) != 0 or not (env.board == 0).any()
         return env
 
+    @staticmethod
+    def every_line_report(
+        move: Callable[[np.ndarray, np.ndarray], int],
+    ) -> dict[str, dict[str, int]]:
+        """The whole game tree walked for a player ``move(observation, legal_mask)`` that
+        chooses by the position alone: win/draw/loss tallies of every game against every
+        optimal opponent line and every legal one, moving first and second
+        (``every_optimal_line_first``, ..., ``every_legal_line_second``)."""
+        from mzero.envs.players import every_line
+
+        report = {}
+        for name, opponent in (("optimal", "optimal"), ("legal", "any")):
+            for side in ("first", "second"):
+                results = every_line(move, side == "first", opponent)
+                report[f"every_{name}_line_{side}"] = {
+                    "wins": results.count(1),
+                    "draws": results.count(0),
+                    "losses": results.count(-1),
+                }
+        return report
+
     def legal_mask(self) -> np.ndarray:
         """bool ``[9]``: True on the empty cells; all False once the game is over."""
         if self.done:
@@ -115,9 +128,6 @@ class TicTacToeEnv(gym.Env[np.ndarray, np.int64]):
         obs[2] = 1.0 if self.to_play == 0 else 0.0
         return obs
 
-    def _info(self, **extra: Any) -> dict[str, Any]:
-        return {"legal_mask": self.legal_mask(), "to_play": self.to_play, **extra}
-
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -130,25 +140,14 @@ class TicTacToeEnv(gym.Env[np.ndarray, np.int64]):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Places the mover's stone on cell ``action``; returns the next player's view."""
-        if self.done:
-            raise InvalidArgumentError("step: the game is over; call reset() first")
-        if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
-            raise InvalidArgumentError(f"action: expected an integer in 0..8, got {action!r}")
-        if not 0 <= int(action) < 9:
-            raise InvalidArgumentError(f"action: expected an integer in 0..8, got {action!r}")
-        row, col = divmod(int(action), 3)
+        row, col = divmod(self._checked_action(action), 3)
         if self.board[row, col] != 0:
-            self.done = True
-            self.to_play = 1 - self.to_play
-            return self.observation(), -1.0, True, False, self._info(illegal_move=True)
+            return self._illegal_move()
         self.board[row, col] = self._stone
         won = winner(self.board) != 0
         self.done = won or not (self.board == 0).any()
         self.to_play = 1 - self.to_play
-        reward = 1.0 if won else 0.0
-        if self.render_mode == "human":
-            print(self.render_text())
-        return self.observation(), reward, self.done, False, self._info()
+        return self._moved(1.0 if won else 0.0)
 
     def render_text(self) -> str:
         """The board as text: X for the first player, O for the second, cell numbers elsewhere."""
@@ -158,11 +157,3 @@ class TicTacToeEnv(gym.Env[np.ndarray, np.int64]):
             cells = [symbols.get(int(self.board[r, c]), str(r * 3 + c)) for c in range(3)]
             rows.append(" " + " | ".join(cells))
         return "\n---+---+---\n".join(rows) + "\n"
-
-    def render(self) -> str | None:
-        """``ansi``: returns the board as text; ``human``: prints it."""
-        if self.render_mode == "ansi":
-            return self.render_text()
-        if self.render_mode == "human":
-            print(self.render_text())
-        return None
