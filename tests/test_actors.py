@@ -19,6 +19,7 @@ ray = pytest.importorskip("ray")
 from mzero.actors import ActorTrainer  # noqa: E402
 from mzero.config import apply_overrides, preset  # noqa: E402
 from mzero.errors import InvalidArgumentError  # noqa: E402
+from mzero.reanalyze import Reanalysis, Reanalyzer  # noqa: E402
 from mzero.train import _postfix, resume  # noqa: E402
 
 SMALL = {
@@ -111,6 +112,56 @@ def test_actors_on_two_nodes_survive_a_killed_actor(cluster, tmp_path: Path) -> 
     assert first["replay_transitions"] >= metrics["replay_transitions"]
     assert again["env_steps"] >= 4_000
     assert again["actor_restarts"] == metrics["actor_restarts"]  # counted over the lives
+
+
+def test_reanalyze_workers_compute_the_learners_targets(
+    cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the driver may not reanalyse: every fresh target comes from the worker process
+    def refuse(*args: object) -> None:
+        raise AssertionError("the driver reanalysed a batch")
+
+    written_back = []
+    write_back = Reanalysis.write_back
+    monkeypatch.setattr(Reanalyzer, "__call__", refuse)
+    monkeypatch.setattr(
+        Reanalysis,
+        "write_back",
+        lambda self, replay: (written_back.append(len(self.policy)), write_back(self, replay)),
+    )
+    config = apply_overrides(
+        preset("cartpole-efficient"),
+        SMALL
+        | {
+            "train.max_env_steps": 1_600,
+            "train.eval_interval": 0,
+            "reanalyze.num_simulations": 4,
+            "reanalyze.target_update_interval": 20,
+            "actors.num_actors": 1,
+            "actors.reanalyze_workers": 1,
+            "actors.ray_address": cluster.address,
+        },
+    )
+    trainer = ActorTrainer(config, tmp_path, progress=False)
+    outcome: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: outcome.update(metrics=trainer.run()))
+    thread.start()
+    deadline = time.monotonic() + 240
+    while trainer.train_steps < 100 and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # a killed worker loses its batches in flight; Ray restarts it and the run goes on
+    pool = trainer.reanalysis
+    assert pool is not None
+    os.kill(ray.get(pool.workers[0].pid.remote()), signal.SIGKILL)
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    metrics = outcome["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics["actor_restarts"] >= 1
+    assert metrics["train_steps"] > 200 and metrics["reanalyze_s"] > 0
+    # one write-back per learner step, each with re-searched policies
+    assert len(written_back) == metrics["train_steps"] and min(written_back) > 0
+    assert 0.5 * 1.0 <= metrics["samples_per_insert"] <= 1.5 * 1.0  # train_ratio 1
 
 
 def test_actor_mode_needs_actors_and_in_process_never_imports_ray(tmp_path: Path) -> None:

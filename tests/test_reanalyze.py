@@ -226,3 +226,29 @@ def test_batches_and_results_cross_process_boundaries() -> None:
     np.testing.assert_array_equal(back.target_value, out.target_value)
     np.testing.assert_array_equal(back.policy, out.policy)
     back.write_back(buf)
+
+
+def test_a_reanalyze_worker_gives_the_learners_targets() -> None:
+    # ReanalyzeActor is what a Ray worker process runs; here it runs in this process
+    from mzero.actors import ReanalyzeActor, _cpu_state
+
+    cfg = config(**{"reanalyze.value": True, "reanalyze.policy_fraction": 0.5})
+    buf, net = filled_buffer(cfg), network(cfg, seed=3)
+    sample = buf.sample(16, 0, reanalysis=True)
+    worker = ReanalyzeActor(cfg.to_dict(), (3, 3, 3), 9, two_player=True)
+    assert worker.reanalyze(sample, 7) is None  # no target network yet: nothing reanalysed
+    worker.set_target(5, _cpu_state(net))
+    worker.set_target(4, _cpu_state(network(cfg, seed=4)))  # an older version is ignored
+    remote = worker.reanalyze(pickle.loads(pickle.dumps(sample)), 7)
+    local = Reanalyzer(net, cfg, two_player=True)(sample, np.random.default_rng(7))
+    assert remote is not None
+    for name in ("target_value", "target_policy", "value", "policy", "value_game_id"):
+        np.testing.assert_array_equal(getattr(remote, name), getattr(local, name))
+
+
+def test_reanalyze_workers_need_actors_and_reanalysis() -> None:
+    with pytest.raises(mzero.InvalidArgumentError, match=r"actors\.reanalyze_workers.*num_actors"):
+        apply_overrides(preset("cartpole-efficient"), {"actors.reanalyze_workers": 1})
+    needs_reanalysis = r"actors\.reanalyze_workers.*reanalyze is on"
+    with pytest.raises(mzero.InvalidArgumentError, match=needs_reanalysis):
+        apply_overrides(preset("cartpole"), {"actors.num_actors": 1, "actors.reanalyze_workers": 1})

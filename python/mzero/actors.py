@@ -17,12 +17,19 @@
   steps per inserted env step near ``train.train_ratio``: the learner pauses when it
   is ahead, and actors get no new task while it is behind. It replaces the lock-step
   ``train_ratio`` of the in-process loop.
+* **Reanalyze workers** (``actors.reanalyze_workers = M``, ``--reanalyze-workers M``):
+  M :class:`ReanalyzeActor` processes compute the fresh targets of sampled batches
+  (:mod:`mzero.reanalyze`) with their copy of the target network, which the learner
+  publishes whenever it refreshes it. The learner samples ahead, two batches per
+  worker, writes the fresh targets back to the buffer and trains on them as they
+  come back, so reanalysis no longer takes the learner's time.
 * **Evaluation** runs in its own :class:`EvaluationActor` on a copy of the weights,
   so it never stalls the learner; its result is logged when it arrives and
   ``best.pt`` is the network that was evaluated.
 * **Faults.** Actors restart after their process dies (``max_restarts=-1``): the
   driver counts ``actor_restarts``, drops that actor's unfinished games, sends it the
-  weights again and carries on. A local Ray instance (no ``actors.ray_address``)
+  weights again and carries on. A reanalyze worker likewise: its batches in flight
+  are dropped, it is counted in ``actor_restarts`` and gets the target network again. A local Ray instance (no ``actors.ray_address``)
   listens on 127.0.0.1 and shares the driver's fate: it stops with the run, also
   when the driver is killed.
 
@@ -38,6 +45,7 @@ Ray is an optional dependency: ``pip install 'mzero[ray]'``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import subprocess
@@ -54,11 +62,12 @@ from mzero.errors import InvalidArgumentError
 from mzero.evaluate import Evaluator
 from mzero.learner import build_network
 from mzero.ratelimit import SampleToInsertRatio
+from mzero.reanalyze import Reanalysis, Reanalyzer
 from mzero.selfplay import EpisodeStats, SelfPlay
 from mzero.throughput import Throughput
 from mzero.train import Trainer
 
-__all__ = ["ActorTrainer", "EvaluationActor", "SelfPlayActor"]
+__all__ = ["ActorTrainer", "EvaluationActor", "ReanalyzeActor", "SelfPlayActor"]
 
 log = logging.getLogger("mzero")
 
@@ -229,6 +238,40 @@ class EvaluationActor:
         return self.evaluator(self.network, seed)
 
 
+class ReanalyzeActor:
+    """Reanalyze (:class:`mzero.reanalyze.Reanalyzer`) of sampled batches in its own
+    process, with its copy of the learner's target network."""
+
+    def __init__(
+        self, config: dict[str, Any], obs_shape: tuple[int, ...], num_actions: int, two_player: bool
+    ) -> None:
+        torch.set_num_threads(1)
+        self.config = Config.from_dict(config)
+        network = build_network(self.config, tuple(obs_shape), num_actions)
+        self.target_network = network.eval().requires_grad_(False)
+        self.reanalyzer = Reanalyzer(self.target_network, self.config, two_player)
+        self.version = -1
+        """Learner steps of the target network; -1 before the first one."""
+
+    def pid(self) -> int:
+        """The worker's process id (for fault tests)."""
+        return os.getpid()
+
+    def set_target(self, version: int, weights: dict[str, torch.Tensor]) -> None:
+        """Reanalyses with ``weights`` from now on, unless a newer version came first."""
+        if version > self.version:
+            self.target_network.load_state_dict(weights)
+            self.version = version
+
+    def reanalyze(self, sample: Any, seed: int) -> Reanalysis | None:
+        """The fresh targets of ``sample`` (a :class:`mzero.SampleBatch` sampled with
+        ``reanalysis=True``); None before the first target network (a restarted
+        process), so that no batch is reanalysed by untrained weights."""
+        if self.version < 0:
+            return None
+        return self.reanalyzer(sample, np.random.default_rng(seed))
+
+
 class ActorTrainer(Trainer):
     """The learner of a run whose self-play runs in Ray actors (module docstring).
 
@@ -254,6 +297,8 @@ class ActorTrainer(Trainer):
         self.throughput = Throughput()
         self.actor_restarts = 0
         self.weight_lags: list[int] = []
+        self.reanalysis: _ReanalysisPool | None = None
+        """The reanalyze workers while :meth:`run` runs (``actors.reanalyze_workers``)."""
         self.actor_places: dict[int, tuple[str, int]] = {}
         """Actor index -> (node id, process id), as last seen (monitoring, fault tests)."""
         return None
@@ -299,7 +344,8 @@ class ActorTrainer(Trainer):
             ray.init(address=address, log_to_driver=False, **kwargs)
             return ray, True
         _keep_ray_on_loopback()
-        cpus = max(os.cpu_count() or 1, self.config.actors.num_actors + 1)
+        actors = self.config.actors
+        cpus = max(os.cpu_count() or 1, actors.num_actors + actors.reanalyze_workers + 1)
         ray.init(
             address="local",  # a new instance, even where RAY_ADDRESS names another
             num_cpus=cpus,
@@ -326,6 +372,8 @@ class ActorTrainer(Trainer):
         train = self.config.train
         fleet = _Fleet(ray, self)
         evaluator = _AsyncEvaluation(ray, self) if train.eval_interval > 0 else None
+        if self.config.actors.reanalyze_workers > 0:
+            self.reanalysis = _ReanalysisPool(ray, self)
         bar = self._progress_bar()
         start = time.monotonic()
         self._last_log = (start, self.train_steps)
@@ -338,7 +386,10 @@ class ActorTrainer(Trainer):
                 fleet.dispatch(temperature)
                 # learn while the limiter allows; otherwise wait a little for the actors
                 learned = self._learn_some(start)
-                for result in fleet.collect(timeout=0 if learned else 0.05):
+                # nothing to learn from: wait a little for the actors (briefly while
+                # reanalysed batches are due)
+                wait = 0.0 if learned else 0.005 if self.reanalysis is not None else 0.05
+                for result in fleet.collect(timeout=wait):
                     self._insert(result, fleet.version)
                 if self.train_steps - fleet.version >= self.config.actors.weight_sync_interval:
                     fleet.publish(self.train_steps, self.network)
@@ -354,6 +405,9 @@ class ActorTrainer(Trainer):
                 last_snapshot = self._save_due(bar, last_snapshot)
             # the end: the actors stop, and the final network is evaluated here
             fleet.kill()
+            if self.reanalysis is not None:
+                self.reanalysis.kill()
+                self.reanalysis = None
             if evaluator is not None:
                 evaluator.kill()
             metrics = self._metrics(start, train.temperature(self.train_steps))
@@ -384,19 +438,42 @@ class ActorTrainer(Trainer):
 
     def _learn_some(self, start: float, most: int = 8) -> bool:
         """Up to ``most`` learner steps while the replay holds ``train.min_replay``
-        transitions and the limiter allows; whether any was taken."""
+        transitions and the limiter allows (with reanalyze workers: the batches they
+        finished); whether any was taken."""
         if len(self.replay) < self.config.train.min_replay:
             return False
         if self.learning_start_env_steps is None:
             self.learning_start_env_steps = self.env_steps
         began = time.perf_counter()
         steps = 0
-        while steps < most and self.limiter.can_sample() and not self._done(start):
-            self.last_losses = self.learner.train_step()
-            self.limiter.sampled()
-            steps += 1
+        if self.reanalysis is not None:
+            steps = self._learn_reanalysed(self.reanalysis, start)
+        else:
+            while steps < most and self.limiter.can_sample() and not self._done(start):
+                self.last_losses = self.learner.train_step()
+                self.limiter.sampled()
+                steps += 1
         self.learner_seconds += time.perf_counter() - began
         return steps > 0
+
+    def _learn_reanalysed(self, pool: _ReanalysisPool, start: float) -> int:
+        """Learner steps on the batches the reanalyze workers finished; then samples
+        ahead for them while the rate limiter allows (a batch counts as sampled when it
+        is drawn). Returns the steps taken."""
+        steps = 0
+        learner = self.learner
+        for sample, reanalysis in pool.finished():
+            if self._done(start):
+                break
+            self.last_losses = learner.learn(learner.take_reanalysis(sample, reanalysis))
+            steps += 1
+            if learner.target_update_due():
+                learner.update_target_network()
+                pool.publish(learner.train_steps, learner.target_network)
+        while pool.has_room() and self.limiter.can_sample() and not self._done(start):
+            pool.submit(learner.sample(), int(learner.rng.integers(2**63)))
+            self.limiter.sampled()
+        return steps
 
 
 class _Fleet:
@@ -473,6 +550,86 @@ class _Fleet:
         """Stops every actor (their unfinished games are dropped)."""
         for actor in self.actors:
             self.ray.kill(actor)
+
+
+def _owned(reanalysis: Reanalysis) -> Reanalysis:
+    """``reanalysis`` with writable copies of its arrays: those Ray hands over are
+    read-only views of its object store, which torch must not wrap."""
+    arrays = {
+        f.name: np.array(getattr(reanalysis, f.name))
+        for f in dataclasses.fields(reanalysis)
+        if isinstance(getattr(reanalysis, f.name), np.ndarray)
+    }
+    return dataclasses.replace(reanalysis, **arrays)
+
+
+class _ReanalysisPool:
+    """The reanalyze workers of a run and the sampled batches in flight to them."""
+
+    def __init__(self, ray: Any, trainer: ActorTrainer) -> None:
+        config = trainer.config
+        self.ray = ray
+        self.trainer = trainer
+        remote = ray.remote(ReanalyzeActor).options(
+            max_restarts=-1, max_task_retries=0, num_cpus=config.actors.actor_cpus
+        )
+        args = (config.to_dict(), trainer.obs_shape, trainer.num_actions, trainer.two_player)
+        self.workers = [remote.remote(*args) for _ in range(config.actors.reanalyze_workers)]
+        self.version = -1
+        self.weights: Any = None
+        learner = trainer.learner
+        if learner.target_update_due():
+            learner.update_target_network()
+        self.publish(learner.train_steps, learner.target_network)
+        self.pending: dict[Any, tuple[Any, int]] = {}
+        """Result -> (the sampled batch, the worker index)."""
+        self.next_worker = 0
+
+    def publish(self, version: int, target_network: torch.nn.Module | None) -> None:
+        """Puts the target network into the object store once and tells every worker."""
+        if target_network is None:
+            raise InvalidArgumentError("reanalyze: expected it on with actors.reanalyze_workers")
+        self.version = version
+        self.weights = self.ray.put(_cpu_state(target_network))
+        for worker in self.workers:
+            worker.set_target.remote(version, self.weights)
+
+    def has_room(self) -> bool:
+        """Fewer than two batches per worker in flight (one being reanalysed, one queued)."""
+        return len(self.pending) < 2 * len(self.workers)
+
+    def submit(self, sample: Any, seed: int) -> None:
+        """Sends ``sample`` to the next worker, round robin."""
+        i = self.next_worker
+        self.next_worker = (i + 1) % len(self.workers)
+        self.pending[self.workers[i].reanalyze.remote(sample, seed)] = (sample, i)
+
+    def finished(self) -> list[tuple[Any, Reanalysis]]:
+        """The batches reanalysed so far, with their fresh targets. A batch whose worker
+        died is dropped; the worker is counted in ``actor_restarts`` and sent the target
+        network again (Ray restarts it)."""
+        if not self.pending:
+            return []
+        ready, _ = self.ray.wait(list(self.pending), num_returns=len(self.pending), timeout=0)
+        done = []
+        errors = (self.ray.exceptions.RayActorError, self.ray.exceptions.ActorUnavailableError)
+        for ref in ready:
+            sample, i = self.pending.pop(ref)
+            try:
+                reanalysis = self.ray.get(ref)
+            except errors:
+                self.trainer.actor_restarts += 1
+                log.warning("reanalyze worker %d died; Ray restarts it", i)
+                self.workers[i].set_target.remote(self.version, self.weights)
+                continue
+            if reanalysis is not None:
+                done.append((sample, _owned(reanalysis)))
+        return done
+
+    def kill(self) -> None:
+        """Stops every worker (the batches in flight are dropped)."""
+        for worker in self.workers:
+            self.ray.kill(worker)
 
 
 class _AsyncEvaluation:

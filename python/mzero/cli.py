@@ -88,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
         "0: all in-process, Ray not imported)",
     )
     train.add_argument(
+        "--reanalyze-workers",
+        type=int,
+        metavar="M",
+        help="with --actors: reanalyse sampled batches in M Ray actors "
+        "(actors.reanalyze_workers; needs reanalyze on)",
+    )
+    train.add_argument(
         "--ray-address",
         metavar="ADDR",
         help="join this Ray cluster (actors.ray_address); default: a local Ray on 127.0.0.1",
@@ -193,6 +200,8 @@ def _train(args: argparse.Namespace) -> int:
         overrides["train.max_minutes"] = args.max_minutes
     if args.actors is not None:
         overrides["actors.num_actors"] = args.actors
+    if args.reanalyze_workers is not None:
+        overrides["actors.reanalyze_workers"] = args.reanalyze_workers
     if args.ray_address is not None:
         overrides["actors.ray_address"] = args.ray_address
     if args.resume is not None:

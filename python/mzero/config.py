@@ -612,6 +612,11 @@ class ActorsConfig:
     actor_cpus: float = 1.0
     """CPUs Ray reserves for each actor (its ``num_cpus``)."""
 
+    reanalyze_workers: int = 0
+    """Reanalyze workers (Ray actors, :class:`mzero.actors.ReanalyzeActor`) that compute
+    the fresh targets of sampled batches with the target network while the learner
+    trains; needs ``reanalyze`` on. 0: the learner reanalyses in its own process."""
+
     ray_address: str | None = None
     """Join this running Ray cluster (``ray start --head`` prints its address); ``None``
     starts a local Ray instance, listening on 127.0.0.1 only, that stops with the run."""
@@ -628,6 +633,12 @@ class ActorsConfig:
             self.rate_error_buffer,
         )
         _check(self.actor_cpus >= 0, "actors.actor_cpus", ">= 0", self.actor_cpus)
+        _check(
+            self.reanalyze_workers >= 0,
+            "actors.reanalyze_workers",
+            ">= 0",
+            self.reanalyze_workers,
+        )
 
 
 @dataclass
@@ -665,6 +676,19 @@ class Config:
             "> 0 when train.consistency_weight > 0",
             self.network.projection_dim,
         )
+        if self.actors.reanalyze_workers > 0:
+            _check(
+                self.actors.num_actors > 0,
+                "actors.reanalyze_workers",
+                "0 unless actors.num_actors > 0 (reanalyze workers are Ray actors)",
+                self.actors.reanalyze_workers,
+            )
+            _check(
+                self.reanalyze.enabled,
+                "actors.reanalyze_workers",
+                "0 unless reanalyze is on (reanalyze.value or reanalyze.policy_fraction > 0)",
+                self.actors.reanalyze_workers,
+            )
         return self
 
     def ignored_settings(self) -> list[str]:

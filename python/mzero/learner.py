@@ -22,7 +22,7 @@ import torch
 
 from mzero.config import Config, TrainConfig
 from mzero.networks import MuZeroNetwork, TrainingBatch, muzero_loss
-from mzero.reanalyze import Reanalyzer
+from mzero.reanalyze import Reanalysis, Reanalyzer
 
 __all__ = ["Learner", "build_network", "learning_rate_factor"]
 
@@ -99,22 +99,42 @@ class Learner:
         """Seconds spent reanalysing so far."""
 
     def train_step(self) -> dict[str, float]:
-        """One gradient step on a sampled batch; returns the loss terms and learning rate."""
+        """One gradient step on a sampled batch, reanalysed here when reanalysis is on;
+        returns the loss terms and learning rate."""
+        sample = self.sample()
+        if self.reanalyzer is not None:
+            if self.target_update_due():
+                self.update_target_network()
+            sample = self.take_reanalysis(sample, self.reanalyzer(sample, self.rng))
+        return self.learn(sample)
+
+    def sample(self) -> Any:
+        """A batch from the replay buffer (a :class:`mzero.SampleBatch`), with what
+        reanalysis needs when it is on."""
         train = self.config.train
-        consistency = train.consistency_weight > 0
-        sample = self.replay.sample(
+        return self.replay.sample(
             train.batch_size,
             int(self.rng.integers(_SEED_BOUND)),
-            next_observations=consistency,
-            reanalysis=self.reanalyzer is not None,
+            next_observations=train.consistency_weight > 0,
+            reanalysis=self.config.reanalyze.enabled,
         )
-        if self.reanalyzer is not None:
-            if self.train_steps % self.config.reanalyze.target_update_interval == 0:
-                self.update_target_network()
-            reanalysis = self.reanalyzer(sample, self.rng)
-            reanalysis.write_back(self.replay)
-            sample = reanalysis.apply(sample)
-            self.reanalyze_seconds += reanalysis.seconds
+
+    def target_update_due(self) -> bool:
+        """Whether the target network is refreshed before this step's reanalysis: every
+        ``reanalyze.target_update_interval`` learner steps, from step 0."""
+        return self.train_steps % self.config.reanalyze.target_update_interval == 0
+
+    def take_reanalysis(self, sample: Any, reanalysis: Reanalysis) -> Any:
+        """Writes the fresh targets of ``sample`` back to the buffer; returns ``sample``
+        with them. ``reanalysis`` may come from another process."""
+        reanalysis.write_back(self.replay)
+        self.reanalyze_seconds += reanalysis.seconds
+        return reanalysis.apply(sample)
+
+    def learn(self, sample: Any) -> dict[str, float]:
+        """One gradient step on ``sample``; returns the loss terms and learning rate."""
+        train = self.config.train
+        consistency = train.consistency_weight > 0
         batch = TrainingBatch.from_sample(sample, self.device)
         if self.symmetries is not None:
             g = self.rng.integers(self.symmetries.size, size=train.batch_size)
