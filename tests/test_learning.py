@@ -1,20 +1,23 @@
 """End-to-end learning.
 
-* In every run of the test suite (and so in CI): the ``cartpole-efficient`` preset,
-  cut at 5,000 environment steps as the README's sample-efficiency floor, must leave
-  an agent that balances: ``mzero.Agent.load`` takes the best-evaluated checkpoint,
-  whose network and search config play 20 fresh greedy episodes, and their mean must
-  reach the README's bar of 475. The run stops on environment steps only, so it does
-  not depend on the machine's speed.
+In every run of the test suite (and so in CI):
 
-Slow (deselected by default; run with ``pytest -m slow``):
+* the ``cartpole-efficient`` preset, cut at 5,000 environment steps as the README's
+  sample-efficiency floor, must leave an agent that balances: ``mzero.Agent.load``
+  takes the best-evaluated checkpoint, whose network and search config play 20
+  fresh greedy episodes, and their mean must reach the README's bar of 475;
+* the preset TicTacToe run, cut to 45,000 environment steps (about 12 minutes on
+  the 2-core machine), must leave an agent that loses no game on any line a perfect
+  opponent can play, from either side, and wins most games against a random player
+  (at 30,000 steps seed 0's best checkpoint was perfect in one run and lost a line
+  in another).
 
-* The preset CartPole run, cut to 30,000 environment steps (about 3 minutes on
-  the 2-core machine), must leave an agent that balances, as above.
-* The preset TicTacToe run, cut to 45,000 environment steps (about 12 minutes),
-  must leave an agent that loses no game on any line a perfect opponent can
-  play, from either side, and wins most games against a random player (at 30,000
-  steps seed 0's best checkpoint was perfect in one run and lost a line in another).
+Both runs stop on environment steps only, so they do not depend on the machine's
+speed.
+
+Slow (deselected by default; run with ``pytest -m slow``): the preset CartPole run,
+cut to 30,000 environment steps (about 3 minutes), must leave an agent that
+balances, as above.
 """
 
 from __future__ import annotations
@@ -55,7 +58,6 @@ def test_cartpole_preset_learns_to_balance(tmp_path: Path) -> None:
     assert np.mean(returns) >= 475, returns
 
 
-@pytest.mark.slow
 def test_tictactoe_preset_learns_to_never_lose(tmp_path: Path) -> None:
     config = apply_overrides(preset("tictactoe"), {"train.max_env_steps": 45_000})
     train(config, tmp_path, progress=False)
