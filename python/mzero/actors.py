@@ -29,9 +29,9 @@
 * **Faults.** Actors restart after their process dies (``max_restarts=-1``): the
   driver counts ``actor_restarts``, drops that actor's unfinished games, sends it the
   weights again and carries on. A reanalyze worker likewise: its batches in flight
-  are dropped, it is counted in ``actor_restarts`` and gets the target network again. A local Ray instance (no ``actors.ray_address``)
-  listens on 127.0.0.1 and shares the driver's fate: it stops with the run, also
-  when the driver is killed.
+  are dropped, it is counted in ``actor_restarts`` and gets the target network
+  again. A local Ray instance (no ``actors.ray_address``) listens on 127.0.0.1 and
+  shares the driver's fate: it stops with the run, also when the driver is killed.
 
 Snapshots and ``--resume`` work as in-process (:mod:`mzero.rundir`); games in
 flight on the actors are lost. ``metrics.jsonl`` adds ``samples_per_insert``
