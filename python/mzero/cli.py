@@ -284,14 +284,12 @@ def _score_against(agent: Any, name: str, games: int, seed: int) -> dict[str, An
 def _against_eval_opponents(agent: Any, games: int, seed: int) -> dict[str, Any]:
     """Tallies of ``games`` games (half first) against each evaluation opponent of the
     run, and for games walked whole (``every_line_report``) every line of play."""
-    from mzero.envs.opponents import default_eval_opponents
     from mzero.envs.registry import game_class
-    from mzero.evaluate import opponent_slug
+    from mzero.evaluate import eval_opponent_names, opponent_slug
 
     config = agent.config
-    names = config.train.eval_opponents or default_eval_opponents(config.env.id)
     result: dict[str, Any] = {}
-    for name in names:
+    for name in eval_opponent_names(config):
         scores = _score_against(agent, name, max(games, 2), seed)
         slug = opponent_slug(name)
         result[f"vs_{slug}_first"] = scores["first"]
@@ -304,7 +302,7 @@ def _against_eval_opponents(agent: Any, games: int, seed: int) -> dict[str, Any]
             agent.reset()  # one frame: the move depends on the position alone
             return int(agent.act(observation, legal_mask))
 
-        result |= every_line_report(move)
+        result |= {key: _tally(results) for key, results in every_line_report(move).items()}
     return result
 
 

@@ -184,6 +184,12 @@ def opponent_slug(name: str) -> str:
     return name.replace(":", "")
 
 
+def eval_opponent_names(config: Config) -> tuple[str, ...]:
+    """The opponents a two-player run is evaluated against: ``train.eval_opponents``,
+    else the game's own (:func:`default_eval_opponents`)."""
+    return config.train.eval_opponents or default_eval_opponents(config.env.id)
+
+
 class Evaluator:
     """Greedy evaluation during training, chosen per environment.
 
@@ -202,7 +208,7 @@ class Evaluator:
         self.two_player = two_player
         self.opponents: tuple[str, ...] = ()
         if two_player:
-            self.opponents = config.train.eval_opponents or default_eval_opponents(config.env.id)
+            self.opponents = eval_opponent_names(config)
             for name in self.opponents:  # unknown names fail now, not after an hour
                 try:
                     make_opponent(name, config.env.id)

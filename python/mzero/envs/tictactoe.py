@@ -96,23 +96,18 @@ class TicTacToeEnv(BoardGameEnv):
     @staticmethod
     def every_line_report(
         move: Callable[[np.ndarray, np.ndarray], int],
-    ) -> dict[str, dict[str, int]]:
+    ) -> dict[str, list[int]]:
         """The whole game tree walked for a player ``move(observation, legal_mask)`` that
-        chooses by the position alone: win/draw/loss tallies of every game against every
-        optimal opponent line and every legal one, moving first and second
+        chooses by the position alone: the results (+1, 0, -1) of every game against
+        every optimal opponent line and every legal one, moving first and second
         (``every_optimal_line_first``, ..., ``every_legal_line_second``)."""
         from mzero.envs.players import every_line
 
-        report = {}
-        for name, opponent in (("optimal", "optimal"), ("legal", "any")):
-            for side in ("first", "second"):
-                results = every_line(move, side == "first", opponent)
-                report[f"every_{name}_line_{side}"] = {
-                    "wins": results.count(1),
-                    "draws": results.count(0),
-                    "losses": results.count(-1),
-                }
-        return report
+        return {
+            f"every_{name}_line_{side}": every_line(move, side == "first", opponent)
+            for name, opponent in (("optimal", "optimal"), ("legal", "any"))
+            for side in ("first", "second")
+        }
 
     def legal_mask(self) -> np.ndarray:
         """bool ``[9]``: True on the empty cells; all False once the game is over."""
