@@ -8,6 +8,7 @@ network. Integration tests run the Rust search too.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import torch
 import mzero
 from mzero.config import Config, NetworkConfig, preset
 from mzero.envs import make_env
+from mzero.errors import InvalidArgumentError
 from mzero.networks import MuZeroNetwork, NetworkOutput
 from mzero.selfplay import GameRecord, Planner, SelfPlay
 
@@ -226,6 +228,74 @@ def test_truncated_games_bootstrap_from_the_network_value(fake_search: RandomTre
             expected = net.eval().initial_inference(last).value.item()
         assert game["bootstrap_value"] == pytest.approx(expected, rel=1e-5, abs=1e-6)
         assert game["bootstrap_value"] != 0.0
+
+
+def play_games(config: Config, net: MuZeroNetwork, episodes: int, monkeypatch) -> tuple:
+    """``episodes`` finished games of one slot's self-play (a fresh stand-in search)."""
+    monkeypatch.setattr(mzero, "search", RandomTreeSearch(seed=3))
+    replay = RecordingReplay()
+    play = SelfPlay(net, config, replay, seed=5)
+    finished = []
+    while len(finished) < episodes:
+        finished += play.step(temperature=1.0)
+    return finished, replay.games
+
+
+@pytest.mark.parametrize("name", ["cartpole", "tictactoe"])
+def test_segments_join_up_to_the_games_played_whole(
+    name: str, fake_search: RandomTreeSearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one game slot, so that the replay sees one game's segments in order; CartPole
+    # truncated at 11 moves, TicTacToe with the temperature drop after 3 moves (a
+    # segment must count the moves of the whole game)
+    config = small_config(name, num_envs=1)
+    if name == "cartpole":
+        config.env.max_episode_steps = 11
+        net, length, episodes = cartpole_network(), 4, 6
+    else:
+        config.train.temperature_moves = 3
+        net, length, episodes = tictactoe_network(), 2, 8
+    whole_stats, whole = play_games(config, net, episodes, monkeypatch)
+    config.train.segment_length = length
+    config.validate()
+    cut_stats, segments = play_games(config, net, episodes, monkeypatch)
+
+    assert cut_stats == whole_stats  # the same games, returns, lengths and ends
+    assert len(segments) > len(whole)
+    start = 0
+    for game in whole:
+        moves = len(game["actions"])
+        pieces = segments[start : start + -(-moves // length)]
+        start += len(pieces)
+        assert [len(p["actions"]) for p in pieces[:-1]] == [length] * (len(pieces) - 1)
+        for key in ("actions", "rewards", "root_values", "policies", "legal_masks"):
+            np.testing.assert_array_equal(np.concatenate([p[key] for p in pieces]), game[key])
+        # each piece starts where the previous one was cut, and o_0 .. o_T join up
+        observations = [pieces[0]["observations"]] + [p["observations"][1:] for p in pieces[1:]]
+        np.testing.assert_array_equal(np.concatenate(observations), game["observations"])
+        for a, b in itertools.pairwise(pieces):
+            np.testing.assert_array_equal(a["observations"][-1], b["observations"][0])
+        last = pieces[-1]
+        assert last["terminated"] == game["terminated"]
+        assert last["bootstrap_value"] == pytest.approx(game["bootstrap_value"], abs=1e-6)
+        for piece in pieces[:-1]:  # a cut bootstraps like a truncated game
+            assert not piece["terminated"]
+            with torch.no_grad():
+                obs = torch.from_numpy(piece["observations"][-1][None, None])
+                expected = net.eval().initial_inference(obs).value.item()
+            assert piece["bootstrap_value"] == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    assert start == len(segments)
+
+
+def test_segment_length_needs_single_frames() -> None:
+    config = preset("cartpole")
+    config.train.segment_length = 0
+    with pytest.raises(InvalidArgumentError, match=r"train\.segment_length"):
+        config.validate()
+    config.train.segment_length = 50
+    config.env.frame_stack = 4
+    with pytest.raises(InvalidArgumentError, match=r"train\.segment_length.*frame_stack"):
+        config.validate()
 
 
 def test_frame_stacking_feeds_the_last_frames(fake_search: RandomTreeSearch) -> None:

@@ -402,6 +402,15 @@ class TrainConfig:
     temperature; later moves take the most-visited action (AlphaZero's temperature
     drop). ``None``: every move is sampled. Gumbel self-play ignores it."""
 
+    segment_length: int | None = None
+    """Moves after which self-play sends a game in progress to the replay buffer as a
+    segment, cut off there like a truncated game (bootstrapping from the network's value
+    of the observation where it was cut), and plays on in a new segment: the trajectory
+    blocks of EfficientZero and LightZero's ``game_segment_length``. Without it a long
+    game (CartPole at 500 moves) reaches the learner only when it ends, while the
+    learner keeps training on the older, shorter games. ``None``: whole games. Needs
+    ``env.frame_stack = 1`` (a segment's first stack would repeat its first frame)."""
+
     eval_interval: int = 5_000
     """Environment steps between greedy evaluations; 0 disables evaluation during training."""
 
@@ -498,6 +507,7 @@ class TrainConfig:
         )
         _check(self.train_ratio > 0.0, "train.train_ratio", "a value > 0", self.train_ratio)
         _check(self.min_replay >= 0, "train.min_replay", "a value >= 0", self.min_replay)
+        _check_positive("train.segment_length", self.segment_length, optional=True)
         _check(
             len(self.temperatures) == len(self.temperature_milestones) + 1,
             "train.temperatures",
@@ -676,6 +686,12 @@ class Config:
             "> 0 when train.consistency_weight > 0",
             self.network.projection_dim,
         )
+        _check(
+            self.train.segment_length is None or self.env.frame_stack == 1,
+            "train.segment_length",
+            "none when env.frame_stack > 1 (a segment's first frames would be lost)",
+            self.train.segment_length,
+        )
         if self.actors.reanalyze_workers > 0:
             _check(
                 self.actors.num_actors > 0,
@@ -813,16 +829,19 @@ def _cartpole_efficient() -> Config:
 
     The ``cartpole`` network with a 64-wide projection for EfficientZero's latent
     consistency loss (weight 2, as LightZero's CartPole config), Gumbel MuZero with 16
-    simulations in 8 environments (self-play plays the search's own action), one
-    learner step per environment step from 400 stored transitions, 50-step value
-    targets bootstrapped by the target network when sampled (refreshed every 100
-    learner steps), and a tenth of the sampled positions searched again with 25
-    simulations for fresh policy targets. Evaluations of 20 greedy episodes every 500
-    env steps pick ``best.pt``. In 5,000 env steps (seed 0), runs without the
-    consistency loss peaked at 130-420; with it every variant tried reached 500 in
-    some evaluation for some seeds but not all (README, "Measured learning results").
-    With 10-step targets seed 1 stayed below 400; 50 steps see a cart drifting off
-    the track coming, as in the ``cartpole`` preset.
+    simulations in 8 environments (self-play plays the search's own action), games
+    sent to the replay buffer in segments of 50 moves, one learner step per
+    environment step from 400 stored transitions, 50-step value targets bootstrapped
+    by the target network when sampled (refreshed every 100 learner steps), and a
+    tenth of the sampled positions searched again with 25 simulations for fresh
+    policy targets. Evaluations of 20 greedy episodes every 500 env steps pick
+    ``best.pt``. In 5,000 env steps (seed 0), runs without the consistency loss
+    peaked at 130-420. With whole games, a good agent's 500-move games reached the
+    learner only when they ended: up to 1,000 of the env steps played were missing
+    from the buffer, and evaluations swung between 150 and 500 (seed 2 ended at
+    447.9); with segments seeds 0-3 all end above 475 (README, "Measured learning
+    results"). With 10-step targets seed 1 stayed below 400; 50 steps see a cart
+    drifting off the track coming, as in the ``cartpole`` preset.
     """
     config = _cartpole()
     config.network = dataclasses.replace(config.network, projection_dim=64)
@@ -835,6 +854,7 @@ def _cartpole_efficient() -> Config:
         train_ratio=1.0,
         min_replay=400,
         td_steps=50,
+        segment_length=50,
         consistency_weight=2.0,
         eval_interval=500,
         eval_episodes=20,

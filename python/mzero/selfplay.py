@@ -18,8 +18,10 @@ One step of :class:`SelfPlay` (DESIGN.md, "Data flow of one self-play step"):
    ``gumbel_muzero_policy``). Its Gumbel noise, scaled by ``search.gumbel_scale``,
    is the exploration: temperatures and ``train.temperature_moves`` do not apply;
 4. step every environment and record (observation, action, reward, search value,
-   search policy); a finished game goes into the replay buffer whole and its
-   environment starts a new one.
+   search policy); a finished game goes into the replay buffer and its environment
+   starts a new one. With ``train.segment_length = L`` a game also goes in every L
+   moves as a segment, cut off like a truncated game (EfficientZero's trajectory
+   blocks): a long game feeds the learner while it is played.
 
 The :class:`Planner` (steps 1-2) is shared by self-play, evaluation and the agent.
 
@@ -79,12 +81,33 @@ class GameRecord:
     policies: list[np.ndarray] = field(default_factory=list)
     legal_masks: list[np.ndarray] = field(default_factory=list)
     """bool ``[A]`` per move: the legal actions where it was chosen (for a reanalysis)."""
+    first_move: int = 0
+    """Moves of the game in its earlier segments (``train.segment_length``): this record
+    holds moves ``first_move``, ``first_move + 1``, ... and o_0 is the game's
+    observation before move ``first_move``."""
+    earlier_return: float = 0.0
+    """Sum of the rewards of the earlier segments."""
+
+    @property
+    def moves(self) -> int:
+        """Moves played in the whole game so far, earlier segments included."""
+        return self.first_move + len(self.actions)
+
+    def next_segment(self) -> GameRecord:
+        """The game's continuation: a record that starts at the latest observation."""
+        return GameRecord(
+            observations=[self.observations[-1]],
+            legal_mask=self.legal_mask,
+            first_move=self.moves,
+            earlier_return=math.fsum([self.earlier_return, *self.rewards]),
+        )
 
     def stacked(self, stack: int) -> np.ndarray:
         """The last ``stack`` observations ``[stack, *obs_shape]``; frames before o_0 repeat o_0."""
         return stack_frames(self.observations, stack)
 
     def __len__(self) -> int:
+        """Moves in this record (this segment)."""
         return len(self.actions)
 
 
@@ -132,7 +155,8 @@ class SelfPlay:
 
     The games are played in ``train.pipeline`` groups in flight (module docstring).
     Finished games go to ``replay.add_game`` (an :class:`mzero.ReplayBuffer`), in game
-    order; truncated games bootstrap from the network's value of their last observation.
+    order; truncated games, and the segments of ``train.segment_length``, bootstrap from
+    the network's value of their last observation.
     ``env_factory`` defaults to the config's environment. :attr:`throughput` counts
     where the time goes.
     """
@@ -262,7 +286,7 @@ class SelfPlay:
             drop = self.config.train.temperature_moves
             if drop is not None:
                 # past the first ``drop`` moves of a game: the most-visited action
-                greedy = np.array([len(game) >= drop for game in games])
+                greedy = np.array([game.moves >= drop for game in games])
                 if greedy.any():
                     actions[greedy] = mzero.select_action(out.visit_counts[greedy], 0.0)
 
@@ -287,36 +311,55 @@ class SelfPlay:
         return finished
 
     def _finish(self, finished: list[tuple[int, bool]]) -> list[EpisodeStats]:
+        """Stores the finished games and starts new ones; cuts the games that reached
+        ``train.segment_length`` moves into a stored segment and its continuation."""
+        done = {i for i, _ in finished}
+        length = self.config.train.segment_length
+        cut = []
+        if length is not None:
+            cut = [i for i, game in enumerate(self.games) if i not in done and len(game) >= length]
         truncated = [i for i, terminated in finished if not terminated]
-        bootstrap = dict.fromkeys(truncated, 0.0)
-        if truncated:
-            last = np.stack([self.games[i].stacked(self.stack) for i in truncated])
-            bootstrap = dict(zip(truncated, self.planner.value(last).tolist(), strict=True))
+        bootstrap = self._bootstrap_values(truncated + cut)
         stats = []
         restart = []
         for i, terminated in finished:
             game = self.games[i]
-            self.replay.add_game(
-                np.stack(game.observations).astype(np.float32, copy=False),
-                np.asarray(game.actions, dtype=np.int64),
-                np.asarray(game.rewards, dtype=np.float32),
-                np.asarray(game.root_values, dtype=np.float32),
-                np.stack(game.policies),
-                terminated=terminated,
-                bootstrap_value=bootstrap.get(i, 0.0),
-                legal_masks=np.stack(game.legal_masks).astype(bool, copy=False),
-            )
-            stats.append(EpisodeStats(self._episode_return(game), len(game), terminated=terminated))
+            self._store(game, terminated, bootstrap.get(i, 0.0))
+            episode_return = self._episode_return(game)
+            stats.append(EpisodeStats(episode_return, game.moves, terminated=terminated))
             restart.append((i, self._game_seed()))
+        for i in cut:
+            self._store(self.games[i], False, bootstrap[i])
+            self.games[i] = self.games[i].next_segment()
         self._new_games(restart)
         return stats
 
+    def _bootstrap_values(self, slots: list[int]) -> dict[int, float]:
+        """The network's value of the latest observation of each game in ``slots``."""
+        if not slots:
+            return {}
+        last = np.stack([self.games[i].stacked(self.stack) for i in slots])
+        return dict(zip(slots, self.planner.value(last).tolist(), strict=True))
+
+    def _store(self, game: GameRecord, terminated: bool, bootstrap_value: float) -> None:
+        """``replay.add_game`` of a finished game or of a segment (``terminated=False``)."""
+        self.replay.add_game(
+            np.stack(game.observations).astype(np.float32, copy=False),
+            np.asarray(game.actions, dtype=np.int64),
+            np.asarray(game.rewards, dtype=np.float32),
+            np.asarray(game.root_values, dtype=np.float32),
+            np.stack(game.policies),
+            terminated=terminated,
+            bootstrap_value=bootstrap_value,
+            legal_masks=np.stack(game.legal_masks).astype(bool, copy=False),
+        )
+
     def _episode_return(self, game: GameRecord) -> float:
         if not self.two_player:
-            return float(math.fsum(game.rewards))
+            return math.fsum([game.earlier_return, *game.rewards])
         # the last mover's reward, seen from the first player (who moves at even steps)
         last = game.rewards[-1]
-        return last if (len(game) - 1) % 2 == 0 else -last
+        return last if (game.moves - 1) % 2 == 0 else -last
 
     def close(self) -> None:
         """Closes every environment (and its workers) and the group threads."""
