@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 import mzero
-from mzero.config import NetworkConfig
+from mzero.config import NetworkConfig, apply_overrides, preset
+from mzero.envs.connect4 import ConnectFourEnv
+from mzero.learner import build_network
 from mzero.networks import MuZeroNetwork, min_max_scale, scale_gradient
 from mzero.networks.transforms import h_inverse
 
@@ -230,3 +233,35 @@ def test_value_transform_decides_how_heads_decode(transform: bool) -> None:
     expected = 0.6 if not transform else h_inverse(torch.tensor(0.6)).item()
     assert out.value.tolist() == pytest.approx([expected] * 2, rel=1e-5)
     assert step.reward.tolist() == pytest.approx([expected] * 2, rel=1e-5)
+
+
+def test_a_games_action_planes_feed_the_resnet_dynamics() -> None:
+    # Connect Four draws action c as ones on column c; the dynamics' first convolution
+    # reads the latent channels and then that one plane
+    planes = ConnectFourEnv.action_planes
+    assert planes.shape == (7, 1, 6, 7) and planes.dtype == np.float32
+    for column in range(7):
+        assert np.flatnonzero(planes[column, 0].any(axis=0)).tolist() == [column]
+        assert planes[column, 0, :, column].tolist() == [1.0] * 6
+    config = apply_overrides(
+        preset("connect4"), {"network.kind": "resnet", "network.channels": 8, "network.blocks": 1}
+    )
+    net = build_network(config, (3, 6, 7), 7).eval()
+    assert net.dynamics.transition[0].in_channels == 8 + 1
+    assert "dynamics.action_table" not in net.state_dict()  # it comes from the game
+    action = torch.tensor([0, 3, 6, 3])
+    expected = torch.from_numpy(planes)[action]
+    torch.testing.assert_close(net.dynamics.action_planes(action, torch.float32), expected)
+    with torch.no_grad():
+        latent = net.initial_inference(torch.rand(4, 3, 6, 7)).latent
+        stepped = net.recurrent_inference(latent, action).latent
+        # the same step by hand: the transition convolution over [latent, column plane]
+        x = torch.relu(latent + net.dynamics.transition(torch.cat([latent, expected], dim=1)))
+        by_hand = min_max_scale(net.dynamics.blocks(x))
+    torch.testing.assert_close(stepped, by_hand)
+    # a game without planes keeps the default encoding (TicTacToe: one plane, its cell)
+    tictactoe = apply_overrides(preset("tictactoe"), {"network.kind": "resnet"})
+    dynamics = build_network(tictactoe, (3, 3, 3), 9).dynamics
+    assert dynamics.action_table is None and dynamics.transition[0].in_channels == 32 + 1
+    with pytest.raises(mzero.InvalidArgumentError, match=r"action_planes: expected \[7, P, 6, 7\]"):
+        MuZeroNetwork((3, 6, 7), 7, RESNET, action_planes=np.zeros((7, 1, 3, 3), np.float32))

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from mzero.config import Config, TrainConfig
+from mzero.envs.registry import game_class
 from mzero.networks import MuZeroNetwork, TrainingBatch, muzero_loss
 from mzero.reanalyze import Reanalysis, Reanalyzer
 
@@ -30,8 +31,13 @@ _SEED_BOUND = 2**63
 
 
 def build_network(config: Config, obs_shape: tuple[int, ...], num_actions: int) -> MuZeroNetwork:
-    """The network of ``config.network`` for observations ``obs_shape`` and ``num_actions``."""
-    return MuZeroNetwork(obs_shape, num_actions, config.network, config.env.frame_stack)
+    """The network of ``config.network`` for observations ``obs_shape`` and ``num_actions``;
+    a board game's ``action_planes`` (its class attribute, if any) feed the resnet dynamics."""
+    game = game_class(config.env.id)
+    planes = getattr(game, "action_planes", None) if game is not None else None
+    return MuZeroNetwork(
+        obs_shape, num_actions, config.network, config.env.frame_stack, action_planes=planes
+    )
 
 
 def learning_rate_factor(train: TrainConfig) -> Callable[[int], float]:

@@ -15,6 +15,8 @@ Encoding (fixed, so that outside code can play the agent):
   ``terminated=True``, ``info["illegal_move"] = True``;
 * the rules are the same on the left-right mirrored board:
   :attr:`ConnectFourEnv.symmetries` holds the two maps (:mod:`mzero.symmetry`);
+* :attr:`ConnectFourEnv.action_planes` draws each action on the board for a
+  convolutional dynamics network: ones on the action's column;
 * stepping a finished game raises :class:`mzero.InvalidArgumentError`; call reset.
 
 The position is kept as two bitboards (the usual layout: bit ``7 * col + r`` is row
@@ -71,11 +73,24 @@ def _mirror() -> Symmetries:
     )
 
 
+def _column_planes() -> np.ndarray:
+    planes = np.zeros((COLUMNS, 1, ROWS, COLUMNS), dtype=np.float32)
+    for column in range(COLUMNS):
+        planes[column, 0, :, column] = 1.0
+    return planes
+
+
 class ConnectFourEnv(BoardGameEnv):
     """Connect Four for two alternating players (see the module docstring for the encoding)."""
 
     symmetries: ClassVar[Symmetries] = _mirror()
     """Identity and the left-right mirror (read by :class:`mzero.envs.GymAdapter`)."""
+
+    action_planes: ClassVar[np.ndarray] = _column_planes()
+    """float32 ``[7, 1, 6, 7]``: action ``c`` as one plane with ones on column ``c``, the
+    input of the ResNet dynamics (:func:`mzero.learner.build_network`). A convolution
+    sees at every cell whether the stone drops into its own column, which seven
+    constant one-hot planes cannot show it."""
 
     def __init__(self, render_mode: str | None = None) -> None:
         super().__init__(render_mode)

@@ -18,6 +18,7 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -73,6 +74,8 @@ class MuZeroNetwork(nn.Module):
     ``config.kind == "mlp"`` flattens any observation; ``"resnet"`` needs ``obs_shape ==
     (C, H, W)``. Observations are ``[B, *obs_shape]`` or, stacked, ``[B, frame_stack,
     *obs_shape]`` (the frames are concatenated along the first observation axis).
+    ``action_planes`` ``[A, P, H, W]``: how the resnet dynamics draws each action on
+    the board (a game's own, e.g. Connect Four's columns; :mod:`mzero.networks.resnet`).
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class MuZeroNetwork(nn.Module):
         num_actions: int,
         config: NetworkConfig,
         frame_stack: int = 1,
+        action_planes: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         self.obs_shape = tuple(int(d) for d in obs_shape)
@@ -122,6 +126,7 @@ class MuZeroNetwork(nn.Module):
                 config.head_channels,
                 config.hidden,
                 config.reward_support,
+                action_planes,
             )
             self.prediction = ResNetPrediction(
                 config.channels,

@@ -9,18 +9,22 @@ Shapes (``C`` channels of the latent state, board ``H x W``):
 
 As in the MuZero paper's board-game networks (appendix F, after AlphaZero): 3x3
 convolutions with batch normalisation, residual blocks, and heads that start with
-a 1x1 convolution. The action enters the dynamics as extra input planes: one plane
-with a 1 on the action's cell when the actions are the ``H * W`` cells (board
-games such as TicTacToe), else ``A`` constant one-hot planes.
+a 1x1 convolution. The action enters the dynamics as extra input planes (the paper
+encodes Go's moves as a plane with the stone, chess moves as from and to planes):
+the game's own ``action_planes`` ``[A, P, H, W]`` when it has them (Connect Four:
+the column), else one plane with a 1 on the action's cell when the actions are the
+``H * W`` cells (TicTacToe), else ``A`` constant one-hot planes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mzero.errors import InvalidArgumentError
 from mzero.networks.mlp import mlp
 
 __all__ = ["ResNetDynamics", "ResNetPrediction", "ResNetRepresentation", "ResidualBlock"]
@@ -98,21 +102,38 @@ class ResNetDynamics(nn.Module):
         head_channels: int,
         hidden: Sequence[int],
         reward_support: int,
+        action_planes: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         self.num_actions = num_actions
         self.board = board
         self.cell_actions = num_actions == board[0] * board[1]
-        action_planes = 1 if self.cell_actions else num_actions
-        self.transition = conv_bn(channels + action_planes, channels)
+        self.action_table: Tensor | None
+        if action_planes is None:
+            self.action_table = None
+            planes = 1 if self.cell_actions else num_actions
+        else:
+            table = torch.as_tensor(np.asarray(action_planes, dtype=np.float32))
+            if table.dim() != 4 or table.shape[0] != num_actions or table.shape[2:] != board:
+                raise InvalidArgumentError(
+                    f"action_planes: expected [{num_actions}, P, {board[0]}, {board[1]}], "
+                    f"got {list(table.shape)}"
+                )
+            # not in the state dict: it belongs to the game, and is rebuilt from it
+            self.register_buffer("action_table", table, persistent=False)
+            planes = table.shape[1]
+        self.transition = conv_bn(channels + planes, channels)
         self.blocks = nn.Sequential(*(ResidualBlock(channels) for _ in range(blocks)))
         self.reward_head = Head(
             channels, head_channels, board, hidden, 2 * reward_support + 1, zero_last=True
         )
 
     def action_planes(self, action: Tensor, dtype: torch.dtype) -> Tensor:
-        """``action int64 [B]`` -> ``[B, 1, H, W]`` (cell actions) or ``[B, A, H, W]``."""
+        """``action int64 [B]`` -> ``[B, P, H, W]`` (the game's planes), ``[B, 1, H, W]``
+        (cell actions) or ``[B, A, H, W]``."""
         height, width = self.board
+        if self.action_table is not None:
+            return self.action_table[action].to(dtype)
         if self.cell_actions:
             onehot = nn.functional.one_hot(action, self.num_actions).to(dtype)
             return onehot.view(-1, 1, height, width)
