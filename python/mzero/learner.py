@@ -33,8 +33,7 @@ _SEED_BOUND = 2**63
 def build_network(config: Config, obs_shape: tuple[int, ...], num_actions: int) -> MuZeroNetwork:
     """The network of ``config.network`` for observations ``obs_shape`` and ``num_actions``;
     a board game's ``action_planes`` (its class attribute, if any) feed the resnet dynamics."""
-    game = game_class(config.env.id)
-    planes = getattr(game, "action_planes", None) if game is not None else None
+    planes = getattr(game_class(config.env.id), "action_planes", None)
     return MuZeroNetwork(
         obs_shape, num_actions, config.network, config.env.frame_stack, action_planes=planes
     )
