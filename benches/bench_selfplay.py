@@ -177,7 +177,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--inference",
-        choices=["trace", "eager"],
+        choices=["trace", "compile", "eager"],
         nargs="+",
         default=["trace"],
         help="network.inference values to compare",
@@ -207,7 +207,7 @@ def main() -> None:
 
     results = []
     print(
-        f"{'B':>5} {'pipeline':>8} {'workers':>7} {'mode':>5} {'algorithm':>9} {'sims':>5} "
+        f"{'B':>5} {'pipeline':>8} {'workers':>7} {'mode':>7} {'algorithm':>9} {'sims':>5} "
         f"{'env steps/s':>12} "
         f"{'sims/s':>9} {'speed-up':>8} {'net busy':>8} {'infer':>6} {'tree':>6} {'env':>6}"
     )
@@ -246,7 +246,7 @@ def main() -> None:
                 speedup = row.get("speedup_over_pipeline_1")
                 print(
                     f"{batch:>5} {row['pipeline']:>8} {row['env_workers']:>7} "
-                    f"{row['inference']:>5} "
+                    f"{row['inference']:>7} "
                     f"{algorithm:>9} {sims:>5} "
                     f"{row['env_steps_per_s_median']:>12.1f} "
                     f"{row['simulations_per_s_median']:>9.0f} "

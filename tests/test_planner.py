@@ -1,4 +1,4 @@
-"""mzero.planner: traced and eager inference agree, follow the weights, and run in bf16."""
+"""mzero.planner: traced, compiled and eager inference agree, follow the weights, run in bf16."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 
 import mzero
 from mzero.config import NetworkConfig
+from mzero.errors import InvalidArgumentError
 from mzero.networks import MuZeroNetwork
 from mzero.planner import Planner
 
@@ -39,17 +40,19 @@ def _plan(net: MuZeroNetwork, batch: int, seed: int = 0) -> tuple[np.ndarray, ..
     return out.visit_counts, out.policy, out.root_value, out.q_values, planner.value(obs)
 
 
+@pytest.mark.parametrize("inference", ["trace", "compile"])
 @pytest.mark.parametrize("kind", ["mlp", "resnet"])
-def test_traced_inference_computes_what_eager_inference_computes(kind) -> None:
-    traced, eager = _network(kind, "trace"), _network(kind, "eager")
+def test_traced_inference_computes_what_eager_inference_computes(kind, inference) -> None:
+    traced, eager = _network(kind, inference), _network(kind, "eager")
     eager.load_state_dict(traced.state_dict())
-    for batch in (1, 3, 7):  # traced with 2 games: other batch sizes must follow
+    for batch in (1, 3, 7):  # traced with 2 games, compiled with 4: other sizes must follow
         for a, b in zip(_plan(traced, batch, batch), _plan(eager, batch, batch), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_the_traced_steps_follow_the_weights_as_they_learn() -> None:
-    traced, eager = _network("mlp", "trace"), _network("mlp", "eager")
+@pytest.mark.parametrize("inference", ["trace", "compile"])
+def test_the_traced_steps_follow_the_weights_as_they_learn(inference) -> None:
+    traced, eager = _network("mlp", inference), _network("mlp", "eager")
     eager.load_state_dict(traced.state_dict())
     before = _plan(traced, 4)
     for net in (traced, eager):  # one identical optimizer step on each
@@ -65,6 +68,38 @@ def test_the_traced_steps_follow_the_weights_as_they_learn() -> None:
     traced.load_state_dict(_network("mlp", "eager").state_dict())
     for a, b in zip(_plan(traced, 4), before, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("inference", ["trace", "compile"])
+def test_planners_on_two_threads_compute_what_they_compute_alone(inference) -> None:
+    # self-play's game groups call the shared steps of one network from their threads
+    import concurrent.futures
+
+    net = _network("mlp", inference)
+    rng = np.random.default_rng(4)
+    batches = [rng.random((n, 2, 4), dtype=np.float32) for n in (3, 5)]
+    planners = [Planner(net, SEARCH, len(obs)) for obs in batches]
+    alone = [p.plan(obs, seed=5).visit_counts for p, obs in zip(planners, batches, strict=True)]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for _ in range(5):
+            futures = [
+                pool.submit(p.search, obs, None, 5)
+                for p, obs in zip(planners, batches, strict=True)
+            ]
+            for future, expected in zip(futures, alone, strict=True):
+                np.testing.assert_array_equal(future.result().visit_counts, expected)
+
+
+def test_compile_without_a_compiler_names_the_setting(monkeypatch) -> None:
+    import torch._inductor.config as inductor
+
+    monkeypatch.setattr(inductor.cpp, "cxx", ("/nonexistent/c++",))
+    monkeypatch.setattr(inductor, "force_disable_caches", True)
+    torch._dynamo.reset()
+    expected = r"network\.inference: 'compile'.*C\+\+ compiler"
+    with pytest.raises(InvalidArgumentError, match=expected):
+        _plan(_network("mlp", "compile"), 2)
+    torch._dynamo.reset()
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])

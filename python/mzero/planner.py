@@ -11,10 +11,11 @@ Both steps are small modules (:class:`RootStep`, :class:`RecurrentStep`). With
 ``network.inference = "trace"`` each is traced once into a TorchScript graph: one call
 without Python overhead per op that releases the GIL while it runs, so that self-play's
 game groups in flight overlap their network calls with each other's tree work and
-environment steps. On CUDA each planner queues its work on its own stream (after the
-default stream, where the learner updates the weights), the ids go up and the outputs
-come down through pinned host buffers with ``non_blocking`` copies, and a call waits on
-the device once.
+environment steps. ``"compile"`` runs them through torch.compile instead: cheaper
+calls, but holding the GIL between kernels. On CUDA each planner queues its work on
+its own stream (after the default stream, where the learner updates the weights), the
+ids go up and the outputs come down through pinned host buffers with ``non_blocking``
+copies, and a call waits on the device once.
 """
 
 from __future__ import annotations
@@ -94,8 +95,11 @@ class _Steps:
         self.device = store.device
         self.root: nn.Module = RootStep(network)
         self.recurrent: nn.Module = RecurrentStep(network)
-        if network.inference == "trace" and network.inference_dtype == "float32":
-            self._trace(network, store)
+        if network.inference_dtype == "float32":
+            if network.inference == "trace":
+                self._trace(network, store)
+            elif network.inference == "compile":
+                self._compile(network, store)
 
     def _trace(self, network: MuZeroNetwork, store: Tensor) -> None:
         games = 2
@@ -103,13 +107,35 @@ class _Steps:
         scratch = torch.zeros((2 * games, *network.latent_shape), device=store.device)
         ids = torch.tensor([[0, 1], [2, 3], [0, 0]], device=store.device)
         with warnings.catch_warnings():
-            # torch.jit.trace is in maintenance mode (torch.compile holds the GIL while
-            # it runs, which defeats the game groups); the shape checks of the network
+            # torch.jit.trace is in maintenance mode (a torch.compile call holds the GIL
+            # for its Python part, which the game groups feel); the shape checks of the network
             # hold for every batch and are rightly recorded as constants
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             self.root = torch.jit.trace(self.root, (obs,), check_trace=False)
             self.recurrent = torch.jit.trace(self.recurrent, (scratch, ids), check_trace=False)
+
+    def _compile(self, network: MuZeroNetwork, store: Tensor) -> None:
+        # Inductor with its C++ wrapper: the kernels are called from compiled C++, not
+        # from Python, so a call costs less than a TorchScript one and runs without the
+        # GIL. The batch dimension is dynamic: one compilation serves every group size.
+        options = {"cpp_wrapper": True}
+        self.root = torch.compile(self.root, options=options)
+        self.recurrent = torch.compile(self.recurrent, options=options)
+        games = 4
+        obs = torch.zeros((games, network.frame_stack, *network.obs_shape), device=store.device)
+        scratch = torch.zeros((2 * games, *network.latent_shape), device=store.device)
+        ids = torch.tensor([[0, 1, 2, 3], [4, 5, 6, 7], [0, 0, 0, 0]], device=store.device)
+        for tensor, dim in ((obs, 0), (scratch, 0), (ids, 1)):
+            torch._dynamo.mark_dynamic(tensor, dim)
+        try:
+            self.root(obs)
+            self.recurrent(scratch, ids)
+        except Exception as error:  # inductor's errors have no common base class
+            raise InvalidArgumentError(
+                "network.inference: 'compile' could not compile the network "
+                f"(torch.compile needs a working C++ compiler on the CPU): {error}"
+            ) from error
 
 
 _STEPS: weakref.WeakKeyDictionary[MuZeroNetwork, _Steps] = weakref.WeakKeyDictionary()
