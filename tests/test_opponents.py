@@ -121,6 +121,27 @@ def test_mzero_eval_scores_against_an_opponent(connect4_run) -> None:
     assert bad.returncode == 2 and "TicTacToe only" in bad.stderr
 
 
+def test_mzero_eval_searches_with_the_simulations_it_is_given(connect4_run, monkeypatch) -> None:
+    import mzero.evaluate
+    from mzero.cli import main
+
+    searched: list[int] = []
+    real = mzero.evaluate.evaluate_against
+
+    def spy(network, config, *args, **kwargs):
+        searched.append(config.search.num_simulations)
+        return real(network, config, *args, **kwargs)
+
+    monkeypatch.setattr(mzero.evaluate, "evaluate_against", spy)
+    command = ["eval", str(connect4_run), "--checkpoint", "last", "--opponent", "random"]
+    assert main([*command, "--games", "2", "--num-simulations", "7"]) == 0
+    assert searched == [7, 7]  # both sides; the run itself searched with 2
+    assert main([*command, "--games", "2"]) == 0
+    assert searched[2:] == [2, 2]
+    bad = mzero_cli(*command, "--num-simulations", "0")
+    assert bad.returncode == 2 and "--num-simulations: expected >= 1, got 0" in bad.stderr
+
+
 def test_mzero_play_connect_four_shows_the_board_and_the_search(connect4_run) -> None:
     # the human tries every column in turn; full or unknown ones are refused and asked again
     moves = "\n".join(["x", "7", *[str(c) for c in range(7)] * 7]) + "\n"

@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--games", type=int, default=100, help="games against --opponent, half moving first"
     )
+    evaluate.add_argument(
+        "--num-simulations",
+        type=int,
+        help="simulations per move of the agent's search (default: the run's "
+        "search.num_simulations)",
+    )
 
     plot = commands.add_parser(
         "plot",
@@ -239,11 +245,16 @@ def _eval(args: argparse.Namespace) -> int:
     from mzero.agent import Agent
     from mzero.evaluate import evaluate_returns
 
+    if args.num_simulations is not None and args.num_simulations < 1:
+        raise InvalidArgumentError(f"--num-simulations: expected >= 1, got {args.num_simulations}")
     agent = Agent.load(args.run_dir, checkpoint=args.checkpoint)
     network, config = agent.network, agent.config
+    if args.num_simulations is not None:
+        config.search.num_simulations = args.num_simulations
     result: dict[str, Any] = {
         "run_dir": str(args.run_dir),
         "checkpoint": str(agent.checkpoint_path),
+        "num_simulations": config.search.num_simulations,
     }
     if args.opponent is not None:
         result |= _score_against(agent, args.opponent, args.games, args.seed)
