@@ -36,11 +36,14 @@ class Agent:
         two_player: bool,
         seed: int = 0,
         checkpoint_path: Path | None = None,
+        env_steps: int | None = None,
     ) -> None:
         self.network = network.eval()
         self.config = config
         self.two_player = two_player
         self.checkpoint_path = checkpoint_path
+        self.env_steps = env_steps
+        """Env steps of training when the checkpoint was written (None when unknown)."""
         self.obs_shape = tuple(network.obs_shape)
         self.num_actions = int(network.num_actions)
         search_config = config.search.to_search_config(two_player=two_player, explore=False)
@@ -90,7 +93,14 @@ class Agent:
         network = build_network(config, tuple(state["obs_shape"]), int(state["num_actions"]))
         network.load_state_dict(state["network"])
         network.to(torch_device)
-        return cls(network, config, bool(state["two_player"]), seed=seed, checkpoint_path=path)
+        return cls(
+            network,
+            config,
+            bool(state["two_player"]),
+            seed=seed,
+            checkpoint_path=path,
+            env_steps=state.get("env_steps"),
+        )
 
     def reset(self) -> None:
         """Forgets the stacked frames (call at the start of each episode)."""

@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--checkpoint",
         default="best",
-        help="best, last, or a checkpoint file (a path or a file name in RUN/checkpoints)",
+        help="best, last, a checkpoint file (a path or a file name in RUN/checkpoints), or "
+        "all: with --opponent, every network kept during training in turn (a curve)",
     )
     evaluate.add_argument("--seed", type=int, default=12345, help="seed of the episodes")
     evaluate.add_argument(
@@ -137,11 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
     plot = commands.add_parser(
         "plot",
         help="draw learning curves of runs",
-        description="Evaluation return against environment steps and against wall-clock "
-        "minutes, the runs overlaid (needs matplotlib: pip install 'mzero[plot]').",
+        description="Evaluation return (with --opponent: the score against it) against "
+        "environment steps and against wall-clock minutes, the runs overlaid (needs "
+        "matplotlib: pip install 'mzero[plot]').",
     )
     plot.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN")
     plot.add_argument("-o", "--out", type=Path, default=Path("curves.png"), help="image file")
+    plot.add_argument(
+        "--opponent",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="draw the score against NAME from RUN/evals.jsonl instead (mzero eval RUN "
+        "--opponent NAME --checkpoint all records it); repeat for several",
+    )
 
     play = commands.add_parser(
         "play", help="play a board game (tictactoe, connect4) against a trained agent"
@@ -187,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "plot":
             from mzero.plot import plot_runs
 
-            print(plot_runs(args.run_dirs, args.out))
+            print(plot_runs(args.run_dirs, args.out, tuple(args.opponent)))
             return 0
         return _play(args, sys.stdin, sys.stdout)
     except MZeroError as err:
@@ -247,6 +257,8 @@ def _eval(args: argparse.Namespace) -> int:
 
     if args.num_simulations is not None and args.num_simulations < 1:
         raise InvalidArgumentError(f"--num-simulations: expected >= 1, got {args.num_simulations}")
+    if args.checkpoint == "all":
+        return _eval_kept_checkpoints(args)
     agent = Agent.load(args.run_dir, checkpoint=args.checkpoint)
     network, config = agent.network, agent.config
     if args.num_simulations is not None:
@@ -258,6 +270,7 @@ def _eval(args: argparse.Namespace) -> int:
     }
     if args.opponent is not None:
         result |= _score_against(agent, args.opponent, args.games, args.seed)
+        _record(args, agent, result)
     elif not agent.two_player:
         returns = evaluate_returns(network, config, args.episodes, seed=args.seed)
         result |= {
@@ -270,6 +283,53 @@ def _eval(args: argparse.Namespace) -> int:
         result |= _against_eval_opponents(agent, args.episodes, args.seed)
     print(json.dumps(result))
     return 0
+
+
+def _eval_kept_checkpoints(args: argparse.Namespace) -> int:
+    """``--checkpoint all``: every kept network against ``--opponent``, one JSON line each."""
+    from mzero.agent import Agent
+    from mzero.evals import kept_checkpoints
+
+    if args.opponent is None:
+        raise InvalidArgumentError("--checkpoint all: expected --opponent NAME as well")
+    for path in kept_checkpoints(args.run_dir):
+        agent = Agent.load(args.run_dir, checkpoint=path)
+        if args.num_simulations is not None:
+            agent.config.search.num_simulations = args.num_simulations
+        result: dict[str, Any] = {
+            "run_dir": str(args.run_dir),
+            "checkpoint": str(path),
+            "env_steps": agent.env_steps,
+            "num_simulations": agent.config.search.num_simulations,
+        }
+        result |= _score_against(agent, args.opponent, args.games, args.seed)
+        _record(args, agent, result)
+        print(json.dumps(result), flush=True)
+    return 0
+
+
+def _record(args: argparse.Namespace, agent: Any, result: dict[str, Any]) -> None:
+    """Keeps a score against ``--opponent`` in ``RUN/evals.jsonl`` (:mod:`mzero.evals`)."""
+    from mzero.evals import record_eval
+
+    if agent.env_steps is None or Path(args.run_dir).resolve() not in (
+        Path(agent.checkpoint_path).resolve().parents
+    ):
+        return  # a checkpoint from elsewhere: not a point of this run's curve
+    record_eval(
+        args.run_dir,
+        {
+            "env_steps": agent.env_steps,
+            "checkpoint": Path(agent.checkpoint_path).name,
+            "opponent": result["opponent"],
+            "games": result["games"],
+            "seed": args.seed,
+            "num_simulations": result["num_simulations"],
+            "score_first": result["score_first"],
+            "score_second": result["score_second"],
+            "score": result["score"],
+        },
+    )
 
 
 def _score_against(agent: Any, name: str, games: int, seed: int) -> dict[str, Any]:

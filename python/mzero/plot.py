@@ -2,10 +2,15 @@
 
 Two panels, every run overlaid: the evaluation return (``eval_return_mean``) against
 environment steps and against wall-clock minutes. A run without evaluations is drawn
-with its self-play return (``return_mean``) instead, and says so in the legend. The
-wall-clock axis adds up the lives of a resumed run (each life's ``wall_s`` starts at 0
-again after a ``"resumed": true`` record), so the time a killed run was down is not
-counted. Needs matplotlib (``pip install mzero[plot]``).
+with its self-play return (``return_mean``) instead, and says so in the legend. With
+``--opponent NAME`` (repeatable) the panels draw instead each run's score against
+that opponent (win 1, draw 0.5) from ``RUN/evals.jsonl``, which ``mzero eval RUN
+--opponent NAME --checkpoint all`` fills from the networks kept during training
+(:mod:`mzero.evals`); where one network was scored more than once, the evaluation
+with the most games counts. The wall-clock axis adds up the lives of a resumed run
+(each life's ``wall_s`` starts at 0 again after a ``"resumed": true`` record), so the
+time a killed run was down is not counted. Needs matplotlib (``pip install
+mzero[plot]``).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 
 from mzero.errors import CorruptFileError, InvalidArgumentError, MZeroIOError
 
-__all__ = ["Curve", "plot_runs", "read_curve"]
+__all__ = ["Curve", "plot_runs", "read_curve", "read_score_curve"]
 
 
 @dataclass(frozen=True)
@@ -33,8 +38,7 @@ class Curve:
     """``eval_return_mean`` or, for a run never evaluated, ``return_mean``."""
 
 
-def read_curve(run_dir: str | os.PathLike[str]) -> Curve:
-    """The curve of ``run_dir/metrics.jsonl`` (see the module docstring)."""
+def _metrics(run_dir: str | os.PathLike[str]) -> list[dict]:
     path = Path(run_dir) / "metrics.jsonl"
     try:
         text = path.read_text(encoding="utf-8")
@@ -48,16 +52,30 @@ def read_curve(run_dir: str | os.PathLike[str]) -> Curve:
             records.append(json.loads(line))
         except json.JSONDecodeError as err:
             raise CorruptFileError(f"{path}: line {number} is not JSON ({err})") from err
-    metric = "eval_return_mean" if any("eval_return_mean" in r for r in records) else "return_mean"
-    env_steps, minutes, returns = [], [], []
+    return records
+
+
+def _minutes(records: list[dict]) -> list[float]:
+    """Wall-clock minutes of each record, the lives of a resumed run added up."""
+    minutes = []
     offset, previous = 0.0, 0.0
     for record in records:
         if record.get("resumed"):
             offset += previous  # the killed life's time up to its last kept record
         previous = float(record.get("wall_s", 0.0))
+        minutes.append((offset + previous) / 60.0)
+    return minutes
+
+
+def read_curve(run_dir: str | os.PathLike[str]) -> Curve:
+    """The curve of ``run_dir/metrics.jsonl`` (see the module docstring)."""
+    records = _metrics(run_dir)
+    metric = "eval_return_mean" if any("eval_return_mean" in r for r in records) else "return_mean"
+    env_steps, minutes, returns = [], [], []
+    for record, minute in zip(records, _minutes(records), strict=True):
         if metric in record:
             env_steps.append(float(record["env_steps"]))
-            minutes.append((offset + previous) / 60.0)
+            minutes.append(minute)
             returns.append(float(record[metric]))
     if not returns:
         raise InvalidArgumentError(f"run: {run_dir} has no evaluation or self-play return yet")
@@ -65,8 +83,44 @@ def read_curve(run_dir: str | os.PathLike[str]) -> Curve:
     return Curve(label, env_steps, minutes, returns, metric)
 
 
-def plot_runs(run_dirs: list[str | os.PathLike[str]], out: str | os.PathLike[str]) -> Path:
-    """Draws the runs' curves into the image ``out`` (written atomically); returns its path."""
+def read_score_curve(run_dir: str | os.PathLike[str], opponent: str) -> Curve:
+    """The scores of ``run_dir``'s networks against ``opponent`` (``RUN/evals.jsonl``),
+    by env steps; the minutes are those of the first metrics record at or after them."""
+    from mzero.evals import read_evals
+
+    best: dict[int, dict] = {}
+    for entry in read_evals(run_dir):
+        if entry.get("opponent") != opponent:
+            continue
+        steps = int(entry["env_steps"])
+        if steps not in best or entry["games"] >= best[steps]["games"]:
+            best[steps] = entry
+    if not best:
+        raise InvalidArgumentError(
+            f"--opponent: {run_dir} has no evaluation against {opponent!r}; make them with "
+            f"mzero eval {run_dir} --opponent {opponent} --checkpoint all"
+        )
+    records = _metrics(run_dir)
+    steps_of = [float(r.get("env_steps", 0)) for r in records]
+    timeline = list(zip(steps_of, _minutes(records), strict=True))
+    env_steps = sorted(best)
+    minutes = [
+        next((m for s, m in timeline if s >= steps), timeline[-1][1] if timeline else 0.0)
+        for steps in env_steps
+    ]
+    scores = [float(best[steps]["score"]) for steps in env_steps]
+    label = f"{Path(run_dir).name} vs {opponent}"
+    return Curve(label, [float(s) for s in env_steps], minutes, scores, f"score vs {opponent}")
+
+
+def plot_runs(
+    run_dirs: list[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    opponents: tuple[str, ...] = (),
+) -> Path:
+    """Draws the runs' curves into the image ``out`` (written atomically); returns its path.
+
+    ``opponents``: draw each run's score against each of them instead of its return."""
     try:
         import matplotlib
 
@@ -76,14 +130,19 @@ def plot_runs(run_dirs: list[str | os.PathLike[str]], out: str | os.PathLike[str
         raise InvalidArgumentError(
             "plot: needs matplotlib; install it with pip install 'mzero[plot]'"
         ) from err
-    curves = [read_curve(run) for run in run_dirs]
+    if opponents:
+        curves = [read_score_curve(run, name) for run in run_dirs for name in opponents]
+    else:
+        curves = [read_curve(run) for run in run_dirs]
     out = Path(out)
     figure, (by_steps, by_time) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for curve in curves:
         by_steps.plot(curve.env_steps, curve.returns, marker=".", label=curve.label)
         by_time.plot(curve.minutes, curve.returns, marker=".", label=curve.label)
     by_steps.set_xlabel("environment steps")
-    by_steps.set_ylabel("evaluation return (greedy mean)")
+    by_steps.set_ylabel(
+        "score (win 1, draw 0.5)" if opponents else "evaluation return (greedy mean)"
+    )
     by_time.set_xlabel("wall-clock minutes")
     for axes in (by_steps, by_time):
         axes.grid(alpha=0.3)
