@@ -14,28 +14,12 @@ import mzero
 from mzero.cli import main
 from mzero.evals import kept_checkpoints, read_evals, record_eval
 from mzero.plot import read_score_curve
+from test_opponents import train_tiny_connect4
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory) -> Path:
-    from mzero.config import apply_overrides, preset
-    from mzero.train import Trainer
-
-    run = tmp_path_factory.mktemp("c4") / "run"
-    config = apply_overrides(
-        preset("tictactoe"),
-        {
-            "env.id": "connect4",
-            "train.num_envs": 4,
-            "train.batch_size": 8,
-            "train.min_replay": 50,
-            "train.max_env_steps": 100,
-            "train.eval_interval": 0,
-            "search.num_simulations": 2,
-        },
-    )
-    Trainer(config, run, progress=False).run()
-    return run
+    return train_tiny_connect4(tmp_path_factory.mktemp("c4") / "run")
 
 
 @pytest.fixture

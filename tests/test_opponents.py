@@ -82,12 +82,11 @@ def test_opponents_by_name() -> None:
             make_opponent(name, env_id)
 
 
-@pytest.fixture(scope="module")
-def connect4_run(tmp_path_factory):
+def train_tiny_connect4(run_dir):
+    """A 100-env-step Connect Four run with 2 simulations: a run directory to evaluate."""
     from mzero.config import apply_overrides, preset
     from mzero.train import Trainer
 
-    tmp_path = tmp_path_factory.mktemp("connect4")
     config = apply_overrides(
         preset("tictactoe"),
         {
@@ -100,8 +99,13 @@ def connect4_run(tmp_path_factory):
             "search.num_simulations": 2,
         },
     )
-    Trainer(config, tmp_path, progress=False).run()
-    return tmp_path
+    Trainer(config, run_dir, progress=False).run()
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def connect4_run(tmp_path_factory):
+    return train_tiny_connect4(tmp_path_factory.mktemp("connect4"))
 
 
 def test_mzero_eval_scores_against_an_opponent(connect4_run) -> None:

@@ -26,7 +26,7 @@ from filelock import FileLock
 
 from mzero.errors import CorruptFileError, InvalidArgumentError, MZeroIOError
 
-__all__ = ["EVALS_FILE", "kept_checkpoints", "read_evals", "record_eval"]
+__all__ = ["EVALS_FILE", "kept_checkpoints", "read_evals", "read_jsonl", "record_eval"]
 
 EVALS_FILE = "evals.jsonl"
 _KEPT = re.compile(r"env_steps_(\d+)\.pt")
@@ -50,13 +50,14 @@ def kept_checkpoints(run_dir: str | os.PathLike[str]) -> list[Path]:
     return [path for _, path in sorted(kept)]
 
 
-def read_evals(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The lines of ``RUN/evals.jsonl`` (an empty list when the run has none)."""
-    path = Path(run_dir) / EVALS_FILE
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of ``path``, one per line. A missing file raises
+    ``FileNotFoundError``; an unreadable one :class:`MZeroIOError`; a line that is not
+    JSON :class:`CorruptFileError`, naming the file and the line."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return []
+        raise
     except OSError as err:
         raise MZeroIOError(f"run: cannot read {path}: {err}") from err
     entries = []
@@ -66,6 +67,14 @@ def read_evals(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
         except json.JSONDecodeError as err:
             raise CorruptFileError(f"{path}: line {number} is not JSON ({err})") from err
     return entries
+
+
+def read_evals(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The lines of ``RUN/evals.jsonl`` (an empty list when the run has none)."""
+    try:
+        return read_jsonl(Path(run_dir) / EVALS_FILE)
+    except FileNotFoundError:
+        return []
 
 
 def record_eval(run_dir: str | os.PathLike[str], entry: dict[str, Any]) -> None:

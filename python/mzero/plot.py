@@ -15,13 +15,13 @@ mzero[plot]``).
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mzero.errors import CorruptFileError, InvalidArgumentError, MZeroIOError
+from mzero.errors import InvalidArgumentError
+from mzero.evals import read_evals, read_jsonl
 
 __all__ = ["Curve", "plot_runs", "read_curve", "read_score_curve"]
 
@@ -39,20 +39,10 @@ class Curve:
 
 
 def _metrics(run_dir: str | os.PathLike[str]) -> list[dict]:
-    path = Path(run_dir) / "metrics.jsonl"
     try:
-        text = path.read_text(encoding="utf-8")
+        return read_jsonl(Path(run_dir) / "metrics.jsonl")
     except FileNotFoundError as err:
         raise InvalidArgumentError(f"run: {run_dir} has no metrics.jsonl") from err
-    except OSError as err:
-        raise MZeroIOError(f"run: cannot read {path}: {err}") from err
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            raise CorruptFileError(f"{path}: line {number} is not JSON ({err})") from err
-    return records
 
 
 def _minutes(records: list[dict]) -> list[float]:
@@ -86,8 +76,6 @@ def read_curve(run_dir: str | os.PathLike[str]) -> Curve:
 def read_score_curve(run_dir: str | os.PathLike[str], opponent: str) -> Curve:
     """The scores of ``run_dir``'s networks against ``opponent`` (``RUN/evals.jsonl``),
     by env steps; the minutes are those of the first metrics record at or after them."""
-    from mzero.evals import read_evals
-
     best: dict[int, dict] = {}
     for entry in read_evals(run_dir):
         if entry.get("opponent") != opponent:

@@ -6,6 +6,9 @@ Layout of ``RUN/``:
 * ``metrics.jsonl``: one JSON object per line;
 * ``tensorboard/``: TensorBoard scalars;
 * ``checkpoints/last.pt``, ``checkpoints/best.pt``: the network for ``mzero eval``;
+  ``checkpoints/env_steps_N.pt``: each evaluated network, with
+  ``train.keep_eval_checkpoints``;
+* ``evals.jsonl``: the scores of ``mzero eval --opponent`` (:mod:`mzero.evals`);
 * ``snapshots/NNNNNNNN/``: everything needed to continue the run after a crash:
   ``trainer.pt`` (network, target network, optimizer, scheduler, counters, RNG
   states, the best evaluation, the length of ``metrics.jsonl`` when it was taken)
