@@ -131,6 +131,8 @@ def plot_runs(
     by_steps.set_ylabel(
         "score (win 1, draw 0.5)" if opponents else "evaluation return (greedy mean)"
     )
+    if opponents:
+        by_steps.set_ylim(-0.02, 1.02)  # scores on their whole range, runs comparable
     by_time.set_xlabel("wall-clock minutes")
     for axes in (by_steps, by_time):
         axes.grid(alpha=0.3)
