@@ -117,8 +117,9 @@ class _Steps:
 
     def _compile(self, network: MuZeroNetwork, store: Tensor) -> None:
         # Inductor with its C++ wrapper: the kernels are called from compiled C++, not
-        # from Python, so a call costs less than a TorchScript one and runs without the
-        # GIL. The batch dimension is dynamic: one compilation serves every group size.
+        # from Python, so a call costs less than a TorchScript one; the kernels release
+        # the GIL but the call's Python part (guards, wrappers) holds it. The batch
+        # dimension is dynamic: one compilation serves every group size.
         options = {"cpp_wrapper": True}
         self.root = torch.compile(self.root, options=options)
         self.recurrent = torch.compile(self.recurrent, options=options)
