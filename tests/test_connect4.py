@@ -182,6 +182,7 @@ def test_a_short_connect_four_run_trains_and_evaluates_against_its_opponents(tmp
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["checkpoint"].endswith(kept[0])
+    assert report["env_steps"] == 200  # the header names the point of training it scores
     assert sum(report["vs_random_first"].values()) == sum(report["vs_random_second"].values()) == 2
     assert sum(report["vs_uct3_first"].values()) == 2
     assert "every_optimal_line_first" not in report  # TicTacToe's walk only

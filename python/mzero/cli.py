@@ -252,22 +252,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from mzero.agent import Agent
     from mzero.evaluate import evaluate_returns
 
     if args.num_simulations is not None and args.num_simulations < 1:
         raise InvalidArgumentError(f"--num-simulations: expected >= 1, got {args.num_simulations}")
     if args.checkpoint == "all":
         return _eval_kept_checkpoints(args)
-    agent = Agent.load(args.run_dir, checkpoint=args.checkpoint)
+    agent, result = _load_agent(args, args.checkpoint)
     network, config = agent.network, agent.config
-    if args.num_simulations is not None:
-        config.search.num_simulations = args.num_simulations
-    result: dict[str, Any] = {
-        "run_dir": str(args.run_dir),
-        "checkpoint": str(agent.checkpoint_path),
-        "num_simulations": config.search.num_simulations,
-    }
     if args.opponent is not None:
         result |= _score_against(agent, args.opponent, args.games, args.seed)
         _record(args, agent, result)
@@ -287,25 +279,32 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _eval_kept_checkpoints(args: argparse.Namespace) -> int:
     """``--checkpoint all``: every kept network against ``--opponent``, one JSON line each."""
-    from mzero.agent import Agent
     from mzero.evals import kept_checkpoints
 
     if args.opponent is None:
         raise InvalidArgumentError("--checkpoint all: expected --opponent NAME as well")
     for path in kept_checkpoints(args.run_dir):
-        agent = Agent.load(args.run_dir, checkpoint=path)
-        if args.num_simulations is not None:
-            agent.config.search.num_simulations = args.num_simulations
-        result: dict[str, Any] = {
-            "run_dir": str(args.run_dir),
-            "checkpoint": str(path),
-            "env_steps": agent.env_steps,
-            "num_simulations": agent.config.search.num_simulations,
-        }
+        agent, result = _load_agent(args, path)
         result |= _score_against(agent, args.opponent, args.games, args.seed)
         _record(args, agent, result)
         print(json.dumps(result), flush=True)
     return 0
+
+
+def _load_agent(args: argparse.Namespace, checkpoint: Any) -> tuple[Any, dict[str, Any]]:
+    """The agent of ``checkpoint`` with ``--num-simulations`` applied, and its result header."""
+    from mzero.agent import Agent
+
+    agent = Agent.load(args.run_dir, checkpoint=checkpoint)
+    if args.num_simulations is not None:
+        agent.config.search.num_simulations = args.num_simulations
+    header = {
+        "run_dir": str(args.run_dir),
+        "checkpoint": str(agent.checkpoint_path),
+        "env_steps": agent.env_steps,
+        "num_simulations": agent.config.search.num_simulations,
+    }
+    return agent, header
 
 
 def _record(args: argparse.Namespace, agent: Any, result: dict[str, Any]) -> None:
