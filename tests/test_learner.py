@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import mzero
@@ -66,3 +67,28 @@ def test_a_learner_restored_from_its_state_dict_takes_the_same_steps(tmp_path: P
         first.target_network.parameters(), second.target_network.parameters(), strict=True
     ):
         assert torch.equal(p, q)
+
+
+def test_learner_dtype_bfloat16_runs_the_unroll_in_bfloat16(monkeypatch) -> None:
+    from mzero import learner as learner_module
+
+    seen = []
+    real_loss = learner_module.muzero_loss
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("autocast_dtype"))
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(learner_module, "muzero_loss", spy)
+    cpu = torch.device("cpu")
+    losses = {}
+    for dtype in ("float32", "bfloat16"):
+        config = apply_overrides(
+            preset("cartpole"), {"train.batch_size": 8, "train.learner_dtype": dtype}
+        )
+        torch.manual_seed(0)
+        learner = Learner(config, (4,), 2, False, cpu, _replay(config), np.random.default_rng(1))
+        losses[dtype] = learner.train_step()["loss"]
+        assert all(p.dtype == torch.float32 for p in learner.network.parameters())
+    assert seen == [None, torch.bfloat16]
+    assert losses["bfloat16"] == pytest.approx(losses["float32"], rel=3e-2)

@@ -352,3 +352,37 @@ def test_consistency_needs_next_observations_and_a_projection() -> None:
         muzero_loss(net, no_next, consistency_weight=1.0)
     with pytest.raises(mzero.InvalidArgumentError, match=r"network\.projection_dim"):
         muzero_loss(network(), b, consistency_weight=1.0)
+
+
+@pytest.mark.parametrize("consistency_weight", [0.0, 1.0])
+def test_a_bfloat16_unroll_gives_float32_losses_near_the_float32_ones(
+    consistency_weight: float,
+) -> None:
+    net, b = consistency_setup()
+    with torch.no_grad():  # off the zero-initialised heads, as network() does
+        for param in net.parameters():
+            param.add_(0.1 * torch.randn_like(param))
+    exact = muzero_loss(net, b, consistency_weight=consistency_weight)
+    low = muzero_loss(net, b, consistency_weight=consistency_weight, autocast_dtype=torch.bfloat16)
+    assert low.loss.dtype == low.priorities.dtype == torch.float32
+    for term in ("loss", "policy", "value", "reward", "consistency", "priorities"):
+        assert torch.allclose(getattr(low, term), getattr(exact, term), rtol=3e-2, atol=3e-3), term
+    assert low.loss.item() != exact.loss.item()  # the network did run in bfloat16
+    exact_grads, low_grads = grads(net, exact.loss), grads(net, low.loss)
+    for name, g in low_grads.items():
+        assert g.dtype == torch.float32, name  # the weights' gradients stay float32
+        assert torch.nn.functional.cosine_similarity(
+            g.flatten(), exact_grads[name].flatten(), dim=0
+        ) > 0.99 or (g.abs().max() == exact_grads[name].abs().max() == 0), name
+
+
+def test_training_in_bfloat16_lowers_the_loss_as_float32_does() -> None:
+    net, b = network(), batch()
+    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
+    first = muzero_loss(net, b).loss.item()
+    for _ in range(100):
+        optimiser.zero_grad()
+        muzero_loss(net, b, autocast_dtype=torch.bfloat16).loss.backward()
+        optimiser.step()
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    assert muzero_loss(net, b).loss.item() < 0.5 * first

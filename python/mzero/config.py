@@ -136,7 +136,7 @@ class NetworkConfig:
     inference_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     """Precision of planning's network calls: ``bfloat16`` or ``float16`` run them under
     torch.autocast (eagerly, whatever ``inference`` says); latents are kept in float32.
-    Learning always runs in float32."""
+    The learner's precision is ``train.learner_dtype``."""
 
     def validate(self) -> None:
         """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
@@ -448,6 +448,13 @@ class TrainConfig:
     buffer, RNG states, counters) in ``RUN/snapshots/``, for ``mzero train --resume``; a
     killed run loses at most this much, plus its start-up (importing torch, loading the
     snapshot: several seconds). One is also written when the run ends."""
+
+    learner_dtype: Literal["float32", "bfloat16"] = "float32"
+    """Precision of the learner's network calls: ``bfloat16`` runs the K-step unroll
+    under torch.autocast, so convolutions and matrix products run in bfloat16 (on CPUs
+    with AMX or AVX-512 BF16 that is faster; ``benches/bench_learner.py``); weights,
+    optimizer state, gradients and the losses stay float32. No float16: it would need
+    loss scaling."""
 
     torch_threads: int = 1
     """Torch intra-op threads when the network runs on the CPU. The preset networks are

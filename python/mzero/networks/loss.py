@@ -169,14 +169,22 @@ def muzero_loss(
     value_weight: float = 0.25,
     absorbing: bool = True,
     consistency_weight: float = 0.0,
+    autocast_dtype: torch.dtype | None = None,
 ) -> LossOutput:
     """The K-step MuZero loss of ``batch`` (see the module docstring for every term).
 
     ``absorbing``: how states past the end of a game count (module docstring).
     ``consistency_weight > 0`` adds :func:`consistency_loss` for steps inside the game.
+    ``autocast_dtype`` (say ``torch.bfloat16``): the network calls run under
+    torch.autocast in that precision; the losses are taken in float32 either way.
     """
     num_steps = batch.actions.shape[1]
-    outputs = unroll(network, batch.observation, batch.actions)
+    device_type = batch.observation.device.type
+    with torch.autocast(device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+        outputs = unroll(network, batch.observation, batch.actions)
+        if consistency_weight > 0 and num_steps > 0:
+            step_consistency = consistency_loss(network, outputs, batch).float()
+    outputs = [o.float() for o in outputs]  # the losses are taken in float32
 
     policy_logits = torch.stack([o.policy_logits for o in outputs], dim=1)  # [B, K+1, A]
     value_logits = torch.stack([o.value_logits for o in outputs], dim=1)  # [B, K+1, 2S+1]
@@ -217,7 +225,7 @@ def muzero_loss(
     step_scale[0] = 1.0
     consistency = torch.zeros_like(value_ce)
     if consistency_weight > 0 and num_steps > 0:
-        step_consistency = consistency_loss(network, outputs, batch) * state_mask[:, 1:]
+        step_consistency = step_consistency * state_mask[:, 1:]
         consistency = torch.cat([consistency[:, :1], step_consistency], dim=1)
     per_step = scale_gradient(
         policy_ce + value_weight * value_ce + reward_ce + consistency_weight * consistency,

@@ -47,6 +47,10 @@ class NetworkOutput(NamedTuple):
     reward_logits: Tensor | None
     """Reward logits ``[B, 2R + 1]``; ``None`` at initial inference."""
 
+    def float(self) -> NetworkOutput:
+        """The same output with every tensor in float32 (after a lower-precision autocast)."""
+        return NetworkOutput(*(None if t is None else t.float() for t in self))
+
 
 def scale_gradient(x: Tensor, scale: float | Tensor) -> Tensor:
     """Identity in the forward pass; multiplies the gradient by ``scale`` in the backward pass.

@@ -1,0 +1,171 @@
+"""Benchmark of the learner: learner steps/s of a preset for each ``train.learner_dtype``.
+
+One learner step is what :meth:`mzero.learner.Learner.train_step` does in a run:
+sample a batch from the replay buffer, augment it by the game's symmetries (when
+the preset does), the K-step unroll and its losses, backward, gradient clipping and
+the AdamW step. The buffer holds uniformly random games of the preset's environment
+(the cost does not depend on the data). Torch runs on the preset's
+``train.torch_threads`` unless ``--threads`` says otherwise.
+
+Repeats take turns between the precisions; the table shows the median steps/s and
+the median of each repeat's ratio to the first precision. JSON is written (default
+``benches/results/learner.json``); nothing is asserted.
+
+    python benches/bench_learner.py                               # connect4, float32 vs bfloat16
+    python benches/bench_learner.py --preset tictactoe --threads 1
+    python benches/bench_learner.py --quick                       # few steps (smoke test)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import mzero
+from mzero.config import Config, apply_overrides, preset
+from mzero.envs.registry import make_env_from_config
+from mzero.learner import Learner
+
+DEFAULT_OUT = Path(__file__).parent / "results" / "learner.json"
+
+
+def random_games(config: Config, replay: mzero.ReplayBuffer, transitions: int) -> None:
+    """Uniformly random legal games of the config's environment until ``transitions``."""
+    rng = np.random.default_rng(0)
+    env = make_env_from_config(config.env)
+    while len(replay) < transitions:
+        obs, legal = env.reset(seed=int(rng.integers(2**31)))
+        observations, actions, rewards = [obs], [], []
+        while True:
+            action = int(rng.choice(np.flatnonzero(legal)))
+            step = env.step(action)
+            observations.append(step.observation)
+            actions.append(action)
+            rewards.append(step.reward)
+            legal = step.legal_mask
+            if step.terminated or step.truncated:
+                break
+        moves = len(actions)
+        replay.add_game(
+            np.stack(observations).astype(np.float32),
+            np.array(actions, np.int64),
+            np.array(rewards, np.float32),
+            np.zeros(moves, np.float32),
+            np.full((moves, env.num_actions), 1.0 / env.num_actions, np.float32),
+            terminated=step.terminated,
+            bootstrap_value=0.0,
+        )
+    env.close()
+
+
+def build_learner(config: Config, transitions: int) -> Learner:
+    """A learner of ``config`` on the CPU over a buffer of random games."""
+    env = make_env_from_config(config.env)
+    obs_shape, num_actions, two_player = env.obs_shape, env.num_actions, env.two_player
+    symmetries = env.symmetries if config.train.augment_symmetries else None
+    env.close()
+    replay = mzero.ReplayBuffer(
+        config.replay.capacity,
+        obs_shape,
+        num_actions,
+        unroll_steps=config.train.unroll_steps,
+        td_steps=config.train.td_steps,
+        discount=config.search.discount,
+        two_player=two_player,
+        alpha=config.replay.alpha,
+        beta=config.replay.beta,
+        stack=config.env.frame_stack,
+    )
+    random_games(config, replay, transitions)
+    rng = np.random.default_rng(0)
+    device = torch.device("cpu")
+    return Learner(config, obs_shape, num_actions, two_player, device, replay, rng, symmetries)
+
+
+def steps_per_second(learner: Learner, steps: int) -> float:
+    """Learner steps/s over ``steps`` timed steps (after one untimed warm-up step)."""
+    learner.train_step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        learner.train_step()
+    return steps / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="connect4")
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--threads", type=int, default=None, help="default: the preset's")
+    parser.add_argument("--steps", type=int, default=20, help="timed learner steps a repeat")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2 steps, 1 repeat")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.repeats = 2, 1
+    base = preset(args.preset)
+    threads = args.threads or base.train.torch_threads
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    learners = {
+        dtype: build_learner(
+            apply_overrides(base, {"train.learner_dtype": dtype}), 4 * base.train.batch_size
+        )
+        for dtype in args.dtypes
+    }
+    rates: dict[str, list[float]] = {dtype: [] for dtype in args.dtypes}
+    for _ in range(args.repeats):
+        for dtype, learner in learners.items():
+            rates[dtype].append(steps_per_second(learner, args.steps))
+
+    first = args.dtypes[0]
+    rows = []
+    for dtype in args.dtypes:
+        ratios = [r / f for r, f in zip(rates[dtype], rates[first], strict=True)]
+        rows.append(
+            {
+                "learner_dtype": dtype,
+                "steps_per_second": statistics.median(rates[dtype]),
+                "ms_per_step": 1e3 / statistics.median(rates[dtype]),
+                f"ratio_to_{first}": statistics.median(ratios),
+                "repeats": rates[dtype],
+            }
+        )
+    print(
+        f"{args.preset}: batch {base.train.batch_size}, K = {base.train.unroll_steps}, "
+        f"{threads} torch threads, medians of {args.repeats} x {args.steps} steps"
+    )
+    print(f"{'learner_dtype':>14} {'steps/s':>8} {'ms/step':>8} {'x ' + first:>10}")
+    for row in rows:
+        print(
+            f"{row['learner_dtype']:>14} {row['steps_per_second']:8.2f} "
+            f"{row['ms_per_step']:8.1f} {row[f'ratio_to_{first}']:10.2f}"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result = {
+        "benchmark": "learner",
+        "quick": args.quick,
+        "preset": args.preset,
+        "batch_size": base.train.batch_size,
+        "unroll_steps": base.train.unroll_steps,
+        "torch_threads": threads,
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "torch": torch.__version__,
+        "rows": rows,
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
