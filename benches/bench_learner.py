@@ -72,18 +72,7 @@ def build_learner(config: Config, transitions: int) -> Learner:
     obs_shape, num_actions, two_player = env.obs_shape, env.num_actions, env.two_player
     symmetries = env.symmetries if config.train.augment_symmetries else None
     env.close()
-    replay = mzero.ReplayBuffer(
-        config.replay.capacity,
-        obs_shape,
-        num_actions,
-        unroll_steps=config.train.unroll_steps,
-        td_steps=config.train.td_steps,
-        discount=config.search.discount,
-        two_player=two_player,
-        alpha=config.replay.alpha,
-        beta=config.replay.beta,
-        stack=config.env.frame_stack,
-    )
+    replay = config.to_replay_buffer(obs_shape, num_actions, two_player=two_player)
     random_games(config, replay, transitions)
     rng = np.random.default_rng(0)
     device = torch.device("cpu")

@@ -84,14 +84,7 @@ def _self_play(
     env = make_env_from_config(config.env)
     torch.manual_seed(0)
     network = MuZeroNetwork(env.obs_shape, env.num_actions, config.network).to(device)
-    replay = mzero.ReplayBuffer(
-        config.replay.capacity,
-        env.obs_shape,
-        env.num_actions,
-        unroll_steps=config.train.unroll_steps,
-        td_steps=config.train.td_steps,
-        discount=config.search.discount,
-    )
+    replay = config.to_replay_buffer(env.obs_shape, env.num_actions, two_player=False)
     factory = functools.partial(SlowCartPole, env_step_ms) if env_step_ms > 0 else None
     return SelfPlay(network, config, replay, seed=0, env_factory=factory), replay
 

@@ -17,6 +17,7 @@ from mzero.config import (
     TrainConfig,
     add_override_arguments,
     apply_overrides,
+    autocast_dtype,
     field_docs,
     overrides_from_namespace,
     parse_overrides,
@@ -273,6 +274,45 @@ def test_search_settings_build_a_search_config() -> None:
     assert config.num_simulations == 7
     assert config.two_player is True
     assert config.dirichlet_fraction == 0.0
+
+
+def test_config_builds_its_replay_buffer() -> None:
+    config = apply_overrides(
+        preset("connect4"),
+        {
+            "replay.capacity": 1234,
+            "replay.alpha": 0.6,
+            "replay.beta": 0.4,
+            "train.unroll_steps": 3,
+            "train.td_steps": 7,
+            "search.discount": 0.9,
+            "env.frame_stack": 2,
+        },
+    )
+    replay = config.to_replay_buffer((3, 6, 7), 7, two_player=True)
+    assert len(replay) == 0
+    assert replay.config() == {
+        "capacity": 1234,
+        "obs_shape": (3, 6, 7),
+        "num_actions": 7,
+        "unroll_steps": 3,
+        "td_steps": 7,
+        "discount": pytest.approx(0.9),
+        "two_player": True,
+        "alpha": pytest.approx(0.6),
+        "beta": pytest.approx(0.4),
+        "stack": 2,
+    }
+
+
+def test_autocast_dtype_names_the_torch_precision() -> None:
+    import torch
+
+    assert autocast_dtype("float32") is None
+    assert autocast_dtype("bfloat16") is torch.bfloat16
+    assert autocast_dtype("float16") is torch.float16
+    with pytest.raises(mzero.InvalidArgumentError, match="precision: expected one of"):
+        autocast_dtype("float64")
 
 
 def test_temperature_schedule_steps_at_the_milestones() -> None:

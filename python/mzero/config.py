@@ -34,9 +34,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mzero.errors import CorruptFileError, InvalidArgumentError, InvalidTypeError, MZeroIOError
+
+if TYPE_CHECKING:
+    import torch
+
+    from mzero.replay import ReplayBuffer
 
 __all__ = [
     "PRESETS",
@@ -50,6 +55,7 @@ __all__ = [
     "TrainConfig",
     "add_override_arguments",
     "apply_overrides",
+    "autocast_dtype",
     "field_docs",
     "overrides_from_namespace",
     "parse_overrides",
@@ -664,6 +670,25 @@ class ActorsConfig:
         )
 
 
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """The torch dtype that torch.autocast runs in for a precision setting
+    (``network.inference_dtype``, ``train.learner_dtype``); None for ``"float32"``,
+    which runs without autocast."""
+    import torch
+
+    dtypes: dict[str, torch.dtype | None] = {
+        "float32": None,
+        "bfloat16": torch.bfloat16,
+        "float16": torch.float16,
+    }
+    try:
+        return dtypes[precision]
+    except KeyError:
+        raise InvalidArgumentError(
+            f"precision: expected one of {', '.join(dtypes)}, got {precision!r}"
+        ) from None
+
+
 @dataclass
 class Config:
     """Everything that defines a run; saved as ``config.json`` in the run directory."""
@@ -738,6 +763,28 @@ class Config:
                     _ignored("train.temperatures", train.temperatures, "gumbel", reason)
                 )
         return messages
+
+    def to_replay_buffer(
+        self, obs_shape: tuple[int, ...], num_actions: int, *, two_player: bool
+    ) -> ReplayBuffer:
+        """An empty :class:`mzero.ReplayBuffer` for an environment of ``obs_shape``,
+        ``num_actions`` and ``two_player``: ``replay.capacity``, ``replay.alpha`` and
+        ``replay.beta``, ``train.unroll_steps`` and ``train.td_steps``,
+        ``search.discount`` and ``env.frame_stack``."""
+        from mzero.replay import ReplayBuffer
+
+        return ReplayBuffer(
+            self.replay.capacity,
+            obs_shape,
+            num_actions,
+            unroll_steps=self.train.unroll_steps,
+            td_steps=self.train.td_steps,
+            discount=self.search.discount,
+            two_player=two_player,
+            alpha=self.replay.alpha,
+            beta=self.replay.beta,
+            stack=self.env.frame_stack,
+        )
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Nested plain dict (tuples become lists), ready for JSON."""

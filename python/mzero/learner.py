@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mzero.config import Config, TrainConfig
+from mzero.config import Config, TrainConfig, autocast_dtype
 from mzero.envs.registry import game_class
 from mzero.networks import MuZeroNetwork, TrainingBatch, muzero_loss
 from mzero.reanalyze import Reanalysis, Reanalyzer
@@ -28,8 +28,6 @@ from mzero.reanalyze import Reanalysis, Reanalyzer
 __all__ = ["Learner", "build_network", "learning_rate_factor"]
 
 _SEED_BOUND = 2**63
-_AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16}
-"""``train.learner_dtype`` -> the autocast precision of the unroll (float32: none)."""
 
 
 def build_network(config: Config, obs_shape: tuple[int, ...], num_actions: int) -> MuZeroNetwork:
@@ -153,7 +151,7 @@ class Learner:
             train.value_loss_weight,
             absorbing=train.absorbing,
             consistency_weight=train.consistency_weight,
-            autocast_dtype=_AUTOCAST_DTYPES.get(train.learner_dtype),
+            autocast_dtype=autocast_dtype(train.learner_dtype),
         )
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()

@@ -32,13 +32,12 @@ import torch
 from torch import Tensor, nn
 
 import mzero
+from mzero.config import autocast_dtype
 from mzero.errors import InvalidArgumentError
 from mzero.networks import MuZeroNetwork
 from mzero.throughput import BusyClock
 
 __all__ = ["Planner", "RecurrentStep", "RootStep", "stack_frames"]
-
-_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def stack_frames(frames: Sequence[np.ndarray], stack: int) -> np.ndarray:
@@ -190,7 +189,7 @@ class Planner:
         self._steps = _steps(network, self.latent)
         self.clock = clock or BusyClock()
         self.inference_s = 0.0
-        dtype = _DTYPES.get(network.inference_dtype)
+        dtype = autocast_dtype(network.inference_dtype)
         self._autocast: Any = (
             (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else nullcontext
         )

@@ -152,17 +152,8 @@ class Trainer:
                 f"train.augment_symmetries: env {config.env.id!r} defines no symmetries"
             )
 
-        self.replay = mzero.ReplayBuffer(
-            config.replay.capacity,
-            self.obs_shape,
-            self.num_actions,
-            unroll_steps=train.unroll_steps,
-            td_steps=train.td_steps,
-            discount=config.search.discount,
-            two_player=self.two_player,
-            alpha=config.replay.alpha,
-            beta=config.replay.beta,
-            stack=config.env.frame_stack,
+        self.replay = config.to_replay_buffer(
+            self.obs_shape, self.num_actions, two_player=self.two_player
         )
         self.learner = Learner(
             config,
