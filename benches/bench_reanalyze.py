@@ -81,15 +81,7 @@ def main(argv: list[str] | None = None) -> None:
 
     base = preset("cartpole-efficient")
     env = make_env(base.env.id)
-    train = base.train
-    buf = mzero.ReplayBuffer(
-        100_000,
-        env.obs_shape,
-        env.num_actions,
-        unroll_steps=train.unroll_steps,
-        td_steps=train.td_steps,
-        discount=base.search.discount,
-    )
+    buf = base.to_replay_buffer(env.obs_shape, env.num_actions, two_player=False)
     random_games(buf, 2_000 if args.quick else 20_000)
     network = build_network(base, env.obs_shape, env.num_actions).eval()
     rng = np.random.default_rng(0)
@@ -128,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         "mzero_version": mzero.__version__,
         "quick": args.quick,
         "batch_size": BATCH_SIZE,
-        "unroll_steps": train.unroll_steps,
+        "unroll_steps": base.train.unroll_steps,
         "machine": {
             "platform": platform.platform(),
             "python": platform.python_version(),
