@@ -209,6 +209,7 @@ def test_parse_overrides_accepts_negative_numbers() -> None:
         (["--train.temperatures", "1", "0.5"], r"train\.temperatures: expected one more value"),
         (["--train.consistency-weight", "1"], r"network\.projection_dim: expected > 0 when"),
         (["--train.temperature-moves", "-1"], r"train\.temperature_moves: expected a value >= 0"),
+        (["--train.reward-loss-weight", "-1"], r"train\.reward_loss_weight: expected a value >= 0"),
     ],
 )
 def test_parse_overrides_rejects_bad_input_naming_it(argv: list[str], pattern: str) -> None:

@@ -59,7 +59,11 @@ def cross_entropy(logits: list[float], target: list[float]) -> float:
 
 
 def reference_loss(
-    net: MuZeroNetwork, b: TrainingBatch, value_weight: float, absorbing: bool
+    net: MuZeroNetwork,
+    b: TrainingBatch,
+    value_weight: float,
+    absorbing: bool,
+    reward_weight: float = 1.0,
 ) -> dict[str, float]:
     """The loss written out per sample and step in plain Python from the unrolled outputs."""
     with torch.no_grad():
@@ -85,7 +89,9 @@ def reference_loss(
                 sample["reward"] += cross_entropy(
                     out.reward_logits[i].tolist(), reference_two_hot(u, CONFIG.reward_support)
                 )
-        weighted = sample["policy"] + value_weight * sample["value"] + sample["reward"]
+        weighted = (
+            sample["policy"] + value_weight * sample["value"] + reward_weight * sample["reward"]
+        )
         totals["loss"] += b.weight[i].item() * weighted / B
         for key in ("policy", "value", "reward"):
             totals[key] += sample[key] / B
@@ -102,17 +108,36 @@ def grads(net: MuZeroNetwork, loss: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("absorbing", [True, False])
-@pytest.mark.parametrize("value_weight", [0.25, 1.0])
-def test_loss_matches_the_plain_reference(value_weight: float, absorbing: bool) -> None:
+@pytest.mark.parametrize(("value_weight", "reward_weight"), [(0.25, 1.0), (1.0, 1.0), (0.25, 4.0)])
+def test_loss_matches_the_plain_reference(
+    value_weight: float, reward_weight: float, absorbing: bool
+) -> None:
     net, b = network(), batch()
-    out = muzero_loss(net, b, value_weight=value_weight, absorbing=absorbing)
-    expected = reference_loss(net, b, value_weight, absorbing)
+    out = muzero_loss(
+        net, b, value_weight=value_weight, absorbing=absorbing, reward_weight=reward_weight
+    )
+    expected = reference_loss(net, b, value_weight, absorbing, reward_weight)
     assert out.loss.item() == pytest.approx(expected["loss"], rel=1e-5)
     assert out.policy.item() == pytest.approx(expected["policy"], rel=1e-5)
     assert out.value.item() == pytest.approx(expected["value"], rel=1e-5)
     assert out.reward.item() == pytest.approx(expected["reward"], rel=1e-5)
     assert out.loss.requires_grad
     assert not out.policy.requires_grad
+
+
+def test_reward_weight_scales_only_the_reward_gradient() -> None:
+    net, b = network(), batch()
+    base = grads(net, muzero_loss(net, b, reward_weight=1.0).loss)
+    without = grads(net, muzero_loss(net, b, reward_weight=0.0).loss)
+    doubled = grads(net, muzero_loss(net, b, reward_weight=2.0).loss)
+    reward_head = [name for name in base if name.startswith("dynamics.reward")]
+    assert reward_head
+    for name in base:
+        # the loss is linear in the weight: base - without is the reward term's gradient
+        torch.testing.assert_close(doubled[name], 2 * base[name] - without[name])
+    for name in reward_head:
+        assert base[name].abs().sum() > 0
+        assert without[name].abs().sum() == 0
 
 
 def test_priorities_are_the_root_value_error() -> None:

@@ -382,6 +382,12 @@ class TrainConfig:
     value_loss_weight: float = 0.25
     """Weight of the value cross-entropy (MuZero Reanalyze uses 0.25)."""
 
+    reward_loss_weight: float = 1.0
+    """Weight of the reward cross-entropy (the papers use 1; LightZero's
+    ``reward_loss_weight``). Each recurrent step's loss is also scaled by 1/K, so the
+    reward of the first move, the one a search reads at its root, weighs 1/K of the
+    root's policy at 1."""
+
     consistency_weight: float = 0.0
     """Weight of the latent consistency loss (EfficientZero, Ye et al. 2021): negative
     cosine similarity between the projected dynamics state s^k and the projected
@@ -517,6 +523,12 @@ class TrainConfig:
             "train.value_loss_weight",
             "a value >= 0",
             self.value_loss_weight,
+        )
+        _check(
+            self.reward_loss_weight >= 0.0,
+            "train.reward_loss_weight",
+            "a value >= 0",
+            self.reward_loss_weight,
         )
         _check(
             self.consistency_weight >= 0.0,

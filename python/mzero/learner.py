@@ -150,6 +150,7 @@ class Learner:
             batch,
             train.value_loss_weight,
             absorbing=train.absorbing,
+            reward_weight=train.reward_loss_weight,
             consistency_weight=train.consistency_weight,
             autocast_dtype=autocast_dtype(train.learner_dtype),
         )

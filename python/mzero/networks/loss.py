@@ -2,7 +2,9 @@
 
 MuZero (Schrittwieser et al. 2020, equation 1 and the appendix pseudocode)::
 
-    l = sum_{k=0..K} l^p(pi_{t+k}, p^k) + w_v l^v(z_{t+k}, v^k) + l^r(u_{t+k}, r^k)
+    l = sum_{k=0..K} l^p(pi_{t+k}, p^k) + w_v l^v(z_{t+k}, v^k) + w_r l^r(u_{t+k}, r^k)
+
+(``w_r`` is 1 in the papers; LightZero exposes it as ``reward_loss_weight``)
 
 * the network is unrolled from ``s^0 = h(o_t)`` through ``s^k = g(s^{k-1}, a_{t+k-1})``;
   the gradient into each latent state is halved (``scale_gradient(s^k, 0.5)``);
@@ -100,7 +102,7 @@ class LossOutput(NamedTuple):
     """The loss to minimise and its parts (means over the batch, sums over the unroll)."""
 
     loss: Tensor
-    """Scalar: ``mean_b weight_b sum_k (l^p + w_v l^v + l^r)``, differentiable."""
+    """Scalar: ``mean_b weight_b sum_k (l^p + w_v l^v + w_r l^r)``, differentiable."""
     policy: Tensor
     """Scalar, detached: policy cross-entropy."""
     value: Tensor
@@ -168,12 +170,14 @@ def muzero_loss(
     batch: TrainingBatch,
     value_weight: float = 0.25,
     absorbing: bool = True,
+    reward_weight: float = 1.0,
     consistency_weight: float = 0.0,
     autocast_dtype: torch.dtype | None = None,
 ) -> LossOutput:
     """The K-step MuZero loss of ``batch`` (see the module docstring for every term).
 
     ``absorbing``: how states past the end of a game count (module docstring).
+    ``value_weight``, ``reward_weight``: ``w_v`` and ``w_r`` of the module docstring.
     ``consistency_weight > 0`` adds :func:`consistency_loss` for steps inside the game.
     ``autocast_dtype`` (say ``torch.bfloat16``): the network calls run under
     torch.autocast in that precision; the losses are taken in float32 either way.
@@ -228,7 +232,10 @@ def muzero_loss(
         step_consistency = step_consistency * state_mask[:, 1:]
         consistency = torch.cat([consistency[:, :1], step_consistency], dim=1)
     per_step = scale_gradient(
-        policy_ce + value_weight * value_ce + reward_ce + consistency_weight * consistency,
+        policy_ce
+        + value_weight * value_ce
+        + reward_weight * reward_ce
+        + consistency_weight * consistency,
         step_scale,
     )
     loss = (batch.weight * per_step.sum(dim=1)).mean()
