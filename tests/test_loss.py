@@ -138,6 +138,9 @@ def test_reward_weight_scales_only_the_reward_gradient() -> None:
     for name in reward_head:
         assert base[name].abs().sum() > 0
         assert without[name].abs().sum() == 0
+    # f reads the latent states, not the rewards: its gradient does not move
+    for name in (name for name in base if name.startswith("prediction.")):
+        torch.testing.assert_close(without[name], base[name])
 
 
 def test_priorities_are_the_root_value_error() -> None:
