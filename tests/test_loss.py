@@ -131,7 +131,8 @@ def test_reward_weight_scales_only_the_reward_gradient() -> None:
     without = grads(net, muzero_loss(net, b, reward_weight=0.0).loss)
     doubled = grads(net, muzero_loss(net, b, reward_weight=2.0).loss)
     reward_head = [name for name in base if name.startswith("dynamics.reward")]
-    assert reward_head
+    prediction = [name for name in base if name.startswith("prediction.")]
+    assert reward_head and prediction
     for name in base:
         # the loss is linear in the weight: base - without is the reward term's gradient
         torch.testing.assert_close(doubled[name], 2 * base[name] - without[name])
@@ -139,7 +140,7 @@ def test_reward_weight_scales_only_the_reward_gradient() -> None:
         assert base[name].abs().sum() > 0
         assert without[name].abs().sum() == 0
     # f reads the latent states, not the rewards: its gradient does not move
-    for name in (name for name in base if name.startswith("prediction.")):
+    for name in prediction:
         torch.testing.assert_close(without[name], base[name])
 
 
