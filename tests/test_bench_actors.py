@@ -3,23 +3,14 @@ and writes its JSON (no timing is asserted)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[1] / "benches" / "bench_actors.py"
+from conftest import RunBench
 
 
-def test_an_in_process_run_writes_the_documented_json(tmp_path: Path) -> None:
-    out = tmp_path / "actors.json"
-    command = [sys.executable, str(BENCH), "--actors", "0", "--seconds", "20", "--repeats", "1"]
-    result = subprocess.run(
-        [*command, "--out", str(out)], capture_output=True, text=True, check=False
+def test_an_in_process_run_writes_the_documented_json(run_bench: RunBench) -> None:
+    stdout, report = run_bench(
+        "bench_actors.py", "--actors", "0", "--seconds", "20", "--repeats", "1"
     )
-    assert result.returncode == 0, result.stderr
-    assert "| actors | env steps/s | learner steps/s |" in result.stdout
-    report = json.loads(out.read_text())
+    assert "| actors | env steps/s | learner steps/s |" in stdout
     (row,) = report["rows"]
     assert row["actors"] == 0 and row["repeats"] == 1
     assert row["env_steps_per_s"] > 0 and row["train_steps_per_s"] > 0

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[1] / "benches" / "bench_learner.py"
+from conftest import RunBench
 
 
-def test_quick_run_writes_the_documented_json(tmp_path: Path) -> None:
-    out = tmp_path / "learner.json"
-    result = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--preset", "tictactoe", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(out.read_text())
+def test_quick_run_writes_the_documented_json(run_bench: RunBench) -> None:
+    _, report = run_bench("bench_learner.py", "--quick", "--preset", "tictactoe")
     assert report["benchmark"] == "learner" and report["quick"] is True
     assert report["preset"] == "tictactoe" and report["batch_size"] == 256
     rows = {row["learner_dtype"]: row for row in report["rows"]}

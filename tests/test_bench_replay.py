@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[1] / "benches" / "bench_replay.py"
+from conftest import RunBench
 
 
-def test_quick_run_writes_the_documented_json(tmp_path: Path) -> None:
-    out = tmp_path / "replay.json"
-    result = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "sample med ms" in result.stdout
-    report = json.loads(out.read_text())
+def test_quick_run_writes_the_documented_json(run_bench: RunBench) -> None:
+    stdout, report = run_bench("bench_replay.py", "--quick")
+    assert "sample med ms" in stdout
     assert report["benchmark"] == "replay" and report["quick"] is True
     names = [r["scenario"]["name"] for r in report["results"]]
     assert names == [

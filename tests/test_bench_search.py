@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import RunBench
 
 
-def test_bench_search_quick_writes_json(tmp_path) -> None:
-    out = tmp_path / "search.json"
-    subprocess.run(
-        [sys.executable, str(ROOT / "benches" / "bench_search.py"), "--quick", "--out", str(out)],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-    report = json.loads(out.read_text())
+def test_bench_search_quick_writes_json(run_bench: RunBench) -> None:
+    _, report = run_bench("bench_search.py", "--quick")
     assert report["benchmark"] == "search" and report["quick"] is True
     rows = report["results"]
     assert {(r["algorithm"], r["callback"]) for r in rows} == {

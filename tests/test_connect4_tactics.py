@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from conftest import RunBench
 from mzero.config import apply_overrides, preset
 from mzero.envs.connect4 import ConnectFourEnv
 from mzero.train import train
@@ -33,7 +32,7 @@ def test_wins_in_one_and_threats_are_found() -> None:
     assert tactics.threats(env) == [3]
 
 
-def test_a_trained_run_is_scored(tmp_path: Path) -> None:
+def test_a_trained_run_is_scored(tmp_path: Path, run_bench: RunBench) -> None:
     config = apply_overrides(
         preset("connect4"),
         {
@@ -47,13 +46,7 @@ def test_a_trained_run_is_scored(tmp_path: Path) -> None:
         },
     )
     train(config, tmp_path / "run", progress=False)
-    out = tmp_path / "tactics.json"
-    command = [sys.executable, str(BENCH), str(tmp_path / "run"), "--positions", "5"]
-    result = subprocess.run(
-        [*command, "--out", str(out)], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(out.read_text())
-    assert report == json.loads(result.stdout.splitlines()[-1])
+    stdout, report = run_bench("connect4_tactics.py", str(tmp_path / "run"), "--positions", "5")
+    assert report == json.loads(stdout.splitlines()[-1])
     assert 0 <= report["wins_in_one_taken"] <= 5 and 0 <= report["single_threats_blocked"] <= 5
     assert -1.0 <= report["reward_mean_winning_moves"] <= 1.0

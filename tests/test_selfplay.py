@@ -9,10 +9,6 @@ network. Integration tests run the Rust search too.
 from __future__ import annotations
 
 import itertools
-import json
-import subprocess
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,6 +17,7 @@ import pytest
 import torch
 
 import mzero
+from conftest import RunBench
 from mzero.config import Config, NetworkConfig, preset
 from mzero.envs import make_env
 from mzero.errors import InvalidArgumentError
@@ -368,17 +365,8 @@ def test_temperature_moves_plays_the_most_visited_action_after_the_drop() -> Non
     assert sampled_off_argmax > 0  # the first two moves are sampled at temperature 1
 
 
-def test_bench_selfplay_quick_writes_its_json(tmp_path: Path) -> None:
-    out = tmp_path / "selfplay.json"
-    bench = Path(__file__).parents[1] / "benches" / "bench_selfplay.py"
-    result = subprocess.run(
-        [sys.executable, str(bench), "--quick", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(out.read_text())
+def test_bench_selfplay_quick_writes_its_json(run_bench: RunBench) -> None:
+    _, report = run_bench("bench_selfplay.py", "--quick")
     assert report["benchmark"] == "selfplay" and report["env"] == "CartPole-v1"
     rows = report["results"]
     assert [(row["B"], row["pipeline"]) for row in rows] == [(1, 1), (1, 2), (4, 1), (4, 2)]
