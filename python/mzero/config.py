@@ -987,9 +987,10 @@ def _connect4() -> Config:
     """Connect Four against itself: a small ResNet on the [3, 6, 7] board planes.
 
     16 channels, one residual block in each of h and g, 4-channel heads and a
-    128-unit hidden layer: on 2 CPU cores the learner takes most of the time (75%
-    in the measured hour, 6.4 learner steps a second at batch 256 on 2 threads; a
-    32-channel, two-block ResNet took 2.5 on one thread). The dynamics sees move c
+    128-unit hidden layer: on 2 CPU cores the learner takes most of the time (75-77%
+    in the measured hours, 6.4 and 10.8 learner steps a second at batch 256 on 2
+    threads on a slower and a faster host; a 32-channel, two-block ResNet took 2.5
+    on one thread). The dynamics sees move c
     as a plane with ones on column c (``ConnectFourEnv.action_planes``); with seven
     constant one-hot planes instead it took 40 wins in one of 100 where the column
     plane took 56 (25-minute pilots).
@@ -999,12 +1000,13 @@ def _connect4() -> Config:
     step per 8 env steps (``train_ratio`` 0.125), the value loss weighted 0.25 (as
     in EfficientZero) and the reward loss weighted 4 (``reward_loss_weight``; the
     papers use 1): the reward of a winning move is what a search over the learned
-    model needs to take a win, and at weight 1 it stayed near 0.5. The hour at
-    weight 4 scored 0.505 against uct:400 where weight 1 scored 0.13 (100 games
-    each, seed 1; 0.44 over 200 games with seed 2's). The learning rate follows a
-    cosine over 30,000 learner steps; a 60-minute run takes about 23,000, ending near
-    a quarter of ``lr`` (kept as measured: a cosine over 22,000 fell behind at equal
-    env steps and scored 0.26 in its hour).
+    model needs to take a win, and at weight 1 it stayed near 0.5. On one host the
+    hour at weight 4 scored 0.505 against uct:400 where weight 1 scored 0.13 (100
+    games each, seed 1). The learning rate follows a cosine over 30,000 learner
+    steps (a cosine over 22,000 fell behind at equal env steps). A 60-minute run
+    takes 23,000 to 39,000 learner steps, as fast as the host is; the run is
+    deterministic for its seed, so a faster host plays the same games further: 0.44
+    against uct:400 at 188,352 env steps, 0.58 at 314,624 (200 games each).
     Evaluation plays 40 games against uct:100 and 40 against random every 30,000
     env steps and keeps each evaluated network.
     """
