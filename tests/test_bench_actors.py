@@ -14,5 +14,8 @@ def test_an_in_process_run_writes_the_documented_json(run_bench: RunBench) -> No
     (row,) = report["rows"]
     assert row["actors"] == 0 and row["repeats"] == 1
     assert row["env_steps_per_s"] > 0 and row["train_steps_per_s"] > 0
-    # in-process learning keeps train.train_ratio (0.25) from the first learner step on
-    assert 0.1 < row["train_steps_per_env_step"] <= 0.25
+    # in-process learning keeps train.train_ratio (0.25) from the first learner step on:
+    # over the timed window, which starts there, whatever the machine's load (the whole
+    # run's ratio also counts the min_replay warm-up, a larger share on a loaded machine)
+    assert 0.2 < row["train_steps_per_s"] / row["env_steps_per_s"] < 0.3
+    assert 0 < row["train_steps_per_env_step"] <= 0.25
