@@ -6,13 +6,12 @@ import importlib.util
 import json
 from pathlib import Path
 
-from conftest import RunBench
+from conftest import BENCHES, RunBench
 from mzero.config import apply_overrides, preset
 from mzero.envs.connect4 import ConnectFourEnv
 from mzero.train import train
 
-BENCH = Path(__file__).resolve().parents[1] / "benches" / "connect4_tactics.py"
-spec = importlib.util.spec_from_file_location("connect4_tactics", BENCH)
+spec = importlib.util.spec_from_file_location("connect4_tactics", BENCHES / "connect4_tactics.py")
 assert spec is not None and spec.loader is not None
 tactics = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(tactics)

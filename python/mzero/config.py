@@ -990,10 +990,9 @@ def _connect4() -> Config:
     128-unit hidden layer: on 2 CPU cores the learner takes most of the time (75-77%
     in the measured hours, 6.4 and 10.8 learner steps a second at batch 256 on 2
     threads on a slower and a faster host; a 32-channel, two-block ResNet took 2.5
-    on one thread). The dynamics sees move c
-    as a plane with ones on column c (``ConnectFourEnv.action_planes``); with seven
-    constant one-hot planes instead it took 40 wins in one of 100 where the column
-    plane took 56 (25-minute pilots).
+    on one thread). The dynamics sees move c as a plane with ones on column c
+    (``ConnectFourEnv.action_planes``); with seven constant one-hot planes instead
+    it took 40 wins in one of 100 where the column plane took 56 (25-minute pilots).
     PUCT with 100 simulations; outcomes in [-1, 1] are trained as raw scalars
     (``value_transform=False``). Each sampled position is mirrored at random; moves
     1-10 of self-play are sampled at temperature 1, later ones greedy. One learner
