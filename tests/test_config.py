@@ -277,6 +277,14 @@ def test_search_settings_build_a_search_config() -> None:
     assert config.dirichlet_fraction == 0.0
 
 
+def test_eval_simulations_apply_to_greedy_play_only() -> None:
+    settings = SearchSettings(num_simulations=7, eval_simulations=30)
+    assert settings.to_search_config(two_player=True, explore=False).num_simulations == 30
+    assert settings.to_search_config(two_player=True, explore=True).num_simulations == 7
+    with pytest.raises(mzero.InvalidArgumentError, match=r"search\.eval_simulations"):
+        SearchSettings(eval_simulations=0).validate()
+
+
 def test_config_builds_its_replay_buffer() -> None:
     config = apply_overrides(
         preset("connect4"),

@@ -74,8 +74,18 @@ def test_eval_all_scores_every_kept_network_and_records_the_curve(run_with_kept,
 
     curve = read_score_curve(run, "uct:2")
     assert curve.env_steps == [40.0, 100.0] and curve.metric == "score vs uct:2"
-    by_steps = {e["env_steps"]: e["score"] for e in read_evals(run) if e["games"] == 4}
-    assert curve.returns == [by_steps[40], by_steps[100]]  # the 4-game evaluations count
+    uct = [e for e in read_evals(run) if e["opponent"] == "uct:2"]
+    pooled = {  # the 2-game and the 4-game evaluation of each network, weighted by games
+        steps: sum(e["score"] * e["games"] for e in uct if e["env_steps"] == steps) / 6
+        for steps in (40, 100)
+    }
+    assert curve.returns == pytest.approx([pooled[40], pooled[100]])
+    # another search budget is another curve, and the default is the agent's (2 here)
+    assert main([*command, "--num-simulations", "3"]) == 0
+    assert read_score_curve(run, "uct:2").returns == pytest.approx(curve.returns)
+    three = [e["score"] for e in read_evals(run) if e["num_simulations"] == 3]
+    assert read_score_curve(run, "uct:2", num_simulations=3).returns == three
+    assert "(3 simulations)" in read_score_curve(run, "uct:2", num_simulations=3).label
     out = run / "curve.png"
     plot = ["plot", str(run), "--opponent", "uct:2", "--opponent", "random", "-o", str(out)]
     assert main(plot) == 0
@@ -89,6 +99,8 @@ def test_eval_all_refuses_what_it_cannot_do(trained_run: Path, run_with_kept: Pa
     assert "train.keep_eval_checkpoints" in capsys.readouterr().err
     with pytest.raises(mzero.InvalidArgumentError, match="no evaluation against 'uct:9'"):
         read_score_curve(run_with_kept, "uct:9")
+    with pytest.raises(mzero.InvalidArgumentError, match="--num-simulations: expected >= 1"):
+        read_score_curve(run_with_kept, "uct:9", num_simulations=0)
     assert not (run_with_kept / "evals.jsonl").exists()  # nothing written on the way
 
 

@@ -197,6 +197,19 @@ def test_agent_is_greedy_and_deterministic(
     assert any(actions != reference for actions in noisy)
 
 
+def test_agent_searches_with_eval_simulations(cartpole_run: tuple[Path, dict[str, float]]) -> None:
+    loaded = mzero.Agent.load(cartpole_run[0])
+    observation = np.zeros(4, np.float32)
+    loaded.act(observation)
+    trained = loaded.config.search.num_simulations
+    assert loaded.last_search.visit_counts.sum() == trained
+    config = copy.deepcopy(loaded.config)
+    config.search.eval_simulations = trained + 5
+    agent = mzero.Agent(loaded.network, config, two_player=False)
+    agent.act(observation)
+    assert agent.last_search.visit_counts.sum() == trained + 5
+
+
 def test_agent_rejects_bad_input(cartpole_run: tuple[Path, dict[str, float]]) -> None:
     run_dir, _ = cartpole_run
     agent = mzero.Agent.load(run_dir)

@@ -108,7 +108,8 @@ class Agent:
 
     def act(self, observation: np.ndarray, legal_mask: np.ndarray | None = None) -> int:
         """The greedy action for ``observation`` (``obs_shape``), searching with
-        ``config.search.num_simulations``; ``legal_mask`` is bool ``[A]`` or None (all legal)."""
+        ``config.search.eval_simulations`` (else ``num_simulations``); ``legal_mask`` is
+        bool ``[A]`` or None (all legal)."""
         obs = np.asarray(observation, dtype=np.float32)
         if obs.shape != self.obs_shape:
             raise InvalidArgumentError(

@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-simulations",
         type=int,
         help="simulations per move of the agent's search (default: the run's "
-        "search.num_simulations)",
+        "search.eval_simulations, else search.num_simulations)",
     )
 
     plot = commands.add_parser(
@@ -151,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="draw the score against NAME from RUN/evals.jsonl instead (mzero eval RUN "
         "--opponent NAME --checkpoint all records it); repeat for several",
+    )
+    plot.add_argument(
+        "--num-simulations",
+        type=int,
+        default=None,
+        help="with --opponent: the evaluations of this many simulations per move "
+        "(default: the run's agent's, search.eval_simulations else search.num_simulations)",
     )
 
     play = commands.add_parser(
@@ -197,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "plot":
             from mzero.plot import plot_runs
 
-            print(plot_runs(args.run_dirs, args.out, tuple(args.opponent)))
+            print(plot_runs(args.run_dirs, args.out, tuple(args.opponent), args.num_simulations))
             return 0
         return _play(args, sys.stdin, sys.stdout)
     except MZeroError as err:
@@ -296,13 +303,14 @@ def _load_agent(args: argparse.Namespace, checkpoint: Any) -> tuple[Any, dict[st
     from mzero.agent import Agent
 
     agent = Agent.load(args.run_dir, checkpoint=checkpoint)
+    search = agent.config.search
     if args.num_simulations is not None:
-        agent.config.search.num_simulations = args.num_simulations
+        search.eval_simulations = args.num_simulations
     header = {
         "run_dir": str(args.run_dir),
         "checkpoint": str(agent.checkpoint_path),
         "env_steps": agent.env_steps,
-        "num_simulations": agent.config.search.num_simulations,
+        "num_simulations": search.eval_simulations or search.num_simulations,
     }
     return agent, header
 

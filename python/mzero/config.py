@@ -175,6 +175,11 @@ class SearchSettings:
     num_simulations: int = 50
     """Simulations per search, i.e. expanded nodes per tree."""
 
+    eval_simulations: int | None = None
+    """Simulations per move of greedy play (``explore=False``: evaluation, the
+    evaluations during training, :class:`mzero.Agent`, ``mzero play``); ``None``:
+    ``num_simulations``. Self-play and Reanalyze search with ``num_simulations``."""
+
     discount: float = 0.997
     """Discount gamma of rewards and values (1.0 for board games)."""
 
@@ -210,6 +215,7 @@ class SearchSettings:
     def validate(self) -> None:
         """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
         _check_positive("search.num_simulations", self.num_simulations)
+        _check_positive("search.eval_simulations", self.eval_simulations, optional=True)
         _check(0.0 < self.discount <= 1.0, "search.discount", "a value in (0, 1]", self.discount)
         _check(self.pb_c_init >= 0.0, "search.pb_c_init", "a value >= 0", self.pb_c_init)
         _check(self.pb_c_base > 0.0, "search.pb_c_base", "a value > 0", self.pb_c_base)
@@ -234,16 +240,20 @@ class SearchSettings:
         """The keyword arguments of :class:`mzero.SearchConfig`.
 
         ``explore=True`` (self-play) keeps the settings as they are. ``explore=False``
-        (evaluation, :class:`mzero.Agent`) turns the exploration noise off: the root
-        Dirichlet noise of PUCT (``dirichlet_fraction = 0``) and the Gumbel noise of
-        Gumbel MuZero (``gumbel_scale = 0``), so that greedy play is deterministic
-        and its action is the sequential-halving winner of the network's own logits.
+        (evaluation, :class:`mzero.Agent`) searches with ``eval_simulations`` when it
+        is set and turns the exploration noise off: the root Dirichlet noise of PUCT
+        (``dirichlet_fraction = 0``) and the Gumbel noise of Gumbel MuZero
+        (``gumbel_scale = 0``), so that greedy play is deterministic and its action is
+        the sequential-halving winner of the network's own logits.
         """
         kwargs = dataclasses.asdict(self)
+        eval_simulations = kwargs.pop("eval_simulations")
         kwargs["two_player"] = two_player
         if not explore:
             kwargs["dirichlet_fraction"] = 0.0
             kwargs["gumbel_scale"] = 0.0
+            if eval_simulations is not None:
+                kwargs["num_simulations"] = eval_simulations
         return kwargs
 
     def ignored_settings(self) -> list[str]:
@@ -1022,7 +1032,11 @@ def _connect4() -> Config:
             value_transform=False,
         ),
         search=SearchSettings(
-            num_simulations=100, discount=1.0, dirichlet_alpha=1.0, dirichlet_fraction=0.25
+            num_simulations=100,
+            eval_simulations=400,
+            discount=1.0,
+            dirichlet_alpha=1.0,
+            dirichlet_fraction=0.25,
         ),
         replay=ReplaySettings(capacity=200_000, alpha=0.0, beta=1.0),
         train=TrainConfig(

@@ -6,8 +6,11 @@ with its self-play return (``return_mean``) instead, and says so in the legend. 
 ``--opponent NAME`` (repeatable) the panels draw instead each run's score against
 that opponent (win 1, draw 0.5) from ``RUN/evals.jsonl``, which ``mzero eval RUN
 --opponent NAME --checkpoint all`` fills from the networks kept during training
-(:mod:`mzero.evals`); where one network was scored more than once, the evaluation
-with the most games counts. The wall-clock axis adds up the lives of a resumed run
+(:mod:`mzero.evals`). A curve holds the evaluations of one search budget, the
+agent's own by default (``search.eval_simulations``, else ``search.num_simulations``
+of ``RUN/config.json``; ``--num-simulations`` picks another); where one network was
+scored more than once with it, the evaluations are pooled (their scores weighted by
+games). The wall-clock axis adds up the lives of a resumed run
 (each life's ``wall_s`` starts at 0 again after a ``"resumed": true`` record), so the
 time a killed run was down is not counted. Needs matplotlib (``pip install
 mzero[plot]``).
@@ -15,6 +18,7 @@ mzero[plot]``).
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -23,7 +27,7 @@ from pathlib import Path
 from mzero.errors import InvalidArgumentError
 from mzero.evals import read_evals, read_jsonl
 
-__all__ = ["Curve", "plot_runs", "read_curve", "read_score_curve"]
+__all__ = ["Curve", "agent_simulations", "plot_runs", "read_curve", "read_score_curve"]
 
 
 @dataclass(frozen=True)
@@ -73,31 +77,53 @@ def read_curve(run_dir: str | os.PathLike[str]) -> Curve:
     return Curve(label, env_steps, minutes, returns, metric)
 
 
-def read_score_curve(run_dir: str | os.PathLike[str], opponent: str) -> Curve:
+def agent_simulations(run_dir: str | os.PathLike[str]) -> int:
+    """Simulations per move of the run's agent: ``search.eval_simulations`` of
+    ``RUN/config.json``, else its ``search.num_simulations``."""
+    from mzero.config import Config
+
+    path = Path(run_dir) / "config.json"
+    try:
+        search = Config.from_dict(json.loads(path.read_text())).search
+    except FileNotFoundError:
+        raise InvalidArgumentError(f"run: {run_dir} has no config.json") from None
+    return search.eval_simulations or search.num_simulations
+
+
+def read_score_curve(
+    run_dir: str | os.PathLike[str], opponent: str, num_simulations: int | None = None
+) -> Curve:
     """The scores of ``run_dir``'s networks against ``opponent`` (``RUN/evals.jsonl``),
-    by env steps; the minutes are those of the first metrics record at or after them."""
-    best: dict[int, dict] = {}
+    by env steps, from the evaluations with ``num_simulations`` (default: the agent's,
+    :func:`agent_simulations`), pooled per network; the minutes are those of the first
+    metrics record at or after them."""
+    if num_simulations is not None and num_simulations < 1:
+        raise InvalidArgumentError(f"--num-simulations: expected >= 1, got {num_simulations}")
+    simulations = agent_simulations(run_dir) if num_simulations is None else num_simulations
+    games: dict[int, int] = {}
+    points: dict[int, float] = {}  # sum of score * games
     for entry in read_evals(run_dir):
-        if entry.get("opponent") != opponent:
+        if entry.get("opponent") != opponent or entry.get("num_simulations") != simulations:
             continue
         steps = int(entry["env_steps"])
-        if steps not in best or entry["games"] >= best[steps]["games"]:
-            best[steps] = entry
-    if not best:
+        games[steps] = games.get(steps, 0) + int(entry["games"])
+        points[steps] = points.get(steps, 0.0) + float(entry["score"]) * int(entry["games"])
+    if not games:
         raise InvalidArgumentError(
-            f"--opponent: {run_dir} has no evaluation against {opponent!r}; make them with "
-            f"mzero eval {run_dir} --opponent {opponent} --checkpoint all"
+            f"--opponent: {run_dir} has no evaluation against {opponent!r} with "
+            f"{simulations} simulations; make them with mzero eval {run_dir} --opponent "
+            f"{opponent} --checkpoint all --num-simulations {simulations}"
         )
     records = _metrics(run_dir)
     steps_of = [float(r.get("env_steps", 0)) for r in records]
     timeline = list(zip(steps_of, _minutes(records), strict=True))
-    env_steps = sorted(best)
+    env_steps = sorted(games)
     minutes = [
         next((m for s, m in timeline if s >= steps), timeline[-1][1] if timeline else 0.0)
         for steps in env_steps
     ]
-    scores = [float(best[steps]["score"]) for steps in env_steps]
-    label = f"{Path(run_dir).name} vs {opponent}"
+    scores = [points[steps] / games[steps] for steps in env_steps]
+    label = f"{Path(run_dir).name} vs {opponent} ({simulations} simulations)"
     return Curve(label, [float(s) for s in env_steps], minutes, scores, f"score vs {opponent}")
 
 
@@ -105,10 +131,12 @@ def plot_runs(
     run_dirs: list[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     opponents: tuple[str, ...] = (),
+    num_simulations: int | None = None,
 ) -> Path:
     """Draws the runs' curves into the image ``out`` (written atomically); returns its path.
 
-    ``opponents``: draw each run's score against each of them instead of its return."""
+    ``opponents``: draw each run's score against each of them instead of its return,
+    from the evaluations with ``num_simulations`` (default: each run's agent's)."""
     try:
         import matplotlib
 
@@ -119,7 +147,9 @@ def plot_runs(
             "plot: needs matplotlib; install it with pip install 'mzero[plot]'"
         ) from err
     if opponents:
-        curves = [read_score_curve(run, name) for run in run_dirs for name in opponents]
+        curves = [
+            read_score_curve(run, name, num_simulations) for run in run_dirs for name in opponents
+        ]
     else:
         curves = [read_curve(run) for run in run_dirs]
     out = Path(out)
