@@ -1003,7 +1003,9 @@ def _connect4() -> Config:
     on one thread). The dynamics sees move c as a plane with ones on column c
     (``ConnectFourEnv.action_planes``); with seven constant one-hot planes instead
     it took 40 wins in one of 100 where the column plane took 56 (25-minute pilots).
-    PUCT with 100 simulations; outcomes in [-1, 1] are trained as raw scalars
+    PUCT with 100 simulations in self-play and 400 in greedy play
+    (``search.eval_simulations``: the agent, ``mzero eval``, the evaluations during
+    training); outcomes in [-1, 1] are trained as raw scalars
     (``value_transform=False``). Each sampled position is mirrored at random; moves
     1-10 of self-play are sampled at temperature 1, later ones greedy. One learner
     step per 8 env steps (``train_ratio`` 0.125), the value loss weighted 0.25 (as
@@ -1015,9 +1017,10 @@ def _connect4() -> Config:
     steps (a cosine over 22,000 fell behind at equal env steps). A 60-minute run
     takes 23,000 to 39,000 learner steps, as fast as the host is; the run is
     deterministic for its seed, so a faster host plays the same games further: 0.44
-    against uct:400 at 188,352 env steps, 0.58 at 314,624 (200 games each).
-    Evaluation plays 40 games against uct:100 and 40 against random every 30,000
-    env steps and keeps each evaluated network.
+    against uct:400 at 188,352 env steps and 0.58 at 314,624 with 100 simulations at
+    play (200 games each); the same networks play better with 400 (0.65 at 314,624,
+    0.70 at 299,776). Evaluation plays 40 games against uct:100 and 40 against
+    random every 30,000 env steps and keeps each evaluated network.
     """
     return Config(
         env=EnvConfig(id="connect4"),
