@@ -133,7 +133,8 @@ def test_mzero_eval_searches_with_the_simulations_it_is_given(connect4_run, monk
     real = mzero.evaluate.evaluate_against
 
     def spy(network, config, *args, **kwargs):
-        searched.append(config.search.num_simulations)
+        greedy = config.search.to_search_config(two_player=True, explore=False)
+        searched.append(greedy.num_simulations)
         return real(network, config, *args, **kwargs)
 
     monkeypatch.setattr(mzero.evaluate, "evaluate_against", spy)
