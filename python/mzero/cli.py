@@ -303,14 +303,13 @@ def _load_agent(args: argparse.Namespace, checkpoint: Any) -> tuple[Any, dict[st
     from mzero.agent import Agent
 
     agent = Agent.load(args.run_dir, checkpoint=checkpoint)
-    search = agent.config.search
     if args.num_simulations is not None:
-        search.eval_simulations = args.num_simulations
+        agent.config.search.eval_simulations = args.num_simulations
     header = {
         "run_dir": str(args.run_dir),
         "checkpoint": str(agent.checkpoint_path),
         "env_steps": agent.env_steps,
-        "num_simulations": search.eval_simulations or search.num_simulations,
+        "num_simulations": agent.config.search.greedy_simulations,
     }
     return agent, header
 

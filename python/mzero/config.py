@@ -236,6 +236,11 @@ class SearchSettings:
         _check(self.c_visit >= 0.0, "search.c_visit", "a value >= 0", self.c_visit)
         _check(self.c_scale >= 0.0, "search.c_scale", "a value >= 0", self.c_scale)
 
+    @property
+    def greedy_simulations(self) -> int:
+        """Simulations per move of greedy play: ``eval_simulations``, else ``num_simulations``."""
+        return self.eval_simulations or self.num_simulations
+
     def search_config_kwargs(self, *, two_player: bool, explore: bool) -> dict[str, Any]:
         """The keyword arguments of :class:`mzero.SearchConfig`.
 
@@ -247,13 +252,12 @@ class SearchSettings:
         the sequential-halving winner of the network's own logits.
         """
         kwargs = dataclasses.asdict(self)
-        eval_simulations = kwargs.pop("eval_simulations")
+        del kwargs["eval_simulations"]
         kwargs["two_player"] = two_player
         if not explore:
             kwargs["dirichlet_fraction"] = 0.0
             kwargs["gumbel_scale"] = 0.0
-            if eval_simulations is not None:
-                kwargs["num_simulations"] = eval_simulations
+            kwargs["num_simulations"] = self.greedy_simulations
         return kwargs
 
     def ignored_settings(self) -> list[str]:

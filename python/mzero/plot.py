@@ -18,7 +18,6 @@ mzero[plot]``).
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -81,13 +80,9 @@ def agent_simulations(run_dir: str | os.PathLike[str]) -> int:
     """Simulations per move of the run's agent: ``search.eval_simulations`` of
     ``RUN/config.json``, else its ``search.num_simulations``."""
     from mzero.config import Config
+    from mzero.rundir import RunDirectory
 
-    path = Path(run_dir) / "config.json"
-    try:
-        search = Config.from_dict(json.loads(path.read_text())).search
-    except FileNotFoundError:
-        raise InvalidArgumentError(f"run: {run_dir} has no config.json") from None
-    return search.eval_simulations or search.num_simulations
+    return Config.load(RunDirectory(run_dir).config).search.greedy_simulations
 
 
 def read_score_curve(
