@@ -348,7 +348,7 @@ class TrainConfig:
     """Game groups in flight in self-play: the B games are split into this many groups,
     each searched on its own thread, so that one group's network call overlaps the
     others' tree work and environment steps. 1 is one batched search per step. ``None``
-    picks what measured fastest on a 2-core CPU: 2 from 512 environments on, else 1."""
+    picks what measured fastest on a 2-core CPU: 2 from 256 environments on, else 1."""
 
     max_minutes: float | None = None
     """Stop after this many minutes of wall-clock time; ``None``: no time limit."""

@@ -127,15 +127,17 @@ def pipeline_groups(num_games: int, pipeline: int | None) -> list[range]:
     """The game groups of ``train.pipeline``: k contiguous, near-equal ranges of games.
 
     ``pipeline=None`` picks what measured fastest on a 2-core CPU with the cartpole
-    network (``benches/bench_selfplay.py --pipelines 1 2``): two groups from 512
-    games on (1.3x at 512, 1.5x at 1024), one below (at 64 games two groups ran at
-    0.8x: half batches pay the network's per-call overhead twice).
+    network (``benches/bench_selfplay.py --pipelines 1 2``): two groups from 256
+    games on (1.3x at 256, 1.35x at 512, 1.5x at 1024), one below (at 64 games two
+    groups ran at 0.8x to 0.95x: half batches pay the network's per-call overhead
+    twice). 128 games gained 1.12x on the host of those figures, but a slower host
+    gained only 1.04x at 256, so the threshold stays at 256.
     """
     k = pipeline if pipeline is not None else (2 if num_games >= AUTO_PIPELINE_MIN_GAMES else 1)
     return contiguous_shares(num_games, k)
 
 
-AUTO_PIPELINE_MIN_GAMES = 512
+AUTO_PIPELINE_MIN_GAMES = 256
 """``train.pipeline = None`` plays two game groups from this many games on."""
 
 
