@@ -131,7 +131,7 @@ def pipeline_groups(num_games: int, pipeline: int | None) -> list[range]:
     games on (1.3x at 256, 1.35x at 512, 1.5x at 1024), one below (at 64 games two
     groups ran at 0.8x to 0.95x: half batches pay the network's per-call overhead
     twice). 128 games gained 1.12x on the host of those figures, but a slower host
-    gained only 1.04x at 256, so the threshold stays at 256.
+    gained only 1.04x at 256, so the threshold is 256, not 128.
     """
     k = pipeline if pipeline is not None else (2 if num_games >= AUTO_PIPELINE_MIN_GAMES else 1)
     return contiguous_shares(num_games, k)
