@@ -1,4 +1,4 @@
-"""Benchmark of the learner: learner steps/s of a preset for each ``train.learner_dtype``.
+"""Benchmark of the learner: learner steps/s of a preset, eager against compiled.
 
 One learner step is what :meth:`mzero.learner.Learner.train_step` does in a run:
 sample a batch from the replay buffer, augment it by the game's symmetries (when
@@ -7,11 +7,15 @@ the AdamW step. The buffer holds uniformly random games of the preset's environm
 (the cost does not depend on the data). Torch runs on the preset's
 ``train.torch_threads`` unless ``--threads`` says otherwise.
 
-Repeats take turns between the precisions; the table shows the median steps/s and
-the median of each repeat's ratio to the first precision. JSON is written (default
+Each variant is a ``train.learner_dtype`` and a ``train.learner_step`` (``eager`` or
+``compile``); its first step, which compiles, is timed apart. Repeats take turns
+between the variants; the table shows the median steps/s and the median of each
+repeat's ratio to the first variant. JSON is written (default
 ``benches/results/learner.json``); nothing is asserted.
 
-    python benches/bench_learner.py                               # connect4, float32 vs bfloat16
+    python benches/bench_learner.py                               # connect4, eager vs compile
+    python benches/bench_learner.py --preset cartpole
+    python benches/bench_learner.py --dtypes float32 bfloat16 --learner-steps eager
     python benches/bench_learner.py --preset tictactoe --threads 1
     python benches/bench_learner.py --quick                       # few steps (smoke test)
 """
@@ -19,6 +23,7 @@ the median of each repeat's ratio to the first precision. JSON is written (defau
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -30,6 +35,7 @@ import numpy as np
 import torch
 
 import mzero
+from bench_learning import cpu_model  # benches/ is the script's folder
 from mzero.config import Config, apply_overrides, preset
 from mzero.envs.registry import make_env_from_config
 from mzero.learner import Learner
@@ -91,7 +97,10 @@ def steps_per_second(learner: Learner, steps: int) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="connect4")
-    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--dtypes", nargs="+", default=["float32"], help="train.learner_dtype")
+    parser.add_argument(
+        "--learner-steps", nargs="+", default=["eager", "compile"], help="train.learner_step"
+    )
     parser.add_argument("--threads", type=int, default=None, help="default: the preset's")
     parser.add_argument("--steps", type=int, default=20, help="timed learner steps a repeat")
     parser.add_argument("--repeats", type=int, default=5)
@@ -103,52 +112,60 @@ def main(argv: list[str] | None = None) -> None:
     base = preset(args.preset)
     threads = args.threads or base.train.torch_threads
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    learners = {
-        dtype: build_learner(
-            apply_overrides(base, {"train.learner_dtype": dtype}), 4 * base.train.batch_size
-        )
-        for dtype in args.dtypes
-    }
-    rates: dict[str, list[float]] = {dtype: [] for dtype in args.dtypes}
+    variants = [(dtype, step) for dtype in args.dtypes for step in args.learner_steps]
+    learners = {}
+    compile_s = {}
+    for dtype, step in variants:
+        torch.manual_seed(0)
+        overrides = {"train.learner_dtype": dtype, "train.learner_step": step}
+        learner = build_learner(apply_overrides(base, overrides), 4 * base.train.batch_size)
+        start = time.perf_counter()
+        learner.train_step()  # compiles, when compiling
+        compile_s[dtype, step] = time.perf_counter() - start
+        learners[dtype, step] = learner
+    rates: dict[tuple[str, str], list[float]] = {v: [] for v in variants}
     for _ in range(args.repeats):
-        for dtype, learner in learners.items():
-            rates[dtype].append(steps_per_second(learner, args.steps))
+        for variant, learner in learners.items():
+            rates[variant].append(steps_per_second(learner, args.steps))
 
-    first = args.dtypes[0]
+    first = variants[0]
     rows = []
-    for dtype in args.dtypes:
-        ratios = [r / f for r, f in zip(rates[dtype], rates[first], strict=True)]
+    for variant in variants:
+        ratios = [r / f for r, f in zip(rates[variant], rates[first], strict=True)]
         rows.append(
             {
-                "learner_dtype": dtype,
-                "steps_per_second": statistics.median(rates[dtype]),
-                "ms_per_step": 1e3 / statistics.median(rates[dtype]),
-                f"ratio_to_{first}": statistics.median(ratios),
-                "repeats": rates[dtype],
+                "learner_dtype": variant[0],
+                "learner_step": variant[1],
+                "steps_per_second": statistics.median(rates[variant]),
+                "ms_per_step": 1e3 / statistics.median(rates[variant]),
+                "ratio_to_first": statistics.median(ratios),
+                "first_step_s": compile_s[variant],
+                "repeats": rates[variant],
             }
         )
     print(
         f"{args.preset}: batch {base.train.batch_size}, K = {base.train.unroll_steps}, "
         f"{threads} torch threads, medians of {args.repeats} x {args.steps} steps"
     )
-    print(f"{'learner_dtype':>14} {'steps/s':>8} {'ms/step':>8} {'x ' + first:>10}")
+    print(f"{'variant':>18} {'steps/s':>8} {'ms/step':>8} {'x first':>8} {'1st step s':>10}")
     for row in rows:
         print(
-            f"{row['learner_dtype']:>14} {row['steps_per_second']:8.2f} "
-            f"{row['ms_per_step']:8.1f} {row[f'ratio_to_{first}']:10.2f}"
+            f"{row['learner_dtype'] + '/' + row['learner_step']:>18} "
+            f"{row['steps_per_second']:8.2f} {row['ms_per_step']:8.1f} "
+            f"{row['ratio_to_first']:8.2f} {row['first_step_s']:10.1f}"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "learner",
         "quick": args.quick,
         "preset": args.preset,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "batch_size": base.train.batch_size,
         "unroll_steps": base.train.unroll_steps,
         "torch_threads": threads,
         "steps": args.steps,
         "repeats": args.repeats,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "cpu": cpu_model()},
         "torch": torch.__version__,
         "rows": rows,
     }

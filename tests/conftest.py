@@ -31,3 +31,15 @@ def run_bench(tmp_path: Path) -> RunBench:
         return result.stdout, json.loads(out.read_text())
 
     return run
+
+
+
+@pytest.fixture(autouse=True)
+def eager_learner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Learners run eagerly in tests not marked ``compiled_learner``, whatever
+    ``train.learner_step`` says: compiling a learner step takes tens of seconds for
+    every new batch size and network, and most tests train tiny configurations of the
+    presets for a few steps. The compiled step is checked against the eager one in
+    test_learner.py and trains the presets in the learning guards (test_learning.py)."""
+    if request.node.get_closest_marker("compiled_learner") is None:
+        monkeypatch.setattr("mzero.learner.compile_loss", lambda loss, device: loss)

@@ -248,6 +248,8 @@ def test_a_killed_driver_leaves_no_process_and_a_local_run_listens_on_loopback(
         "8",
         "--train.log-interval",
         "5",
+        "--train.learner-step",
+        "eager",
     ]
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

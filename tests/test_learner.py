@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 import mzero
 from mzero.config import apply_overrides, preset
 from mzero.learner import Learner
+from mzero.networks import TrainingBatch
 
 torch.set_num_threads(1)
 
@@ -92,3 +94,101 @@ def test_learner_dtype_bfloat16_runs_the_unroll_in_bfloat16(monkeypatch) -> None
         assert all(p.dtype == torch.float32 for p in learner.network.parameters())
     assert seen == [None, torch.bfloat16]
     assert losses["bfloat16"] == pytest.approx(losses["float32"], rel=3e-2)
+
+
+def test_the_compiled_learner_step_takes_the_eager_steps_losses_and_gradients() -> None:
+    """train.learner_step = compile: same losses and gradients as eager on fixed batches
+    (float32; compiled kernels fuse and reorder sums, so equal to 1e-5 relative)."""
+    overrides = {
+        "train.batch_size": 16,
+        "train.unroll_steps": 2,
+        "network.hidden": (16,),
+        "network.latent_dim": 8,
+        "network.projection_dim": 8,
+        "train.consistency_weight": 2.0,
+    }
+    cpu = torch.device("cpu")
+    learners = {}
+    for step in ("eager", "compile"):
+        config = apply_overrides(preset("cartpole"), {**overrides, "train.learner_step": step})
+        torch.manual_seed(0)
+        learners[step] = Learner(
+            config, (4,), 2, False, cpu, _replay(config), np.random.default_rng(1)
+        )
+    eager, compiled = learners["eager"], learners["compile"]
+    for _ in range(3):  # the same batches (same rng), the networks moving together
+        sample = eager.sample()
+        assert np.array_equal(sample.observation, compiled.sample().observation)
+        batch = TrainingBatch.from_sample(sample)
+        for learner in (eager, compiled):
+            learner.optimizer.zero_grad(set_to_none=True)
+        out_eager = eager._loss_and_backward(batch)
+        out_compiled = compiled._loss_and_backward(batch)
+        for name in ("loss", "policy", "value", "reward", "consistency", "priorities"):
+            torch.testing.assert_close(
+                getattr(out_compiled, name).detach(),
+                getattr(out_eager, name).detach(),
+                rtol=1e-5,
+                atol=1e-6,
+            )
+        for (name, p), q in zip(
+            eager.network.named_parameters(), compiled.network.parameters(), strict=True
+        ):
+            assert p.grad is not None and q.grad is not None, name
+            torch.testing.assert_close(q.grad, p.grad, rtol=1e-5, atol=1e-6, msg=name)
+        for learner in (eager, compiled):
+            learner.optimizer.step()
+        assert float(out_eager.consistency) != 0.0
+    # a whole step, and a snapshot of the compiled learner resumes in eager mode
+    before = [p.detach().clone() for p in compiled.network.parameters()]
+    assert np.isfinite(compiled.train_step()["loss"]) and compiled.train_steps == 1
+    after = list(compiled.network.parameters())
+    assert any(not torch.equal(p, q) for p, q in zip(before, after, strict=True))
+    eager.load_state_dict(compiled.state_dict())
+    assert eager.train_steps == 1 and np.isfinite(eager.train_step()["loss"])
+
+
+@pytest.mark.parametrize("mode", ["l2", "decoupled"])
+def test_weight_decay_modes_take_the_papers_l2_step_or_adamws(mode: str) -> None:
+    """l2: one step equals Adam on loss + c/2 ||theta||^2 (the MuZero pseudocode's
+    weight_decay * l2_loss); decoupled: AdamW's step, theta shrunk by lr * c."""
+    c, lr = 0.05, 1e-2  # a large c, so that the two kinds differ clearly
+    config = apply_overrides(
+        preset("cartpole"),
+        {
+            "train.batch_size": 8,
+            "train.grad_clip": None,
+            "train.weight_decay": c,
+            "train.weight_decay_mode": mode,
+            "train.lr": lr,
+        },
+    )
+    cpu = torch.device("cpu")
+    torch.manual_seed(0)
+    learner = Learner(config, (4,), 2, False, cpu, _replay(config), np.random.default_rng(1))
+    reference = copy.deepcopy(learner.network)
+    sample = learner.sample()
+    learner.learn(sample)
+
+    params = list(reference.parameters())
+    loss = learner._eager_loss.__func__(_WithNetwork(learner, reference), _batch(sample)).loss
+    if mode == "l2":
+        loss = loss + c / 2 * sum((p * p).sum() for p in params)
+        optimizer = torch.optim.Adam(params, lr=lr, weight_decay=0.0)
+    else:
+        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=c)
+    loss.backward()
+    optimizer.step()
+    for p, q in zip(learner.network.parameters(), params, strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+class _WithNetwork:
+    """``learner`` with another network (to call its loss on a reference copy)."""
+
+    def __init__(self, learner: Learner, network: torch.nn.Module) -> None:
+        self.config, self.network = learner.config, network
+
+
+def _batch(sample) -> TrainingBatch:
+    return TrainingBatch.from_sample(sample)

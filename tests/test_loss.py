@@ -355,7 +355,11 @@ def test_consistency_is_the_negative_cosine_to_the_real_next_states() -> None:
                     prediction.norm() * target.norm()
                 )
     loss = muzero_loss(net, b, consistency_weight=1.0)
-    inside = b.mask[:, 1:]
+    # step k counts while o_{t+k} is real: t + k <= T, the action into it was played
+    # (mask[k - 1]); the step onto the game's last observation o_T counts, as in
+    # EfficientZero; past it o_T only stands in
+    inside = b.mask[:, :-1]
+    assert (inside.sum() > b.mask[:, 1:].sum()).item()
     expected_mean = (expected * inside).sum(1).mean()
     assert loss.consistency.item() == pytest.approx(expected_mean.item(), rel=1e-5)
     # the term adds to the loss with its weight (and importance weights)

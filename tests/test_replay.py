@@ -98,7 +98,11 @@ class Reference:
     stored: deque[int] = field(default_factory=deque)
     priority: dict[int, float] = field(default_factory=dict)
     next_index: int = 0
-    max_priority: float = 1.0
+
+    @property
+    def max_priority(self) -> float:
+        """The largest stored priority (EfficientZero), 1 when empty."""
+        return max(self.priority.values(), default=1.0)
 
     def add(self, game_id: int, game: Game) -> None:
         while sum(self.games[g].steps for g in self.stored) + game.steps > self.capacity:
@@ -106,11 +110,10 @@ class Reference:
             for i in range(self.first[old], self.first[old] + self.games[old].steps):
                 del self.priority[i]
         given = game.priorities
+        default = self.max_priority
         for t in range(game.steps):
-            p = float(given[t]) if given is not None else self.max_priority
+            p = float(given[t]) if given is not None else default
             self.priority[self.next_index + t] = p
-        if given is not None:
-            self.max_priority = max(self.max_priority, float(np.max(given)))
         self.games[game_id] = game
         self.first[game_id] = self.next_index
         self.stored.append(game_id)
@@ -395,7 +398,7 @@ def test_alpha_zero_samples_uniformly_with_unit_weights() -> None:
     assert np.all(buf.sample(256, 0).weight == 1.0)
 
 
-def test_new_games_default_to_the_largest_priority_seen() -> None:
+def test_new_games_default_to_the_largest_priority_stored() -> None:
     rng = np.random.default_rng(3)
     buf = ReplayBuffer(100, (2,), 2, alpha=0.5)
     make_game(rng, 3, (2,), 2).add_to(buf)
@@ -406,6 +409,12 @@ def test_new_games_default_to_the_largest_priority_seen() -> None:
     _, priorities = buf.priorities()
     np.testing.assert_array_equal(priorities, [9, 1, 1, 7, 0.5, 9, 9])
     assert buf.max_priority == 9.0
+    # the errors drop: new games follow them down (a running maximum would keep 9)
+    index, _ = buf.priorities()
+    buf.update_priorities(index, np.full(len(index), 0.5, np.float32))
+    make_game(rng, 2, (2,), 2).add_to(buf)
+    np.testing.assert_array_equal(buf.priorities()[1][-2:], [0.5, 0.5])
+    assert buf.max_priority == 0.5
 
 
 def test_the_same_seed_gives_the_same_batch() -> None:

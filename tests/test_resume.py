@@ -158,6 +158,7 @@ def test_kill_9_at_random_moments_and_resume(tmp_path: Path, actors: int) -> Non
     run_dir = tmp_path / "run"
     overrides = [f"--{k}={v}" for k, v in SMALL.items() if k != "train.snapshot_interval"]
     overrides += ["--train.snapshot-interval=0.2", "--train.max-env-steps=2400"]
+    overrides += ["--train.learner-step=eager"]  # no compiling in every life
     overrides += [f"--actors={actors}"] if actors else []
     rng = random.Random(0)
     process = _mzero(tmp_path / "life1.log", "cartpole", "--run-dir", str(run_dir), *overrides)

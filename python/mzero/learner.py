@@ -4,8 +4,9 @@
 appendix G): it samples unrolled batches from the replay buffer it is given (prioritised
 when ``replay.alpha > 0``), refreshes their targets with the target network when
 Reanalyze is on (:mod:`mzero.reanalyze`, written back to the buffer), minimises
-:func:`mzero.networks.muzero_loss` with AdamW, a learning-rate schedule and gradient
-clipping, and writes the new priorities back. It knows nothing of self-play,
+:func:`mzero.networks.muzero_loss` with Adam (AdamW's decoupled weight decay, or
+the papers' L2 regularisation: ``train.weight_decay_mode``), a learning-rate schedule
+and gradient clipping, and writes the new priorities back. It knows nothing of self-play,
 evaluation or the run directory, so the in-process loop (:class:`mzero.train.Trainer`)
 and a distributed one can both compose it; its whole state is :meth:`state_dict`.
 """
@@ -22,10 +23,11 @@ import torch
 
 from mzero.config import Config, TrainConfig, autocast_dtype
 from mzero.envs.registry import game_class
-from mzero.networks import MuZeroNetwork, TrainingBatch, muzero_loss
+from mzero.errors import InvalidArgumentError
+from mzero.networks import LossOutput, MuZeroNetwork, TrainingBatch, muzero_loss
 from mzero.reanalyze import Reanalysis, Reanalyzer
 
-__all__ = ["Learner", "build_network", "learning_rate_factor"]
+__all__ = ["Learner", "build_network", "compile_loss", "learning_rate_factor"]
 
 _SEED_BOUND = 2**63
 
@@ -37,6 +39,17 @@ def build_network(config: Config, obs_shape: tuple[int, ...], num_actions: int) 
     return MuZeroNetwork(
         obs_shape, num_actions, config.network, config.env.frame_stack, action_planes=planes
     )
+
+
+def compile_loss(
+    loss: Callable[[TrainingBatch], LossOutput], device: torch.device
+) -> Callable[[TrainingBatch], LossOutput]:
+    """``loss`` through torch.compile: one graph of the unroll and its losses, whose
+    backward AOTAutograd compiles too. The shapes are static (a run's batch size and K
+    never change). On the CPU Inductor's C++ wrapper calls the kernels (less Python
+    per step); other devices get Inductor's defaults."""
+    options = {"cpp_wrapper": True} if device.type == "cpu" else None
+    return torch.compile(loss, dynamic=False, options=options)
 
 
 def learning_rate_factor(train: TrainConfig) -> Callable[[int], float]:
@@ -88,9 +101,20 @@ class Learner:
         self.rng = rng
         self.symmetries = symmetries
         self.network = build_network(config, obs_shape, num_actions).to(device)
-        self.optimizer = torch.optim.AdamW(
-            self.network.parameters(), lr=train.lr, weight_decay=train.weight_decay
+        compiled = train.learner_step == "compile"
+        # l2: Adam's weight_decay adds c * theta to the gradient, the gradient of the
+        # papers' c/2 ||theta||^2 term; decoupled: AdamW
+        adam = torch.optim.Adam if train.weight_decay_mode == "l2" else torch.optim.AdamW
+        self.optimizer = adam(
+            self.network.parameters(),
+            lr=train.lr,
+            weight_decay=train.weight_decay,
+            fused=True if compiled else None,
         )
+        self._loss: Callable[[TrainingBatch], LossOutput] = self._eager_loss
+        if compiled:
+            self._loss = compile_loss(self._eager_loss, device)
+        self._compiled_once = not compiled
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, learning_rate_factor(train)
         )
@@ -145,17 +169,8 @@ class Learner:
             g = self.rng.integers(self.symmetries.size, size=train.batch_size)
             batch = self.symmetries.augment(batch, torch.from_numpy(g).to(self.device))
         self.network.train()
-        out = muzero_loss(
-            self.network,
-            batch,
-            train.value_loss_weight,
-            absorbing=train.absorbing,
-            reward_weight=train.reward_loss_weight,
-            consistency_weight=train.consistency_weight,
-            autocast_dtype=autocast_dtype(train.learner_dtype),
-        )
         self.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
+        out = self._loss_and_backward(batch)
         grad_norm = torch.nn.utils.clip_grad_norm_(
             self.network.parameters(), train.grad_clip if train.grad_clip else math.inf
         )
@@ -177,6 +192,36 @@ class Learner:
         if consistency:
             losses["loss_consistency"] = float(out.consistency)
         return losses
+
+    def _eager_loss(self, batch: TrainingBatch) -> LossOutput:
+        """:func:`muzero_loss` of ``batch`` with the config's weights."""
+        train = self.config.train
+        return muzero_loss(
+            self.network,
+            batch,
+            train.value_loss_weight,
+            absorbing=train.absorbing,
+            reward_weight=train.reward_loss_weight,
+            consistency_weight=train.consistency_weight,
+            autocast_dtype=autocast_dtype(train.learner_dtype),
+        )
+
+    def _loss_and_backward(self, batch: TrainingBatch) -> LossOutput:
+        """The loss of ``batch`` (compiled or eager) with its gradients accumulated."""
+        if self._compiled_once:
+            out = self._loss(batch)
+            out.loss.backward()
+            return out
+        try:  # the first call compiles the forward and backward graphs
+            out = self._loss(batch)
+            out.loss.backward()
+        except Exception as error:  # inductor's errors have no common base class
+            raise InvalidArgumentError(
+                "train.learner_step: 'compile' could not compile the learner step "
+                f"(torch.compile needs a working C++ compiler on the CPU): {error}"
+            ) from error
+        self._compiled_once = True
+        return out
 
     def update_target_network(self) -> None:
         """Copies the network's weights into the target network (reanalysis only)."""

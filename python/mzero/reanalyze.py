@@ -13,8 +13,9 @@ network refreshed every ``reanalyze.target_update_interval`` learner steps:
   network's value of that observation (EfficientZero: no search for the values);
 * **policies**: a fraction ``reanalyze.policy_fraction`` of the positions inside
   their game is searched again from its own observation stack, with the target
-  network, the self-play search settings and the stored legal actions, through one
-  batched ``mzero.search``; the search policies become the targets.
+  network, the self-play search settings (root noise included, as in EfficientZero)
+  and the stored legal actions, through one batched ``mzero.search``; the search
+  policies become the targets.
 
 The fresh values and policies are written back to the buffer by (game id, position)
 (:meth:`Reanalysis.write_back`), so they persist and later samples and priorities
@@ -98,6 +99,10 @@ class Reanalyzer:
             config.search,
             num_simulations=self.settings.num_simulations or config.search.num_simulations,
         )
+        # explore=True: the re-search adds the self-play root noise (PUCT: Dirichlet;
+        # Gumbel: its Gumbel noise), as EfficientZero's reanalysis does (its
+        # _prepare_policy_re prepares the roots with root_exploration_fraction and
+        # Dirichlet noises, like self-play); MuZero Reanalyze does not say otherwise
         self.search_config = search.to_search_config(two_player=two_player, explore=True)
         self._planner: Planner | None = None
 

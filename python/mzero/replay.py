@@ -224,8 +224,8 @@ class ReplayBuffer:
                 and ``bootstrap_value`` (the value of ``o_T``) bootstraps past ``T``.
             bootstrap_value: see ``terminated``.
             priorities: ``[T]`` real numbers (cast to float32), finite and > 0;
-                ``None`` gives every transition the largest priority seen so far
-                (1 at first).
+                ``None`` gives every transition the largest priority stored once
+                the oldest games made room (1 when empty), as EfficientZero does.
             legal_masks: bool ``[T, A]``: the legal actions at each position, each row
                 with at least one; a reanalysis searches only these. ``None``: every
                 action is always legal.
@@ -307,8 +307,8 @@ class ReplayBuffer:
             priorities: real numbers ``[N]`` (cast to float32), finite and > 0.
 
         Ids of transitions evicted since they were sampled are skipped; a
-        repeated id takes its last priority. The largest priority applied
-        becomes the default of new games if it exceeds the previous one.
+        repeated id takes its last priority. New games default to the largest
+        stored priority (:attr:`max_priority`), which falls when the errors do.
         """
         self._core.update_priorities(
             _as_array("index", index, "iu", np.int64, "integers"),
@@ -353,7 +353,7 @@ class ReplayBuffer:
 
     @property
     def max_priority(self) -> float:
-        """The largest priority given so far (1 before any): new games' default."""
+        """The largest stored priority (1 when empty): new games' default."""
         return self._core.max_priority
 
     @property

@@ -24,7 +24,9 @@ MuZero (Schrittwieser et al. 2020, equation 1 and the appendix pseudocode)::
   k was played; this keeps the final reward of a game);
 * optionally (``consistency_weight > 0``, EfficientZero), the negative cosine
   similarity between the projected s^k and the projected representation of the
-  real o_{t+k}, for steps inside the game, with the same 1/K gradient scale;
+  real o_{t+k}, for every k with t + k <= T (the step onto the game's last
+  observation included, as EfficientZero keeps it), with the same 1/K gradient
+  scale;
 * prioritised replay: each sample's loss is multiplied by its importance weight,
   and its new priority is ``|v^0 - z_t|`` (appendix G).
 """
@@ -229,7 +231,8 @@ def muzero_loss(
     step_scale[0] = 1.0
     consistency = torch.zeros_like(value_ce)
     if consistency_weight > 0 and num_steps > 0:
-        step_consistency = step_consistency * state_mask[:, 1:]
+        # o_{t+k} is real while t + k <= T (mask[k - 1]): the step onto o_T counts
+        step_consistency = step_consistency * state_mask[:, :-1]
         consistency = torch.cat([consistency[:, :1], step_consistency], dim=1)
     per_step = scale_gradient(
         policy_ce

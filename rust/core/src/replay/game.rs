@@ -152,7 +152,7 @@ pub struct GameView<'a> {
     pub terminated: bool,
     /// The value of `o_T` used to bootstrap a truncated game.
     pub bootstrap_value: f32,
-    /// `[T]` positive priorities, or `None` for the maximum priority seen so far.
+    /// `[T]` positive priorities, or `None` for the largest priority stored.
     pub priorities: Option<ArrayRef<'a, f32>>,
     /// `[T, A]`: the legal actions at each position (a reanalysis searches them), or
     /// `None` when every action is always legal.

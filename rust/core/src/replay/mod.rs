@@ -29,6 +29,7 @@
 //!   [`ReplayBuffer::update_policies`], so later samples use them.
 
 mod game;
+pub mod max_tree;
 mod persist;
 mod storage;
 pub mod sum_tree;
@@ -44,10 +45,11 @@ pub use storage::{ObsDtype, ObsSlice, ObsVec};
 
 use crate::error::{Error, Result};
 use game::{ensure_policies, ensure_positive, ensure_shape, shape, validate_game};
+use max_tree::MaxTree;
 use storage::{Columns, GameRows};
 use sum_tree::SumTree;
 
-/// The priority of a new game's transitions before any priority was given.
+/// The priority of a new game's transitions when none is stored.
 const INITIAL_MAX_PRIORITY: f32 = 1.0;
 
 /// Per-game bookkeeping; the transitions themselves live in the columns.
@@ -152,8 +154,9 @@ pub struct ReplayBuffer {
     next_game_id: u64,
     /// The index the next transition will get.
     next_index: u64,
-    /// The largest priority given so far; new games default to it.
-    max_priority: f32,
+    /// The raw priority of every ring slot (0 when free): new games default to the
+    /// largest stored one.
+    max_tree: MaxTree,
 }
 
 fn to_i64(x: u64) -> i64 {
@@ -173,7 +176,7 @@ impl ReplayBuffer {
             len: 0,
             next_game_id: 0,
             next_index: 0,
-            max_priority: INITIAL_MAX_PRIORITY,
+            max_tree: MaxTree::new(0),
         })
     }
 
@@ -217,15 +220,24 @@ impl ReplayBuffer {
         self.games.front().map_or(self.next_index, |g| g.first)
     }
 
-    /// The largest priority given so far (1 before any); new games default to it.
+    /// The largest priority stored (1 when empty); new games default to it.
+    ///
+    /// EfficientZero's buffer gives new transitions the maximum over the priorities it
+    /// holds, so after the errors drop a new game no longer enters with a priority
+    /// that only an evicted transition had.
     pub fn max_priority(&self) -> f32 {
-        self.max_priority
+        if self.len == 0 {
+            INITIAL_MAX_PRIORITY
+        } else {
+            self.max_tree.max()
+        }
     }
 
     /// Bytes held: every column, the sum tree, the game records and their last frames.
     pub fn nbytes(&self) -> usize {
         self.columns.as_ref().map_or(0, Columns::nbytes)
             + self.tree.as_ref().map_or(0, SumTree::nbytes)
+            + self.max_tree.nbytes()
             + self.games.capacity() * std::mem::size_of::<StoredGame>()
             + self.games.iter().map(|g| g.last_observation.nbytes()).sum::<usize>()
     }
@@ -242,7 +254,8 @@ impl ReplayBuffer {
     ///
     /// Validates everything first: on error the buffer is unchanged. Evicts the
     /// oldest whole games until the new one fits in `capacity` transitions.
-    /// Without `priorities`, every transition gets the maximum priority seen.
+    /// Without `priorities`, every transition gets the maximum priority stored once
+    /// the oldest games made room.
     pub fn add_game(&mut self, game: &GameView<'_>) -> Result<u64> {
         let steps = validate_game(&self.config, game)?;
         let game_id = self.next_game_id;
@@ -258,11 +271,14 @@ impl ReplayBuffer {
             Some(masks) => masks.data.iter().map(|&l| u8::from(l)).collect(),
             None => vec![1; game.policies.data.len()],
         };
+        while self.len + steps > capacity {
+            self.evict_oldest();
+        }
         let default_priorities;
         let priorities = match &game.priorities {
             Some(p) => p.data,
             None => {
-                default_priorities = vec![self.max_priority; steps];
+                default_priorities = vec![self.max_priority(); steps];
                 &default_priorities
             }
         };
@@ -279,9 +295,6 @@ impl ReplayBuffer {
             }
         };
 
-        while self.len + steps > capacity {
-            self.evict_oldest();
-        }
         self.config.obs_dtype = Some(dtype);
         let num_actions = self.config.num_actions;
         let columns =
@@ -298,8 +311,14 @@ impl ReplayBuffer {
                 frames,
             },
         );
+        let slots_used = usize::try_from(first + steps as u64).map_or(capacity, |n| n.min(capacity));
+        if slots_used > self.max_tree.num_leaves() {
+            self.max_tree.grow(slots_used.max(2 * self.max_tree.num_leaves()).min(capacity));
+        }
+        for (t, &p) in priorities.iter().enumerate() {
+            self.max_tree.set(columns.slot(first + t as u64), p);
+        }
         if let Some(tree) = &mut self.tree {
-            let slots_used = usize::try_from(first + steps as u64).map_or(capacity, |n| n.min(capacity));
             if slots_used > tree.num_leaves() {
                 tree.grow(slots_used.max(2 * tree.num_leaves()).min(capacity));
             }
@@ -307,7 +326,6 @@ impl ReplayBuffer {
                 tree.set(columns.slot(first + t as u64), f64::from(p).powf(self.config.alpha));
             }
         }
-        self.max_priority = priorities.iter().copied().fold(self.max_priority, f32::max);
         self.games.push_back(StoredGame {
             id: game_id,
             first,
@@ -325,9 +343,12 @@ impl ReplayBuffer {
     fn evict_oldest(&mut self) {
         let Some(game) = self.games.pop_front() else { return };
         self.len -= game.len;
-        if let (Some(tree), Some(columns)) = (&mut self.tree, &self.columns) {
-            for index in game.first..game.end() {
-                tree.set(columns.slot(index), 0.0);
+        let Some(columns) = &self.columns else { return };
+        for index in game.first..game.end() {
+            let slot = columns.slot(index);
+            self.max_tree.set(slot, 0.0);
+            if let Some(tree) = &mut self.tree {
+                tree.set(slot, 0.0);
             }
         }
     }
@@ -710,7 +731,7 @@ impl ReplayBuffer {
             if let Some(tree) = &mut self.tree {
                 tree.set(slot, f64::from(p).powf(self.config.alpha));
             }
-            self.max_priority = self.max_priority.max(p);
+            self.max_tree.set(slot, p);
         }
         Ok(())
     }

@@ -154,7 +154,7 @@ impl ReplayBuffer {
         w.u8(dtype_code(c.obs_dtype))?;
         w.u64(self.next_game_id)?;
         w.u64(self.next_index)?;
-        w.f32s(&[self.max_priority])?;
+        w.f32s(&[self.max_priority()])?;
         w.u64(self.games.len() as u64)?;
         let Some(columns) = &self.columns else { return Ok(()) };
         let frame_len = c.frame_len();
@@ -461,11 +461,12 @@ fn read_body<R: Read>(r: &mut Reader<R>) -> Result<ReplayBuffer> {
     if !consistent {
         return Err(r.corrupt("the stored games do not end at next_game_id and next_index"));
     }
-    if max_priority < buffer.max_priority {
+    // written as the largest stored priority (by earlier versions: the largest ever
+    // given), so never below one; the buffer derives it from the stored priorities
+    if max_priority < buffer.max_priority() {
         return Err(r.corrupt(format!("max_priority {max_priority} is below a stored priority")));
     }
     buffer.next_game_id = next_game_id;
     buffer.next_index = next_index;
-    buffer.max_priority = max_priority;
     Ok(buffer)
 }

@@ -418,10 +418,34 @@ fn update_priorities_validates_then_applies() {
     let (ids, p) = buffer.priorities();
     assert_eq!(ids, (6..13).collect::<Vec<i64>>());
     assert_eq!(p, vec![1.0, 4.0, 1.0, 1.0, 1.0, 1.0, 0.5]);
-    assert_eq!(buffer.max_priority(), 5.0);
-    // A new game defaults to the maximum priority seen.
+    // The largest stored priority, not the 5.0 that index 7 held for a moment.
+    assert_eq!(buffer.max_priority(), 4.0);
+    // A new game defaults to the maximum priority stored.
     buffer.add_game(&make_game(2, &[1], 2, 3).view()).unwrap();
-    assert_eq!(buffer.priorities().1[buffer.len() - 2..], [5.0, 5.0]);
+    assert_eq!(buffer.priorities().1[buffer.len() - 2..], [4.0, 4.0]);
+    // Once the errors drop, so does a new game's priority (EfficientZero).
+    let (ids, p) = buffer.priorities();
+    let lower: Vec<f32> = p.iter().map(|_| 0.25).collect();
+    buffer.update_priorities(&ArrayRef::vector(&ids), &ArrayRef::vector(&lower)).unwrap();
+    assert_eq!(buffer.max_priority(), 0.25);
+    buffer.add_game(&make_game(2, &[1], 2, 3).view()).unwrap();
+    assert_eq!(buffer.priorities().1[buffer.len() - 2..], [0.25, 0.25]);
+}
+
+#[test]
+fn the_max_priority_leaves_with_the_game_that_held_it() {
+    let mut buffer = ReplayBuffer::new(ReplayConfig { alpha: 0.5, ..config(6, &[1], 2) }).unwrap();
+    let mut first = make_game(3, &[1], 2, 1);
+    first.priorities = Some(vec![1.0, 8.0, 1.0]);
+    buffer.add_game(&first.view()).unwrap();
+    let mut second = make_game(3, &[1], 2, 2);
+    second.priorities = Some(vec![2.0, 3.0, 2.0]);
+    buffer.add_game(&second.view()).unwrap();
+    assert_eq!(buffer.max_priority(), 8.0);
+    // a third game evicts the first before it takes the largest stored priority
+    buffer.add_game(&make_game(3, &[1], 2, 3).view()).unwrap();
+    assert_eq!(buffer.priorities().1, vec![2.0, 3.0, 2.0, 3.0, 3.0, 3.0]);
+    assert_eq!(buffer.max_priority(), 3.0);
 }
 
 #[test]
