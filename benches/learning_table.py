@@ -69,7 +69,9 @@ def render(report: dict[str, Any]) -> str:
         if not two_player:
             result += f" ({row['min']:g})"
         first = row["first_at_target"]
-        reached = "not reached" if first is None else f"{first['env_steps']:,}, {first['minutes']:.1f}"
+        reached = (
+            "not reached" if first is None else f"{first['env_steps']:,}, {first['minutes']:.1f}"
+        )
         lines.append(
             f"| {row['seed']} | {result} | {reached} | {row['env_steps']:,} | "
             f"{row['train_steps']:,} | {row['wall_s'] / 60:.1f} |"

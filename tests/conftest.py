@@ -33,7 +33,6 @@ def run_bench(tmp_path: Path) -> RunBench:
     return run
 
 
-
 @pytest.fixture(autouse=True)
 def eager_learner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Learners run eagerly in tests not marked ``compiled_learner``, whatever

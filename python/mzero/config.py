@@ -919,7 +919,7 @@ def _cartpole() -> Config:
             lr=3e-3,
             weight_decay=1e-4,
             grad_clip=5.0,
-            train_ratio=0.25,
+            train_ratio=0.5,
             min_replay=1000,
             temperatures=(1.0, 0.5, 0.25),
             temperature_milestones=(5_000, 10_000),
