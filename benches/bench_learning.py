@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.parallel < 1:
         parser.error(f"--parallel: expected >= 1, got {args.parallel}")
     started = datetime.datetime.now(datetime.timezone.utc)
+    commit = git_commit()  # now: the runs import the code as it is when they start
     args.runs = args.runs / started.strftime("%Y%m%dT%H%M%S")
     args.runs.mkdir(parents=True, exist_ok=True)
     seeds = range(args.seeds[0], args.seeds[1] + 1)
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         "benchmark": "learning",
         "preset": args.preset,
         "date": started.isoformat(timespec="seconds"),
-        "commit": git_commit(),
+        "commit": commit,
         "host": {
             "cpu": cpu_model(),
             "cpus": os.cpu_count(),

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from mzero.learner import compile_loss as real_compile_loss
 
 BENCHES = Path(__file__).resolve().parents[1] / "benches"
 """The repository's benchmark scripts."""
@@ -33,12 +35,21 @@ def run_bench(tmp_path: Path) -> RunBench:
     return run
 
 
+@pytest.fixture(autouse=True, scope="session")
+def eager_learner() -> Iterator[None]:
+    """Learners run eagerly in tests, whatever ``train.learner_step`` says (module and
+    session fixtures included), except in tests marked ``compiled_learner``: compiling
+    a learner step takes tens of seconds for every new batch size and network, and
+    most tests train tiny configurations of the presets for a few steps. The compiled
+    step is checked against the eager one in test_learner.py and trains the presets
+    in the learning guards (test_learning.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("mzero.learner.compile_loss", lambda loss, device: loss)
+        yield
+
+
 @pytest.fixture(autouse=True)
-def eager_learner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Learners run eagerly in tests not marked ``compiled_learner``, whatever
-    ``train.learner_step`` says: compiling a learner step takes tens of seconds for
-    every new batch size and network, and most tests train tiny configurations of the
-    presets for a few steps. The compiled step is checked against the eager one in
-    test_learner.py and trains the presets in the learning guards (test_learning.py)."""
-    if request.node.get_closest_marker("compiled_learner") is None:
-        monkeypatch.setattr("mzero.learner.compile_loss", lambda loss, device: loss)
+def compiled_learner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests marked ``compiled_learner`` compile as ``train.learner_step`` says."""
+    if request.node.get_closest_marker("compiled_learner") is not None:
+        monkeypatch.setattr("mzero.learner.compile_loss", real_compile_loss)

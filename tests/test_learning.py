@@ -1,24 +1,24 @@
 """End-to-end learning.
 
-In every run of the test suite (and so in CI):
+In every run of the test suite (and so in CI), each preset as shipped (its learner
+compiled where the preset says so):
 
+* the ``cartpole`` preset, cut at 15,000 environment steps (its floor: the first
+  evaluation at 475 or more comes within 15,000 env steps, median over seeds 0-4,
+  ``benches/results/learning/``), must leave an agent whose best-evaluated checkpoint
+  plays 20 fresh greedy episodes with a mean of at least 475;
 * the ``cartpole-efficient`` preset, cut at 5,000 environment steps as the README's
-  sample-efficiency floor, must leave an agent that balances: ``mzero.Agent.load``
-  takes the best-evaluated checkpoint, whose network and search config play 20
-  fresh greedy episodes, and their mean must reach 450 (the README's floor is 475;
-  see the test for why the guard is lower);
+  sample-efficiency floor, must leave an agent that balances: the mean of 20 fresh
+  greedy episodes must reach 450 (the README's floor is 475; see the test for why
+  the guard is lower);
 * the preset TicTacToe run, cut to 45,000 environment steps (about 12 minutes on
   the 2-core machine), must leave an agent that loses no game on any line a perfect
   opponent can play, from either side, and wins most games against a random player
   (at 30,000 steps seed 0's best checkpoint was perfect in one run and lost a line
   in another).
 
-Both runs stop on environment steps only, so they do not depend on the machine's
+The runs stop on environment steps only, so they do not depend on the machine's
 speed.
-
-Slow (deselected by default; run with ``pytest -m slow``): the preset CartPole run,
-cut to 30,000 environment steps (about 3 minutes), must leave an agent that
-balances, as above.
 """
 
 from __future__ import annotations
@@ -46,21 +46,22 @@ def trained_cartpole_returns(name: str, env_steps: int, run_dir: Path) -> list[f
     return evaluate_returns(agent.network, agent.config, 20, seed=10_000)
 
 
+@pytest.mark.compiled_learner
+def test_cartpole_preset_balances_within_15000_env_steps(tmp_path: Path) -> None:
+    returns = trained_cartpole_returns("cartpole", 15_000, tmp_path)
+    # the preset's claim: an evaluation at 475 or more within 15,000 env steps (median
+    # of seeds 0-4); seed 0 evaluated at 500 at 15,000 when measured
+    assert np.mean(returns) >= 475, returns
+
+
+@pytest.mark.compiled_learner
 def test_cartpole_efficient_balances_after_5000_env_steps(tmp_path: Path) -> None:
     returns = trained_cartpole_returns("cartpole-efficient", 5_000, tmp_path)
-    # A random policy averages about 22; the README's floor is 475 (seeds 0-2). This
-    # exact run gave 500.0 in earlier sessions and 467.9 on 2026-12-03 (19 episodes
-    # of 500, one of 166) with the same code, commit 2ed9297 included: the host's
-    # float kernels round differently. 450 keeps the guard close to the claim while
-    # the regressions seen so far (128 to 400) still fail it.
+    # A random policy averages about 22; the README's floor is 475 (8 of 10 seeds).
+    # The same seed-0 run gave 500.0 on one host and 467.9 on another with the same
+    # code (the float kernels round differently): 450 keeps the guard close to the
+    # claim while the regressions seen so far (128 to 400) still fail it.
     assert np.mean(returns) >= 450, returns
-
-
-@pytest.mark.slow
-def test_cartpole_preset_learns_to_balance(tmp_path: Path) -> None:
-    returns = trained_cartpole_returns("cartpole", 30_000, tmp_path)
-    # the 10-minute bar is 475
-    assert np.mean(returns) >= 475, returns
 
 
 def test_tictactoe_preset_learns_to_never_lose(tmp_path: Path) -> None:

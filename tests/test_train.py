@@ -46,7 +46,9 @@ def small(name: str, **overrides: object) -> Config:
 @pytest.fixture(scope="module")
 def cartpole_trainer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Trainer, dict[str, float]]:
     run_dir = tmp_path_factory.mktemp("cartpole")
-    config = small("cartpole", **{"train.max_env_steps": 600, "train.eval_interval": 400})
+    # acting as the run trained (traced), not compiled: a compile per agent made
+    overrides = {"train.max_env_steps": 600, "train.eval_interval": 400}
+    config = small("cartpole", **overrides, **{"network.act_inference": None})
     trainer = Trainer(config, run_dir, progress=False)
     return trainer, trainer.run()
 
@@ -195,6 +197,20 @@ def test_agent_is_greedy_and_deterministic(
     # the check can fail: with the noise on, the seeds do change actions on these positions
     noisy = [_greedy_actions(agent(seed, explore=True), observations) for seed in range(4)]
     assert any(actions != reference for actions in noisy)
+
+
+def test_agent_acts_with_act_inference(cartpole_run: tuple[Path, dict[str, float]]) -> None:
+    loaded = mzero.Agent.load(cartpole_run[0])
+    assert loaded.config.network.act_inference is None
+    assert loaded.network.inference == loaded.config.network.inference == "trace"
+    observations = np.random.default_rng(1).normal(size=(8, 4)).astype(np.float32)
+    reference = _greedy_actions(loaded, observations)
+    config = copy.deepcopy(loaded.config)
+    config.network.act_inference = "eager"
+    network = copy.deepcopy(loaded.network)
+    agent = mzero.Agent(network, config, two_player=False)
+    assert agent.network.inference == "eager"
+    assert _greedy_actions(agent, observations) == reference  # the same numbers
 
 
 def test_agent_searches_with_eval_simulations(cartpole_run: tuple[Path, dict[str, float]]) -> None:

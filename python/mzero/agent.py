@@ -25,7 +25,9 @@ class Agent:
     The search config is built with ``explore=False``: no root Dirichlet noise (PUCT)
     and ``gumbel_scale = 0`` (Gumbel MuZero), so the action does not depend on ``seed``.
 
-    Observations are those of the environment, ``float32 obs_shape``; with
+    The network runs as ``config.network.act_inference`` says (else as
+    ``network.inference``). Observations are those of the environment, ``float32
+    obs_shape``; with
     ``env.frame_stack > 1`` the agent stacks the frames it has seen since :meth:`reset`.
     """
 
@@ -46,6 +48,9 @@ class Agent:
         """Env steps of training when the checkpoint was written (None when unknown)."""
         self.obs_shape = tuple(network.obs_shape)
         self.num_actions = int(network.num_actions)
+        if config.network.act_inference is not None:
+            # one game per call: how acting runs the network (before its planner is built)
+            self.network.inference = config.network.act_inference
         search_config = config.search.to_search_config(two_player=two_player, explore=False)
         self.planner = Planner(network, search_config, max_games=1)
         self.rng = np.random.default_rng(seed)

@@ -139,6 +139,12 @@ class NetworkConfig:
     than ``trace`` with ``train.pipeline = 2`` there). ``eager``: plain module calls.
     All three compute the same numbers."""
 
+    act_inference: Literal["trace", "compile", "eager"] | None = None
+    """How single-game acting runs the network (:class:`mzero.Agent`: ``Agent.act``,
+    ``mzero play``): one game per call, so the per-call overhead is the whole cost of
+    a move, and ``compile`` cuts it most (``benches/bench_agent.py``). ``None``: as
+    ``inference``."""
+
     inference_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     """Precision of planning's network calls: ``bfloat16`` or ``float16`` run them under
     torch.autocast (eagerly, whatever ``inference`` says); latents are kept in float32.
@@ -894,18 +900,23 @@ class Config:
 
 
 def _cartpole() -> Config:
-    """CartPole-v1: small MLPs, 50 simulations, 16 environments.
+    """CartPole-v1, the main job: small MLPs, PUCT with 50 simulations, 16 environments.
 
-    Evaluations play 50 greedy episodes (one search batch, about 1.3x the time of 20):
-    ``best.pt`` keeps the latest evaluation at the best mean, and with 20 episodes a
-    network that fails from a few start states often scored 500 by luck and was kept
-    (Gumbel with 8 simulations, seed 0: kept at 500, 471.9 on 50 fresh episodes,
-    while six earlier networks scored 500 on every fresh episode).
+    One learner step per 2 env steps, the learner compiled (``train.learner_step``)
+    and single-game acting too (``network.act_inference``). Evaluations play 50 greedy
+    episodes every 5,000 env steps, so that ``best.pt`` is rarely a network that scored
+    500 by luck on a few start states. Results over seeds: README, "The cartpole
+    preset" (``benches/results/learning/``).
     """
     return Config(
         env=EnvConfig(id="CartPole-v1"),
         network=NetworkConfig(
-            kind="mlp", latent_dim=64, hidden=(64,), value_support=25, reward_support=5
+            kind="mlp",
+            latent_dim=64,
+            hidden=(64,),
+            value_support=25,
+            reward_support=5,
+            act_inference="compile",
         ),
         search=SearchSettings(
             num_simulations=50, discount=0.997, dirichlet_alpha=0.25, dirichlet_fraction=0.25

@@ -1,0 +1,103 @@
+"""benches/bench_learning.py (a preset over seeds) and benches/learning_table.py (the
+README's learning tables, generated from its JSON)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import BENCHES
+
+sys.path.insert(0, str(BENCHES))
+import learning_table
+
+README = BENCHES.parent / "README.md"
+
+
+def test_two_seeds_are_trained_scored_and_summarised(tmp_path: Path) -> None:
+    tiny = ["--train.num-envs", "8", "--train.min-replay", "100", "--train.batch-size", "16"]
+    tiny += ["--search.num-simulations", "4", "--train.eval-interval", "200"]
+    tiny += ["--train.eval-episodes", "2", "--train.learner-step", "eager"]
+    tiny += ["--network.act-inference", "none"]  # mzero eval: no compiling either
+    args = ["cartpole", "--seeds", "3", "4", "--env-steps", "400", "--episodes", "3"]
+    args += ["--target", "0", "--pass-score", "1e9", "--runs", str(tmp_path / "runs")]
+    out = tmp_path / "learning.json"
+    command = [sys.executable, str(BENCHES / "bench_learning.py"), *args, "--out", str(out)]
+    done = subprocess.run([*command, "--", *tiny], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    stdout, report = done.stdout, json.loads(out.read_text())
+    assert report["benchmark"] == "learning" and report["preset"] == "cartpole"
+    assert report["stop"] == {"minutes": None, "env_steps": 400} and report["overrides"] == tiny
+    assert report["host"]["cpus"] >= 1 and report["host"]["cpu"]
+    rows = report["rows"]
+    assert [row["seed"] for row in rows] == [3, 4]
+    for row in rows:
+        assert row["env_steps"] >= 400 and row["train_steps"] > 0
+        assert row["eval"]["episodes"] == 3 and row["score"] == row["eval"]["return_mean"]
+        assert row["min"] <= row["score"] and not row["passed"]  # nobody scores 1e9
+        # the first evaluation in training (at 200 env steps) reaches a target of 0
+        lines = Path(row["run_dir"], "metrics.jsonl").read_text().splitlines()
+        metrics = [json.loads(line) for line in lines]
+        first = next(m for m in metrics if "eval_return_mean" in m)
+        assert row["first_at_target"]["env_steps"] == first["env_steps"]
+    summary = report["summary"]
+    scores = sorted(row["score"] for row in rows)
+    assert summary["score_median"] == pytest.approx(sum(scores) / 2)
+    assert summary["score_worst"] == scores[0]
+    assert (summary["seeds"], summary["passed"], summary["reached_target"]) == (2, 0, 2)
+    assert "0/2 seeds" in stdout
+
+
+def _report() -> dict:
+    row = {"seed": 0, "score": 500.0, "min": 480.0, "env_steps": 9000, "train_steps": 4000}
+    row |= {"wall_s": 600.0, "first_at_target": {"env_steps": 5000, "minutes": 1.25}}
+    missed = row | {"seed": 1, "score": 300.0, "min": 20.0, "first_at_target": None}
+    summary = {"target": 475.0, "pass_score": 495.0, "passed": 1, "seeds": 2}
+    summary |= {"score_median": 400.0, "score_worst": 300.0}
+    summary |= {"first_at_target_env_steps_median": 7000}
+    return {
+        "preset": "cartpole",
+        "stop": {"minutes": 10.0, "env_steps": None},
+        "overrides": ["--train.lr", "0.001"],
+        "eval": {"episodes": 20, "seed": 12345},
+        "rows": [row, missed],
+        "summary": summary,
+        "host": {"cpus": 2, "cpu": "Some CPU"},
+        "parallel": 2,
+        "date": "2026-12-07T06:00:00+00:00",
+        "commit": "0123456789abcdef",
+    }
+
+
+def test_a_table_shows_every_seed_and_the_command_that_measured_it() -> None:
+    table = learning_table.render(_report())
+    assert table.startswith(
+        "`python benches/bench_learning.py cartpole --seeds 0 1 --minutes 10 --target 475 "
+        "--pass-score 495 -- --train.lr 0.001`"
+    )
+    assert "| 0 | 500.00 (480) | 5,000, 1.2 | 9,000 | 4,000 | 10.0 |" in table
+    assert "| 1 | 300.00 (20) | not reached |" in table
+    assert "1 of 2 seeds >= 495; median 400.00, worst 300.00" in table
+    assert "commit 0123456789ab." in table
+
+
+def test_a_table_typed_over_by_hand_is_found_and_regenerated(tmp_path: Path) -> None:
+    (tmp_path / "report.json").write_text(json.dumps(_report()))
+    page = tmp_path / "page.md"
+    marker = f"<!-- learning-table: {tmp_path / 'report.json'} -->"
+    page.write_text(f"# results\n\n{marker}\nold numbers\n<!-- /learning-table -->\nafter\n")
+    assert learning_table.main(["--check", str(page)]) == 1
+    assert learning_table.main(["--write", str(page)]) == 0
+    assert learning_table.main(["--check", str(page)]) == 0
+    text = page.read_text()
+    assert "old numbers" not in text and "| 1 | 300.00 (20) |" in text
+    assert text.endswith("<!-- /learning-table -->\nafter\n")
+
+
+def test_the_readme_learning_tables_are_generated_from_their_json() -> None:
+    assert learning_table.BLOCK.search(README.read_text()), "README has no learning table"
+    assert learning_table.main(["--check", str(README)]) == 0
