@@ -96,6 +96,7 @@ def test_learner_dtype_bfloat16_runs_the_unroll_in_bfloat16(monkeypatch) -> None
     assert losses["bfloat16"] == pytest.approx(losses["float32"], rel=3e-2)
 
 
+@pytest.mark.compiled_learner
 def test_the_compiled_learner_step_takes_the_eager_steps_losses_and_gradients() -> None:
     """train.learner_step = compile: same losses and gradients as eager on fixed batches
     (float32; compiled kernels fuse and reorder sums, so equal to 1e-5 relative)."""
@@ -116,6 +117,7 @@ def test_the_compiled_learner_step_takes_the_eager_steps_losses_and_gradients() 
             config, (4,), 2, False, cpu, _replay(config), np.random.default_rng(1)
         )
     eager, compiled = learners["eager"], learners["compile"]
+    assert eager._loss == eager._eager_loss and compiled._loss != compiled._eager_loss
     for _ in range(3):  # the same batches (same rng), the networks moving together
         sample = eager.sample()
         assert np.array_equal(sample.observation, compiled.sample().observation)
@@ -192,3 +194,25 @@ class _WithNetwork:
 
 def _batch(sample) -> TrainingBatch:
     return TrainingBatch.from_sample(sample)
+
+
+def test_a_learner_step_that_cannot_compile_says_which_setting(monkeypatch) -> None:
+    from mzero import learner as learner_module
+
+    def no_compiler(loss, device):
+        def compiled(batch):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+
+        return compiled
+
+    monkeypatch.setattr(learner_module, "compile_loss", no_compiler)
+    config = apply_overrides(
+        preset("cartpole"), {"train.batch_size": 8, "train.learner_step": "compile"}
+    )
+    cpu = torch.device("cpu")
+    learner = Learner(config, (4,), 2, False, cpu, _replay(config), np.random.default_rng(1))
+    before = [p.detach().clone() for p in learner.network.parameters()]
+    with pytest.raises(mzero.InvalidArgumentError, match=r"train\.learner_step.*C\+\+ compiler"):
+        learner.train_step()
+    assert learner.train_steps == 0
+    assert all(torch.equal(p, q) for p, q in zip(before, learner.network.parameters(), strict=True))

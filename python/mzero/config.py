@@ -902,7 +902,7 @@ class Config:
 def _cartpole() -> Config:
     """CartPole-v1, the main job: small MLPs, PUCT with 50 simulations, 16 environments.
 
-    One learner step per 2 env steps, the learner compiled (``train.learner_step``)
+    One learner step per 4 env steps, the learner compiled (``train.learner_step``)
     and single-game acting too (``network.act_inference``). Evaluations play 50 greedy
     episodes every 5,000 env steps, so that ``best.pt`` is rarely a network that scored
     500 by luck on a few start states. Results over seeds: README, "The cartpole
@@ -930,7 +930,7 @@ def _cartpole() -> Config:
             lr=3e-3,
             weight_decay=1e-4,
             grad_clip=5.0,
-            train_ratio=0.5,
+            train_ratio=0.25,
             min_replay=1000,
             temperatures=(1.0, 0.5, 0.25),
             temperature_milestones=(5_000, 10_000),
