@@ -1,11 +1,12 @@
-"""Single-game acting: milliseconds per ``mzero.Agent.act`` move, per ``network.inference``.
+"""Single-game acting: milliseconds per ``mzero.Agent.act`` move, per ``network.act_inference``.
 
 One move of a greedy agent (B = 1) is a root inference and one recurrent network call
 per simulation, each paying the per-call overhead that batching hides in self-play;
 every evaluation episode and ``mzero play`` move pays it. This times ``Agent.act`` on
 CartPole observations from real episodes with the preset's network (its weights do
-not change the cost) and search budget, for each inference mode, the modes taking
-turns within each repeat. The first move, which traces or compiles, is timed apart.
+not change the cost) and search budget, for each ``network.act_inference`` mode, the
+modes taking turns within each repeat. The first move, which traces or compiles, is
+timed apart.
 Medians over repeats; prints a table, saves JSON; nothing is asserted.
 
     python benches/bench_agent.py                          # cartpole, trace / compile / eager
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     agents: dict[str, Agent] = {}
     first_move_s: dict[str, float] = {}
     for mode in args.modes:
-        config = apply_overrides(base, {"network.inference": mode})
+        config = apply_overrides(base, {"network.act_inference": mode})
         torch.manual_seed(0)
         network = build_network(config, obs[0].shape, 2)
         agents[mode] = Agent(network, config, two_player=False)
