@@ -77,12 +77,13 @@ def render(report: dict[str, Any]) -> str:
             f"{row['train_steps']:,} | {row['wall_s'] / 60:.1f} |"
         )
     host = report["host"]
+    first_median = summary["first_at_target_env_steps_median"]
     commit = (report["commit"] or "unknown")[:12]
     lines += [
         "",
         f"{summary['passed']} of {summary['seeds']} seeds >= {summary['pass_score']:g}; "
         f"median {summary['score_median']:.2f}, worst {summary['score_worst']:.2f}; first "
-        f"evaluation >= {summary['target']:g} at {summary['first_at_target_env_steps_median']:,} "
+        f"evaluation >= {summary['target']:g} at {first_median:,.0f} "
         f"env steps (median; a seed that never reached it counts its whole run). "
         f"{report['parallel']} runs at a time on {host['cpus']} cores ({host['cpu']}), "
         f"{report['date'][:10]}, commit {commit}.",
