@@ -105,12 +105,13 @@ class Learner:
         # l2: Adam's weight_decay adds c * theta to the gradient, the gradient of the
         # papers' c/2 ||theta||^2 term; decoupled: AdamW
         adam = torch.optim.Adam if train.weight_decay_mode == "l2" else torch.optim.AdamW
-        self.optimizer = adam(
-            self.network.parameters(),
-            lr=train.lr,
-            weight_decay=train.weight_decay,
-            fused=True if compiled else None,
-        )
+        params = list(self.network.parameters())
+        try:  # one fused kernel for the whole update where this torch has one
+            self.optimizer = adam(
+                params, lr=train.lr, weight_decay=train.weight_decay, fused=compiled or None
+            )
+        except RuntimeError:  # torch < 2.4 fuses on CUDA only
+            self.optimizer = adam(params, lr=train.lr, weight_decay=train.weight_decay)
         self._loss: Callable[[TrainingBatch], LossOutput] = self._eager_loss
         if compiled:
             self._loss = compile_loss(self._eager_loss, device)
