@@ -499,9 +499,10 @@ class TrainConfig:
     learner_step: Literal["eager", "compile"] = "eager"
     """How the learner step runs. ``compile``: the K-step unroll and its losses (forward
     and backward, through AOTAutograd) are one torch.compile graph (Inductor, on the
-    CPU with its C++ wrapper), and AdamW is fused: a few
-    fused kernels instead of hundreds of small ops, about 2x the learner steps/s of
-    ``eager`` for the ``cartpole`` MLP on a 2-core CPU (``benches/bench_learner.py``).
+    CPU with its C++ wrapper), and the Adam update is fused: a few fused kernels
+    instead of hundreds of small ops, about 2x the learner steps/s of ``eager`` for
+    the ``cartpole`` MLP on a 2-core CPU, little for the ``connect4`` ResNet
+    (``benches/bench_learner.py``).
     The price: compiling on the first step (tens of seconds on a cold machine, a few
     seconds once Inductor's cache under the temp folder holds the graph) and a C++
     compiler (an error names this setting without one). ``eager``: plain PyTorch.
