@@ -39,26 +39,33 @@ def parse_mode(mode: str) -> tuple[int, int]:
     return int(actors), int(workers or 0)
 
 
-def run_mode(name: str, mode: str, seconds: float, seed: int) -> dict[str, float]:
+def run_mode(
+    name: str, mode: str, seconds: float, seed: int, learner_step: str | None = None
+) -> dict[str, float]:
     """One timed run; rates between the first learning line and the last line."""
     actors, workers = parse_mode(mode)
-    config = apply_overrides(
-        preset(name),
-        {
-            "train.seed": seed,
-            "train.max_minutes": seconds / 60,
-            "train.max_env_steps": None,
-            "train.eval_interval": 0,
-            "actors.num_actors": actors,
-            "actors.reanalyze_workers": workers,
-        },
-    )
+    overrides: dict[str, Any] = {
+        "train.seed": seed,
+        "train.max_minutes": seconds / 60,
+        "train.max_env_steps": None,
+        "train.eval_interval": 0,
+        "actors.num_actors": actors,
+        "actors.reanalyze_workers": workers,
+    }
+    if learner_step is not None:
+        overrides["train.learner_step"] = learner_step
+    config = apply_overrides(preset(name), overrides)
     with tempfile.TemporaryDirectory() as tmp:
         train(config, Path(tmp) / "run", progress=False)
         lines = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").open()]
     learning = [line for line in lines if line["train_steps"] > 0]
     first, last = learning[0], lines[-1]
     wall = last["wall_s"] - first["wall_s"]
+    if wall <= 0:
+        raise SystemExit(
+            f"--seconds: {seconds:g} s left no metrics line after the first learner steps "
+            "(a compiled learner spends its first seconds compiling); run longer"
+        )
     return {
         "env_steps_per_s": (last["env_steps"] - first["env_steps"]) / wall,
         "train_steps_per_s": (last["train_steps"] - first["train_steps"]) / wall,
@@ -75,6 +82,9 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=60.0, help="wall time per run")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--learner-step", choices=["eager", "compile"], help="default: the preset's"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
 
@@ -83,7 +93,7 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in args.actors}
     for repeat in range(args.repeats):
         for mode in args.actors:
-            runs[mode].append(run_mode(args.preset, mode, args.seconds, seed=repeat))
+            runs[mode].append(run_mode(args.preset, mode, args.seconds, repeat, args.learner_step))
     rows: list[dict[str, Any]] = []
     for mode, results in runs.items():
         actors, workers = parse_mode(mode)
