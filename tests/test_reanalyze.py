@@ -16,6 +16,7 @@ from mzero.envs import make_env
 from mzero.planner import Planner
 from mzero.reanalyze import Reanalyzer
 from mzero.train import Trainer, build_network, load_checkpoint
+from test_selfplay import cut_like_selfplay
 
 torch.set_num_threads(1)
 
@@ -118,6 +119,66 @@ def test_written_back_values_give_the_same_targets_later() -> None:
     again = buf.sample(64, 3)
     np.testing.assert_allclose(again.target_value, out.target_value, atol=1e-5)
     assert len(out.value) == int((sample.bootstrap_position >= 0).sum())
+
+
+def test_a_segmented_game_reanalyses_to_the_whole_games_values() -> None:
+    """Segments of 2 positions carry td_steps + K = 7 moves: every fresh value target of
+    a sampled position is the one the whole game gets (DESIGN.md, "Segments")."""
+    cfg = config(**{"reanalyze.value": True})
+    net, rng, env = network(cfg), np.random.default_rng(4), make_env("tictactoe")
+    kwargs = dict(
+        capacity=1000,
+        obs_shape=env.obs_shape,
+        num_actions=env.num_actions,
+        unroll_steps=cfg.train.unroll_steps,
+        td_steps=cfg.train.td_steps,
+        discount=cfg.search.discount,
+        two_player=True,
+    )
+    reference, segmented = mzero.ReplayBuffer(**kwargs), mzero.ReplayBuffer(**kwargs)
+    offsets = {}
+    for game in range(3):
+        obs, mask = env.reset(seed=game)
+        observations, actions, rewards, masks = [obs], [], [], []
+        ended = False
+        while not ended:
+            actions.append(int(rng.choice(np.flatnonzero(mask))))
+            masks.append(mask)
+            step = env.step(actions[-1])
+            rewards.append(step.reward)
+            observations.append(step.observation)
+            mask, ended = step.legal_mask, step.terminated or step.truncated
+        legal = np.stack(masks)
+        whole = {
+            "observations": np.stack(observations).astype(np.float32),
+            "actions": np.array(actions, np.int64),
+            "rewards": np.array(rewards, np.float32),
+            "root_values": rng.uniform(-1, 1, len(actions)).astype(np.float32),
+            "policies": (legal / legal.sum(1, keepdims=True)).astype(np.float32),
+            "terminated": True,
+            "bootstrap_value": 0.0,
+            "legal_masks": legal,
+        }
+        first = len(reference)
+        reference.add_game(**whole)
+        carry = cfg.train.td_steps + cfg.train.unroll_steps
+        for offset, piece in cut_like_selfplay(whole, 2, carry, 0):
+            offsets[segmented.add_game(**piece)] = first + offset
+    assert segmented.positions == len(reference)
+    reanalyzer = Reanalyzer(net, cfg, two_player=True)
+    targets = []
+    for buf, game_offset in ((reference, None), (segmented, offsets)):
+        sample = buf.sample(400, 5, reanalysis=True)
+        out = reanalyzer(sample, np.random.default_rng(0))
+        by_index = {}
+        for b, (g, t) in enumerate(zip(sample.game_id, sample.position, strict=True)):
+            base = sample.index[b] - t if game_offset is None else game_offset[int(g)]
+            by_index.setdefault(int(base + t), out.target_value[b])
+        targets.append(by_index)
+    whole_targets, segment_targets = targets
+    assert sorted(segment_targets) == sorted(whole_targets) == list(range(len(reference)))
+    for position, value in segment_targets.items():
+        np.testing.assert_allclose(value, whole_targets[position], atol=1e-5)
 
 
 def test_fresh_policies_come_from_a_search_over_the_legal_actions() -> None:

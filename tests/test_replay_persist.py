@@ -41,6 +41,8 @@ def filled_buffer(dtype: str, alpha: float) -> ReplayBuffer:
             terminated=bool(i % 2),
             bootstrap_value=float(i),
             priorities=rng.uniform(0.5, 3, steps).astype(np.float32) if i % 3 else None,
+            # every fourth game a segment: positions 1 .. T-1 sampled
+            segment=(1, steps) if i % 4 == 3 and steps > 1 else None,
         )
     index, _ = buf.priorities()
     buf.update_priorities(index[:5], np.linspace(1, 9, 5, dtype=np.float32))
@@ -48,8 +50,9 @@ def filled_buffer(dtype: str, alpha: float) -> ReplayBuffer:
 
 
 def assert_same(a: ReplayBuffer, b: ReplayBuffer) -> None:
-    assert (len(a), a.num_games, a.nbytes, a.max_priority) == (
+    assert (len(a), a.positions, a.num_games, a.nbytes, a.max_priority) == (
         len(b),
+        b.positions,
         b.num_games,
         b.nbytes,
         b.max_priority,
@@ -141,10 +144,10 @@ def test_trailing_bytes_are_refused(tmp_path: Path, snapshot_bytes: bytes) -> No
 def test_another_format_version_is_refused_by_name(tmp_path: Path, snapshot_bytes: bytes) -> None:
     body = bytearray(snapshot_bytes[:-4])
     assert body[:8] == b"MZREPLAY"
-    assert struct.unpack("<I", body[8:12]) == (2,)
-    body[8:12] = struct.pack("<I", 3)
+    assert struct.unpack("<I", body[8:12]) == (3,)
+    body[8:12] = struct.pack("<I", 4)
     resealed = bytes(body) + struct.pack("<I", zlib.crc32(body))
-    with pytest.raises(mzero.CorruptFileError, match="format version 3"):
+    with pytest.raises(mzero.CorruptFileError, match="format version 4"):
         ReplayBuffer.load(write(tmp_path, resealed))
 
 

@@ -8,13 +8,14 @@ network. Integration tests run the Rust search too.
 
 from __future__ import annotations
 
-import itertools
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mzero
 from conftest import RunBench
@@ -238,14 +239,151 @@ def play_games(config: Config, net: MuZeroNetwork, episodes: int, monkeypatch) -
     return finished, replay.games
 
 
+def random_game(
+    rng: np.random.Generator, moves: int, num_actions: int, terminated: bool
+) -> dict[str, Any]:
+    """The ``add_game`` arguments of a random game with observations ``[2]``."""
+    policies = rng.random((moves, num_actions)).astype(np.float32) + 0.05
+    legal = rng.random((moves, num_actions)) < 0.7
+    legal[:, 0] = True
+    return {
+        "observations": rng.normal(size=(moves + 1, 2)).astype(np.float32),
+        "actions": rng.integers(0, num_actions, moves),
+        "rewards": rng.normal(size=moves).astype(np.float32),
+        "root_values": rng.normal(size=moves).astype(np.float32),
+        "policies": policies / policies.sum(1, keepdims=True),
+        "terminated": terminated,
+        "bootstrap_value": 0.0 if terminated else float(rng.normal()),
+        "legal_masks": legal,
+    }
+
+
+def cut_like_selfplay(
+    whole: dict[str, Any], length: int, carry: int, history: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """``whole`` played move by move into a :class:`GameRecord` and cut as self-play cuts
+    it: each stored piece with the game's position of its first stored position."""
+    moves = len(whole["actions"])
+    record = GameRecord(observations=[whole["observations"][0]], legal_mask=whole["legal_masks"][0])
+    pieces = []
+
+    def keep(cut: list[dict[str, Any]], first_move: int, unstored: int) -> None:
+        for i, piece in enumerate(cut):
+            start = unstored + i * length  # the record's position of the piece's segment
+            offset = 0 if piece["segment"] is None else start - piece["segment"][0]
+            pieces.append((first_move + offset, piece))
+
+    for t in range(moves):
+        record.actions.append(int(whole["actions"][t]))
+        record.rewards.append(float(whole["rewards"][t]))
+        record.root_values.append(float(whole["root_values"][t]))
+        record.policies.append(whole["policies"][t])
+        record.legal_masks.append(whole["legal_masks"][t])
+        record.observations.append(whole["observations"][t + 1])
+        if t + 1 < moves:
+            first_move, unstored = record.first_move, record.unstored
+            keep(record.ready_segments(length, carry, history), first_move, unstored)
+            assert len(record.actions) <= history + length + carry + 1  # the record stays short
+    first_move, unstored = record.first_move, record.unstored
+    terminated, bootstrap = whole["terminated"], whole["bootstrap_value"]
+    keep(record.final_segments(length, carry, history, terminated, bootstrap), first_move, unstored)
+    return pieces
+
+
+def rows_by_position(batch: Any, offsets: dict[int, int]) -> dict[int, int]:
+    """The first row of ``batch`` at each position of the whole game."""
+    rows: dict[int, int] = {}
+    for b, (game, t) in enumerate(zip(batch.game_id, batch.position, strict=True)):
+        rows.setdefault(offsets[int(game)] + int(t), b)
+    return rows
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    moves=st.integers(1, 40),
+    length=st.integers(1, 9),
+    td_steps=st.integers(0, 6),
+    unroll_steps=st.integers(0, 4),
+    stack=st.integers(1, 3),
+    two_player=st.booleans(),
+    terminated=st.booleans(),
+    discount=st.sampled_from([1.0, 0.9]),
+    seed=st.integers(0, 2**16),
+)
+def test_a_segmented_game_has_the_whole_games_targets(
+    moves, length, td_steps, unroll_steps, stack, two_player, terminated, discount, seed
+) -> None:
+    """Every (t, k) target of every sampled position of the stored segments, with and
+    without the reanalysis fields, equals the whole game's (DESIGN.md, "Segments")."""
+    rng = np.random.default_rng(seed)
+    num_actions = 3
+    carry, history = td_steps + unroll_steps, stack - 1
+    whole = random_game(rng, moves, num_actions, terminated)
+    pieces = cut_like_selfplay(whole, length, carry, history)
+    kwargs = {
+        "capacity": 10_000,
+        "obs_shape": (2,),
+        "num_actions": num_actions,
+        "unroll_steps": unroll_steps,
+        "td_steps": td_steps,
+        "discount": discount,
+        "two_player": two_player,
+        "stack": stack,
+    }
+    reference = mzero.ReplayBuffer(**kwargs)
+    reference.add_game(**whole)
+    segmented = mzero.ReplayBuffer(**kwargs)
+    offsets = {segmented.add_game(**piece): offset for offset, piece in pieces}
+    # every position is sampled from exactly one segment, in order
+    sampled = [
+        range(o + p["segment"][0], o + p["segment"][1])
+        if p["segment"]
+        else range(o, o + len(p["actions"]))
+        for o, p in pieces
+    ]
+    assert [t for r in sampled for t in r] == list(range(moves))
+    assert segmented.positions == moves
+
+    draws = 40 * moves
+    for reanalysis in (False, True):
+        expected = reference.sample(draws, 0, next_observations=True, reanalysis=reanalysis)
+        got = segmented.sample(draws, 1, next_observations=True, reanalysis=reanalysis)
+        want = rows_by_position(expected, {0: 0})
+        assert sorted(want) == list(range(moves))
+        for position, b in rows_by_position(got, offsets).items():
+            w = want[position]
+            alive = got.mask[b] == 1
+            for name in ("target_value", "target_reward", "target_policy", "mask"):
+                np.testing.assert_array_equal(getattr(got, name)[b], getattr(expected, name)[w])
+            np.testing.assert_array_equal(got.observation[b], expected.observation[w])
+            np.testing.assert_array_equal(got.next_observation[b], expected.next_observation[w])
+            np.testing.assert_array_equal(
+                got.actions[b][alive[:-1]], expected.actions[w][alive[:-1]]
+            )
+            if not alive.all():  # past the end: absorbing or unknown as the game ended
+                assert got.terminated[b] == expected.terminated[w]
+            if reanalysis:
+                offset = offsets[int(got.game_id[b])]
+                bootstrap = got.bootstrap_position[b]
+                np.testing.assert_array_equal(
+                    np.where(bootstrap >= 0, bootstrap + offset, -1), expected.bootstrap_position[w]
+                )
+                for name in ("reward_sum", "bootstrap_discount", "legal_mask"):
+                    np.testing.assert_array_equal(getattr(got, name)[b], getattr(expected, name)[w])
+                np.testing.assert_array_equal(
+                    got.bootstrap_observation[b], expected.bootstrap_observation[w]
+                )
+
+
 @pytest.mark.parametrize("name", ["cartpole", "tictactoe"])
-def test_segments_join_up_to_the_games_played_whole(
+def test_segments_hold_the_games_played_whole(
     name: str, fake_search: RandomTreeSearch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # one game slot, so that the replay sees one game's segments in order; CartPole
     # truncated at 11 moves, TicTacToe with the temperature drop after 3 moves (a
     # segment must count the moves of the whole game)
     config = small_config(name, num_envs=1)
+    config.train.td_steps, config.train.unroll_steps = 2, 1
     if name == "cartpole":
         config.env.max_episode_steps = 11
         net, length, episodes = cartpole_network(), 4, 6
@@ -259,40 +397,54 @@ def test_segments_join_up_to_the_games_played_whole(
 
     assert cut_stats == whole_stats  # the same games, returns, lengths and ends
     assert len(segments) > len(whole)
+    carry = 3
     start = 0
     for game in whole:
         moves = len(game["actions"])
         pieces = segments[start : start + -(-moves // length)]
         start += len(pieces)
-        assert [len(p["actions"]) for p in pieces[:-1]] == [length] * (len(pieces) - 1)
-        for key in ("actions", "rewards", "root_values", "policies", "legal_masks"):
-            np.testing.assert_array_equal(np.concatenate([p[key] for p in pieces]), game[key])
-        # each piece starts where the previous one was cut, and o_0 .. o_T join up
-        observations = [pieces[0]["observations"]] + [p["observations"][1:] for p in pieces[1:]]
-        np.testing.assert_array_equal(np.concatenate(observations), game["observations"])
-        for a, b in itertools.pairwise(pieces):
-            np.testing.assert_array_equal(a["observations"][-1], b["observations"][0])
-        last = pieces[-1]
-        assert last["terminated"] == game["terminated"]
-        assert last["bootstrap_value"] == pytest.approx(game["bootstrap_value"], abs=1e-6)
-        for piece in pieces[:-1]:  # a cut bootstraps like a truncated game
-            assert not piece["terminated"]
-            with torch.no_grad():
-                obs = torch.from_numpy(piece["observations"][-1][None, None])
-                expected = net.eval().initial_inference(obs).value.item()
-            assert piece["bootstrap_value"] == pytest.approx(expected, rel=1e-5, abs=1e-6)
+        for i, piece in enumerate(pieces):
+            # positions i L .. (i+1) L - 1 sampled, stored up to `carry` moves further
+            first, stop = i * length, min((i + 1) * length, moves)
+            cut = min(stop + carry, moves)
+            assert piece["segment"] in ((0, stop - first), None)
+            for key in ("actions", "rewards", "root_values", "policies", "legal_masks"):
+                np.testing.assert_array_equal(piece[key], game[key][first:cut])
+            np.testing.assert_array_equal(
+                piece["observations"], game["observations"][first : cut + 1]
+            )
+            if cut == moves:  # the piece reaches the end of the game
+                assert piece["terminated"] == game["terminated"]
+                assert piece["bootstrap_value"] == pytest.approx(game["bootstrap_value"], abs=1e-6)
+            else:  # cut where no sampled target reaches: the search value there
+                assert not piece["terminated"]
+                assert piece["bootstrap_value"] == pytest.approx(game["root_values"][cut])
     assert start == len(segments)
 
 
-def test_segment_length_needs_single_frames() -> None:
+def test_segments_carry_the_frames_their_stacks_need(fake_search: RandomTreeSearch) -> None:
+    config = small_config("cartpole", num_envs=1)
+    config.env.frame_stack = 3
+    config.env.max_episode_steps = 12
+    config.train.segment_length, config.train.td_steps, config.train.unroll_steps = 4, 2, 1
+    config.validate()
+    replay = RecordingReplay()
+    play = SelfPlay(cartpole_network(stack=3), config, replay, seed=0)
+    while len(replay.games) < 3:
+        play.step(temperature=1.0)
+    first, second = replay.games[:2]
+    assert first["segment"] == (0, 4) and second["segment"] == (2, 6)  # 2 frames before
+    np.testing.assert_array_equal(second["observations"][:3], first["observations"][2:5])
+
+
+def test_segment_length_must_be_positive() -> None:
     config = preset("cartpole")
     config.train.segment_length = 0
     with pytest.raises(InvalidArgumentError, match=r"train\.segment_length"):
         config.validate()
     config.train.segment_length = 50
     config.env.frame_stack = 4
-    with pytest.raises(InvalidArgumentError, match=r"train\.segment_length.*frame_stack"):
-        config.validate()
+    config.validate()  # segments carry the frames before them
 
 
 def test_frame_stacking_feeds_the_last_frames(fake_search: RandomTreeSearch) -> None:

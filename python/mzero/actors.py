@@ -323,7 +323,7 @@ class ActorTrainer(Trainer):
             self.limiter.load_state_dict(state["limiter"])
             self.actor_restarts = state["actor_restarts"]
         else:  # an in-process run continued with actors: start balanced
-            stored, train = len(self.replay), self.config.train
+            stored, train = self.replay.positions, self.config.train
             balanced = max(0, round((stored - train.min_replay) * train.train_ratio))
             self.limiter.load_state_dict({"inserts": stored, "samples": balanced})
 
@@ -425,7 +425,9 @@ class ActorTrainer(Trainer):
         transitions = 0
         for args, kwargs in result["games"]:
             self.replay.add_game(*args, **kwargs)
-            transitions += len(args[1])  # the game's actions
+            # the positions it adds to be sampled: a segment's own, or the game's moves
+            segment = kwargs.get("segment")
+            transitions += len(args[1]) if segment is None else segment[1] - segment[0]
         self.env_steps += result["env_steps"]
         # the limiter counts what the learner can sample: transitions of finished games
         self.limiter.inserted(transitions)
@@ -440,7 +442,7 @@ class ActorTrainer(Trainer):
         """Up to ``most`` learner steps while the replay holds ``train.min_replay``
         transitions and the limiter allows (with reanalyze workers: the batches they
         finished); whether any was taken."""
-        if len(self.replay) < self.config.train.min_replay:
+        if self.replay.positions < self.config.train.min_replay:
             return False
         if self.learning_start_env_steps is None:
             self.learning_start_env_steps = self.env_steps

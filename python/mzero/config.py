@@ -434,7 +434,8 @@ class TrainConfig:
     """Learner steps per environment step (counting each of the B environments)."""
 
     min_replay: int = 1000
-    """Transitions in the replay buffer before the learner starts."""
+    """Positions the replay buffer can sample (``ReplayBuffer.positions``) before the
+    learner starts."""
 
     temperatures: tuple[float, ...] = (1.0, 0.5, 0.25)
     """PUCT only: visit-count temperatures of self-play actions, in order (0: greedy).
@@ -449,13 +450,13 @@ class TrainConfig:
     drop). ``None``: every move is sampled. Gumbel self-play ignores it."""
 
     segment_length: int | None = None
-    """Moves after which self-play sends a game in progress to the replay buffer as a
-    segment, cut off there like a truncated game (bootstrapping from the network's value
-    of the observation where it was cut), and plays on in a new segment: the trajectory
-    blocks of EfficientZero and LightZero's ``game_segment_length``. Without it a long
-    game (CartPole at 500 moves) reaches the learner only when it ends, while the
-    learner keeps training on the older, shorter games. ``None``: whole games. Needs
-    ``env.frame_stack = 1`` (a segment's first stack would repeat its first frame)."""
+    """Positions per segment: self-play sends a game in progress to the replay buffer
+    in segments of this many positions, each once the ``td_steps + unroll_steps`` moves
+    after it are played; a segment carries those moves and the ``env.frame_stack - 1``
+    frames before it, so its targets are the whole game's (EfficientZero's and
+    LightZero's game segments, ``game_segment_length``). Without it a long game
+    (CartPole at 500 moves) reaches the learner only when it ends, while the learner
+    keeps training on the older, shorter games. ``None``: whole games."""
 
     eval_interval: int = 5_000
     """Environment steps between greedy evaluations; 0 disables evaluation during training."""
@@ -775,12 +776,6 @@ class Config:
             "network.projection_dim",
             "> 0 when train.consistency_weight > 0",
             self.network.projection_dim,
-        )
-        _check(
-            self.train.segment_length is None or self.env.frame_stack == 1,
-            "train.segment_length",
-            "none when env.frame_stack > 1 (a segment's first frames would be lost)",
-            self.train.segment_length,
         )
         if self.actors.reanalyze_workers > 0:
             _check(

@@ -210,6 +210,7 @@ class ReplayBuffer:
         bootstrap_value: float = 0.0,
         priorities: np.ndarray | None = None,
         legal_masks: np.ndarray | None = None,
+        segment: tuple[int, int] | None = None,
     ) -> int:
         """Stores one game and returns its id (0, 1, 2, ... in order of arrival).
 
@@ -229,6 +230,11 @@ class ReplayBuffer:
             legal_masks: bool ``[T, A]``: the legal actions at each position, each row
                 with at least one; a reanalysis searches only these. ``None``: every
                 action is always legal.
+            segment: ``(start, stop)``, ``0 <= start < stop <= T``: only positions
+                ``start .. stop-1`` are sampled; the others are stored for their
+                targets (a segment of a longer game with the frames before it and the
+                ``td_steps + K`` steps after it, as EfficientZero's game segments
+                carry them). ``None``: every position is sampled.
 
         ``T >= 1`` and ``T <= capacity``. Every value is checked (finite, in
         range, shapes consistent) before anything is stored.
@@ -245,6 +251,7 @@ class ReplayBuffer:
             bootstrap_value,
             priorities,
             legal_masks,
+            segment,
         )
 
     def sample(
@@ -338,8 +345,14 @@ class ReplayBuffer:
         return buffer
 
     def __len__(self) -> int:
-        """Transitions stored."""
+        """Transitions stored (capacity counts these)."""
         return len(self._core)
+
+    @property
+    def positions(self) -> int:
+        """Positions that may be sampled: ``len(self)`` less the positions stored
+        around segments (``add_game``'s ``segment``)."""
+        return self._core.positions
 
     @property
     def nbytes(self) -> int:

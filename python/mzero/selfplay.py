@@ -20,8 +20,10 @@ One step of :class:`SelfPlay` (DESIGN.md, "Data flow of one self-play step"):
 4. step every environment and record (observation, action, reward, search value,
    search policy); a finished game goes into the replay buffer and its environment
    starts a new one. With ``train.segment_length = L`` a game also goes in every L
-   moves as a segment, cut off like a truncated game (EfficientZero's trajectory
-   blocks): a long game feeds the learner while it is played.
+   moves as a segment (EfficientZero's game segments): a long game feeds the learner
+   while it is played. A segment carries the frames before it that its first stacks
+   need and the next ``td_steps + K`` moves after it, so that every target of its L
+   positions is the whole game's (DESIGN.md, "Segments").
 
 The :class:`Planner` (steps 1-2) is shared by self-play, evaluation and the agent.
 
@@ -82,32 +84,104 @@ class GameRecord:
     legal_masks: list[np.ndarray] = field(default_factory=list)
     """bool ``[A]`` per move: the legal actions where it was chosen (for a reanalysis)."""
     first_move: int = 0
-    """Moves of the game in its earlier segments (``train.segment_length``): this record
-    holds moves ``first_move``, ``first_move + 1``, ... and o_0 is the game's
-    observation before move ``first_move``."""
+    """Moves dropped from the front once their segments were stored
+    (``train.segment_length``): this record holds moves ``first_move``,
+    ``first_move + 1``, ... and ``observations[0]`` is the game's observation before
+    move ``first_move``."""
     earlier_return: float = 0.0
-    """Sum of the rewards of the earlier segments."""
+    """Sum of the rewards of the dropped moves."""
+    unstored: int = 0
+    """The record's first position not yet stored in a segment."""
 
     @property
     def moves(self) -> int:
-        """Moves played in the whole game so far, earlier segments included."""
+        """Moves played in the whole game so far, dropped moves included."""
         return self.first_move + len(self.actions)
 
-    def next_segment(self) -> GameRecord:
-        """The game's continuation: a record that starts at the latest observation."""
-        return GameRecord(
-            observations=[self.observations[-1]],
-            legal_mask=self.legal_mask,
-            first_move=self.moves,
-            earlier_return=math.fsum([self.earlier_return, *self.rewards]),
-        )
+    def ready_segments(self, length: int, carry: int, history: int) -> list[dict[str, Any]]:
+        """The ``add_game`` arguments of the segments of ``length`` positions whose next
+        ``carry`` moves have been played (and the search value after them, the
+        bootstrap where the stored piece is cut, which no sampled target reaches).
+        Drops the moves no later segment needs (it keeps ``history`` before the next).
+        """
+        segments = []
+        while self.unstored + length + carry < len(self.actions):
+            stop = self.unstored + length
+            segments.append(self._piece(self.unstored, stop, stop + carry, history, False, 0.0))
+            self.unstored = stop
+        self._drop(max(0, self.unstored - history))
+        return segments
+
+    def final_segments(
+        self,
+        length: int | None,
+        carry: int,
+        history: int,
+        terminated: bool,
+        bootstrap_value: float,
+    ) -> list[dict[str, Any]]:
+        """The ``add_game`` arguments of the rest of a finished game: segments of
+        ``length`` positions (the whole rest when ``None``) with up to ``carry`` moves
+        after each; a piece that reaches the end takes the game's ``terminated`` and
+        ``bootstrap_value``."""
+        end, segments = len(self.actions), []
+        while self.unstored < end:
+            stop = end if length is None else min(self.unstored + length, end)
+            cut = min(stop + carry, end)
+            segments.append(
+                self._piece(self.unstored, stop, cut, history, terminated, bootstrap_value)
+            )
+            self.unstored = stop
+        return segments
+
+    def _piece(
+        self,
+        start: int,
+        stop: int,
+        cut: int,
+        history: int,
+        terminated: bool,
+        bootstrap_value: float,
+    ) -> dict[str, Any]:
+        """Positions ``start .. stop-1`` sampled, stored from ``start - history`` (as
+        far as the record goes back) to ``cut``; cut before the end of the record, the
+        piece bootstraps from the search value at ``cut``."""
+        first = max(0, start - history)
+        if cut < len(self.actions):
+            terminated, bootstrap_value = False, self.root_values[cut]
+        whole = first == 0 and start == 0 and stop == cut == len(self.actions)
+        return {
+            "observations": np.stack(self.observations[first : cut + 1]).astype(
+                np.float32, copy=False
+            ),
+            "actions": np.asarray(self.actions[first:cut], dtype=np.int64),
+            "rewards": np.asarray(self.rewards[first:cut], dtype=np.float32),
+            "root_values": np.asarray(self.root_values[first:cut], dtype=np.float32),
+            "policies": np.stack(self.policies[first:cut]),
+            "terminated": terminated,
+            "bootstrap_value": float(bootstrap_value),
+            "legal_masks": np.stack(self.legal_masks[first:cut]).astype(bool, copy=False),
+            "segment": None if whole else (start - first, stop - first),
+        }
+
+    def _drop(self, count: int) -> None:
+        """Drops the first ``count`` moves (their segments are stored)."""
+        if count <= 0:
+            return
+        self.earlier_return = math.fsum([self.earlier_return, *self.rewards[:count]])
+        for column in (self.actions, self.rewards, self.root_values, self.policies):
+            del column[:count]
+        del self.legal_masks[:count]
+        del self.observations[:count]
+        self.first_move += count
+        self.unstored -= count
 
     def stacked(self, stack: int) -> np.ndarray:
         """The last ``stack`` observations ``[stack, *obs_shape]``; frames before o_0 repeat o_0."""
         return stack_frames(self.observations, stack)
 
     def __len__(self) -> int:
-        """Moves in this record (this segment)."""
+        """Moves the record holds (the dropped ones not counted)."""
         return len(self.actions)
 
 
@@ -313,26 +387,31 @@ class SelfPlay:
         return finished
 
     def _finish(self, finished: list[tuple[int, bool]]) -> list[EpisodeStats]:
-        """Stores the finished games and starts new ones; cuts the games that reached
-        ``train.segment_length`` moves into a stored segment and its continuation."""
-        done = {i for i, _ in finished}
+        """Stores the finished games and starts new ones; stores the segments of
+        ``train.segment_length`` positions whose next ``td_steps + K`` moves are played."""
         length = self.config.train.segment_length
-        cut = []
-        if length is not None:
-            cut = [i for i, game in enumerate(self.games) if i not in done and len(game) >= length]
+        # a segment carries the moves its targets reach and the frames its stacks need
+        carry = self.config.train.td_steps + self.config.train.unroll_steps
+        history = self.stack - 1
         truncated = [i for i, terminated in finished if not terminated]
-        bootstrap = self._bootstrap_values(truncated + cut)
+        bootstrap = self._bootstrap_values(truncated)
         stats = []
         restart = []
         for i, terminated in finished:
             game = self.games[i]
-            self._store(game, terminated, bootstrap.get(i, 0.0))
+            for piece in game.final_segments(
+                length, carry, history, terminated, bootstrap.get(i, 0.0)
+            ):
+                self._store(piece)
             episode_return = self._episode_return(game)
             stats.append(EpisodeStats(episode_return, game.moves, terminated=terminated))
             restart.append((i, self._game_seed()))
-        for i in cut:
-            self._store(self.games[i], False, bootstrap[i])
-            self.games[i] = self.games[i].next_segment()
+        if length is not None:
+            done = {i for i, _ in finished}
+            for i, game in enumerate(self.games):
+                if i not in done:
+                    for piece in game.ready_segments(length, carry, history):
+                        self._store(piece)
         self._new_games(restart)
         return stats
 
@@ -343,17 +422,12 @@ class SelfPlay:
         last = np.stack([self.games[i].stacked(self.stack) for i in slots])
         return dict(zip(slots, self.planner.value(last).tolist(), strict=True))
 
-    def _store(self, game: GameRecord, terminated: bool, bootstrap_value: float) -> None:
-        """``replay.add_game`` of a finished game or of a segment (``terminated=False``)."""
+    def _store(self, piece: dict[str, Any]) -> None:
+        """``replay.add_game`` of a finished game or of a segment."""
+        columns = ("observations", "actions", "rewards", "root_values", "policies")
         self.replay.add_game(
-            np.stack(game.observations).astype(np.float32, copy=False),
-            np.asarray(game.actions, dtype=np.int64),
-            np.asarray(game.rewards, dtype=np.float32),
-            np.asarray(game.root_values, dtype=np.float32),
-            np.stack(game.policies),
-            terminated=terminated,
-            bootstrap_value=bootstrap_value,
-            legal_masks=np.stack(game.legal_masks).astype(bool, copy=False),
+            *(piece[name] for name in columns),
+            **{name: value for name, value in piece.items() if name not in columns},
         )
 
     def _episode_return(self, game: GameRecord) -> float:

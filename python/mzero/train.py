@@ -454,7 +454,7 @@ class Trainer:
 
     def _learn(self, start: float) -> None:
         train = self.config.train
-        if len(self.replay) < train.min_replay:
+        if self.replay.positions < train.min_replay:
             return
         if self.learning_start_env_steps is None:
             self.learning_start_env_steps = self.env_steps

@@ -222,7 +222,7 @@ impl PyReplayBuffer {
 
     #[pyo3(signature = (
         observations, actions, rewards, root_values, policies, terminated, bootstrap_value, priorities,
-        legal_masks=None,
+        legal_masks=None, segment=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn add_game(
@@ -237,7 +237,16 @@ impl PyReplayBuffer {
         bootstrap_value: &Bound<'_, PyAny>,
         priorities: Option<&Bound<'_, PyAny>>,
         legal_masks: Option<&Bound<'_, PyAny>>,
+        segment: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
+        let segment = segment
+            .filter(|s| !s.is_none())
+            .map(|s| {
+                let (start, stop): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
+                    extract(s, "segment", "None or a pair of ints (start, stop)")?;
+                Ok::<_, PyErr>((count(&start, "segment")?, count(&stop, "segment")?))
+            })
+            .transpose()?;
         let float_obs = observations.cast::<PyArrayDyn<f32>>().is_ok();
         let obs = if float_obs {
             ObsOwned::Float32(copy(observations, "observations", "float32 or uint8")?)
@@ -264,6 +273,7 @@ impl PyReplayBuffer {
             bootstrap_value: float(bootstrap_value, "bootstrap_value")? as f32,
             priorities: priorities.as_ref().map(Owned::view),
             legal_masks: legal_masks.as_ref().map(Owned::view),
+            segment,
         };
         let added = py.detach(|| {
             let mut buffer = self.write();
@@ -393,6 +403,11 @@ impl PyReplayBuffer {
 
     fn __len__(&self, py: Python<'_>) -> usize {
         self.with_read(py, ReplayBuffer::len)
+    }
+
+    #[getter]
+    fn positions(&self, py: Python<'_>) -> usize {
+        self.with_read(py, ReplayBuffer::positions)
     }
 
     /// `(index int64 [N], priority float32 [N])` of the stored transitions, oldest first.

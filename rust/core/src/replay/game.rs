@@ -157,6 +157,20 @@ pub struct GameView<'a> {
     /// `[T, A]`: the legal actions at each position (a reanalysis searches them), or
     /// `None` when every action is always legal.
     pub legal_masks: Option<ArrayRef<'a, bool>>,
+    /// The positions `start..stop` that may be sampled, or `None` for all of `0..T`.
+    ///
+    /// A segment of a longer game (EfficientZero's game segments) is stored with the
+    /// positions around it: the frames before `start` that its stacks need, and the
+    /// next `td_steps + K` steps after `stop`, so that the targets of every sampled
+    /// position are the whole game's. Only `start..stop` is sampled.
+    pub segment: Option<(usize, usize)>,
+}
+
+impl GameView<'_> {
+    /// The positions that may be sampled: `segment`, or `0..steps`.
+    pub fn sampled_positions(&self, steps: usize) -> (usize, usize) {
+        self.segment.unwrap_or((0, steps))
+    }
 }
 
 /// `[3, 4]`.
@@ -234,6 +248,15 @@ pub(crate) fn validate_game(config: &ReplayConfig, game: &GameView<'_>) -> Resul
     ensure_shape("policies", &game.policies, &[steps, config.num_actions], "[T, A]")?;
     if let Some(priorities) = &game.priorities {
         ensure_shape("priorities", priorities, &[steps], "[T]")?;
+    }
+    if let Some((start, stop)) = game.segment {
+        if !(start < stop && stop <= steps) {
+            return Err(Error::invalid(
+                "segment",
+                format!("positions (start, stop) with 0 <= start < stop <= T = {steps}"),
+                format!("({start}, {stop})"),
+            ));
+        }
     }
     if let Some(legal) = &game.legal_masks {
         ensure_shape("legal_masks", legal, &[steps, config.num_actions], "[T, A]")?;

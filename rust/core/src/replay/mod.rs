@@ -65,11 +65,30 @@ struct StoredGame {
     bootstrap_value: f32,
     /// `o_T`, never sampled (positions are `t < T`) but kept with the game.
     last_observation: ObsVec,
+    /// The positions `start..stop` that are sampled ([`GameView::segment`]).
+    segment: (usize, usize),
+    /// Sampled positions of the games added before this one: positions are drawn
+    /// uniformly by rank, the way transitions are numbered by index.
+    rank: u64,
 }
 
 impl StoredGame {
     fn end(&self) -> u64 {
         self.first + self.len as u64
+    }
+
+    /// Sampled positions.
+    fn positions(&self) -> usize {
+        self.segment.1 - self.segment.0
+    }
+
+    fn end_rank(&self) -> u64 {
+        self.rank + self.positions() as u64
+    }
+
+    /// Whether position `t` is sampled.
+    fn samples(&self, t: usize) -> bool {
+        (self.segment.0..self.segment.1).contains(&t)
     }
 }
 
@@ -151,11 +170,15 @@ pub struct ReplayBuffer {
     games: VecDeque<StoredGame>,
     /// Transitions stored.
     len: usize,
+    /// Positions that may be sampled (`len` less the positions around segments).
+    positions: usize,
+    /// The rank the next game's first sampled position will get.
+    next_rank: u64,
     next_game_id: u64,
     /// The index the next transition will get.
     next_index: u64,
-    /// The raw priority of every ring slot (0 when free): new games default to the
-    /// largest stored one.
+    /// The raw priority of every ring slot (0 when free or never sampled): new games
+    /// default to the largest stored one.
     max_tree: MaxTree,
 }
 
@@ -174,6 +197,8 @@ impl ReplayBuffer {
             tree,
             games: VecDeque::new(),
             len: 0,
+            positions: 0,
+            next_rank: 0,
             next_game_id: 0,
             next_index: 0,
             max_tree: MaxTree::new(0),
@@ -193,6 +218,12 @@ impl ReplayBuffer {
     /// Transitions stored.
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Positions that may be sampled: `len` less the positions stored around
+    /// segments ([`GameView::segment`]).
+    pub fn positions(&self) -> usize {
+        self.positions
     }
 
     /// Whether no transition is stored.
@@ -220,7 +251,8 @@ impl ReplayBuffer {
         self.games.front().map_or(self.next_index, |g| g.first)
     }
 
-    /// The largest priority stored (1 when empty); new games default to it.
+    /// The largest priority stored at a sampled position (1 when empty); new games
+    /// default to it.
     ///
     /// EfficientZero's buffer gives new transitions the maximum over the priorities it
     /// holds, so after the errors drop a new game no longer enters with a priority
@@ -255,7 +287,7 @@ impl ReplayBuffer {
     /// Validates everything first: on error the buffer is unchanged. Evicts the
     /// oldest whole games until the new one fits in `capacity` transitions.
     /// Without `priorities`, every transition gets the maximum priority stored once
-    /// the oldest games made room.
+    /// the oldest games made room. Only the positions of `game.segment` are sampled.
     pub fn add_game(&mut self, game: &GameView<'_>) -> Result<u64> {
         let steps = validate_game(&self.config, game)?;
         let game_id = self.next_game_id;
@@ -315,15 +347,18 @@ impl ReplayBuffer {
         if slots_used > self.max_tree.num_leaves() {
             self.max_tree.grow(slots_used.max(2 * self.max_tree.num_leaves()).min(capacity));
         }
+        let segment = game.sampled_positions(steps);
+        // positions outside the segment are stored for its targets but never sampled
+        let sampled = |t: usize, p: f32| if (segment.0..segment.1).contains(&t) { p } else { 0.0 };
         for (t, &p) in priorities.iter().enumerate() {
-            self.max_tree.set(columns.slot(first + t as u64), p);
+            self.max_tree.set(columns.slot(first + t as u64), sampled(t, p));
         }
         if let Some(tree) = &mut self.tree {
             if slots_used > tree.num_leaves() {
                 tree.grow(slots_used.max(2 * tree.num_leaves()).min(capacity));
             }
             for (t, &p) in priorities.iter().enumerate() {
-                tree.set(columns.slot(first + t as u64), f64::from(p).powf(self.config.alpha));
+                tree.set(columns.slot(first + t as u64), f64::from(sampled(t, p)).powf(self.config.alpha));
             }
         }
         self.games.push_back(StoredGame {
@@ -333,8 +368,12 @@ impl ReplayBuffer {
             terminated: game.terminated,
             bootstrap_value: game.bootstrap_value,
             last_observation,
+            segment,
+            rank: self.next_rank,
         });
         self.len += steps;
+        self.positions += segment.1 - segment.0;
+        self.next_rank += (segment.1 - segment.0) as u64;
         self.next_game_id = game_id + 1;
         self.next_index = first + steps as u64;
     }
@@ -343,6 +382,7 @@ impl ReplayBuffer {
     fn evict_oldest(&mut self) {
         let Some(game) = self.games.pop_front() else { return };
         self.len -= game.len;
+        self.positions -= game.positions();
         let Some(columns) = &self.columns else { return };
         for index in game.first..game.end() {
             let slot = columns.slot(index);
@@ -416,8 +456,12 @@ impl ReplayBuffer {
         let mut weight = try_with_capacity(Some(batch_size), too_big)?;
         match &self.tree {
             None => {
+                // uniform over the sampled positions, numbered by rank
+                let oldest_rank = self.games.front().map_or(0, |g| g.rank);
                 for _ in 0..batch_size {
-                    index.push(self.oldest_index() + rng.random_range(0..self.len as u64));
+                    let rank = oldest_rank + rng.random_range(0..self.positions as u64);
+                    let game = &self.games[self.games.partition_point(|g| g.end_rank() <= rank)];
+                    index.push(game.first + (game.segment.0 as u64 + rank - game.rank));
                 }
                 weight.resize(batch_size, 1.0f32);
             }
@@ -728,6 +772,10 @@ impl ReplayBuffer {
             }
             let slot = columns.slot(i);
             columns.priorities[slot] = p;
+            let game = &self.games[self.games.partition_point(|g| g.end() <= i)];
+            if !game.samples((i - game.first) as usize) {
+                continue; // stored around a segment, never sampled
+            }
             if let Some(tree) = &mut self.tree {
                 tree.set(slot, f64::from(p).powf(self.config.alpha));
             }

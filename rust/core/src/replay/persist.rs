@@ -10,6 +10,7 @@
 //!              obs_ndim: u32, obs_shape: u64 x obs_ndim; obs_dtype: u8 (0 unset, 1 float32, 2 uint8)
 //! state        next_game_id, next_index: u64; max_priority: f32; num_games: u64
 //! games        num_games x { id, first, T: u64; terminated: u8; bootstrap_value: f32;
+//!                            segment start, stop: u64 (version 3 on);
 //!                            observations [(T+1) x obs]; actions i64 [T]; rewards f32 [T];
 //!                            root_values f32 [T]; policies f32 [T x A]; priorities f32 [T];
 //!                            legal u8 [T x A] (0 or 1; version 2 on) }
@@ -21,7 +22,8 @@
 //! previous snapshot or the new one. `load` checks every size against the file
 //! length before it allocates, validates every game as `add_game` would, checks
 //! the checksum, and only then returns: a bad file never yields a partial buffer.
-//! Version 1 files (before legal masks were stored) load with every action legal.
+//! Version 1 files (before legal masks were stored) load with every action legal;
+//! files before version 3 (before segments) sample every position of every game.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -34,8 +36,8 @@ use super::ReplayBuffer;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"MZREPLAY";
-/// The version written by this build; `load` reads it and version 1.
-pub const FORMAT_VERSION: u32 = 2;
+/// The version written by this build; `load` reads it and every earlier one.
+pub const FORMAT_VERSION: u32 = 3;
 /// Bytes of the trailing checksum.
 const CHECKSUM_LEN: u64 = 4;
 /// The most observation dimensions a file may declare.
@@ -164,6 +166,8 @@ impl ReplayBuffer {
             w.u64(game.len as u64)?;
             w.u8(u8::from(game.terminated))?;
             w.f32s(&[game.bootstrap_value])?;
+            w.u64(game.segment.0 as u64)?;
+            w.u64(game.segment.1 as u64)?;
             let slots: Vec<usize> = (game.first..game.end()).map(|i| columns.slot(i)).collect();
             match &columns.frames {
                 ObsVec::Float32(frames) => w.f32s(&super::gather(frames, frame_len, &slots))?,
@@ -415,6 +419,8 @@ fn read_body<R: Read>(r: &mut Reader<R>) -> Result<ReplayBuffer> {
         };
         let terminated = r.bool("terminated")?;
         let bootstrap_value = r.f32("bootstrap_value")?;
+        let segment =
+            if version >= 3 { Some((r.usize("segment start")?, r.usize("segment stop")?)) } else { None };
         let frames = r.observations(dtype, steps * frame_len, "observations")?;
         let last = r.observations(dtype, frame_len, "observations")?;
         let actions = r.i64s(steps, "actions")?;
@@ -449,6 +455,7 @@ fn read_body<R: Read>(r: &mut Reader<R>) -> Result<ReplayBuffer> {
             bootstrap_value,
             priorities: Some(ArrayRef::vector(&priorities)),
             legal_masks: Some(ArrayRef::matrix(steps, &legal)),
+            segment,
         };
         validate_game(&buffer.config, &game).map_err(|e| r.corrupt(format!("game {id}: {e}")))?;
         buffer.insert(id, first, &game, steps);

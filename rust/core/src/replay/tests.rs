@@ -16,6 +16,7 @@ struct Game {
     bootstrap_value: f32,
     priorities: Option<Vec<f32>>,
     legal_masks: Option<Vec<bool>>,
+    segment: Option<(usize, usize)>,
 }
 
 impl Game {
@@ -36,6 +37,7 @@ impl Game {
             bootstrap_value: self.bootstrap_value,
             priorities: self.priorities.as_deref().map(ArrayRef::vector),
             legal_masks: self.legal_masks.as_deref().map(|m| ArrayRef::matrix(self.steps(), m)),
+            segment: self.segment,
         }
     }
 
@@ -72,6 +74,7 @@ fn make_game(steps: usize, obs_shape: &[usize], num_actions: usize, salt: u32) -
         bootstrap_value: 3.0 + s,
         priorities: None,
         legal_masks: None,
+        segment: None,
     }
 }
 
@@ -627,12 +630,13 @@ fn every_truncation_and_every_flipped_byte_is_detected() {
     assert!(matches!(ReplayBuffer::load(&bad).unwrap_err(), Error::CorruptFile { .. }));
     // Another format version, with a valid checksum: still refused, with the version named.
     let mut other = bytes[..bytes.len() - 4].to_vec();
-    other[8..12].copy_from_slice(&3u32.to_le_bytes());
+    let next = persist::FORMAT_VERSION + 1;
+    other[8..12].copy_from_slice(&next.to_le_bytes());
     let crc = crc32fast::hash(&other);
     other.extend_from_slice(&crc.to_le_bytes());
     std::fs::write(&bad, &other).unwrap();
     let err = ReplayBuffer::load(&bad).unwrap_err().to_string();
-    assert!(err.contains("format version 3"), "{err}");
+    assert!(err.contains(&format!("format version {next}")), "{err}");
     let missing = ReplayBuffer::load(&dir.join("missing.bin")).unwrap_err();
     assert!(matches!(missing, Error::Io { .. }));
     // A failed save leaves no temporary file behind.
@@ -805,27 +809,130 @@ fn bad_write_backs_name_their_argument_and_change_nothing() {
     assert_eq!(buffer.games[0].bootstrap_value, 9.0);
 }
 
+/// A snapshot of one game with `obs_shape = [1]` as an older `version` wrote it:
+/// without the segment (versions 1, 2) and without the legal masks (version 1).
+fn older_snapshot(bytes: &[u8], version: u32, legal_bytes: usize) -> Vec<u8> {
+    // magic, version, 5 u64 and 3 f64 of config, two_player, ndim, one dimension,
+    // dtype, next_game_id, next_index, max_priority, num_games, then the game's
+    // id, first, T, terminated and bootstrap_value
+    let segment_at = 8 + 4 + 5 * 8 + 3 * 8 + 1 + 4 + 8 + 1 + 8 + 8 + 4 + 8 + 3 * 8 + 1 + 4;
+    let mut old = [&bytes[..segment_at], &bytes[segment_at + 16..bytes.len() - 4]].concat();
+    if version == 1 {
+        old.truncate(old.len() - legal_bytes);
+    }
+    old[8..12].copy_from_slice(&version.to_le_bytes());
+    let crc = crc32fast::hash(&old);
+    old.extend_from_slice(&crc.to_le_bytes());
+    old
+}
+
 #[test]
-fn version_1_files_load_with_every_action_legal() {
+fn older_files_load_with_every_action_legal_and_every_position_sampled() {
     let dir = temp_dir("version1");
     let mut buffer = ReplayBuffer::new(config(8, &[1], 2)).unwrap();
     let mut game = make_game(3, &[1], 2, 0);
     game.legal_masks = Some(vec![true, false, false, true, true, true]);
     buffer.add_game(&game.view()).unwrap();
-    let path = dir.join("v2.bin");
+    let path = dir.join("current.bin");
     buffer.save(&path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
-    // version 1: the same file without the one game's legal bytes (T x A, before the checksum)
-    let mut v1 = bytes[..bytes.len() - 4 - 6].to_vec();
-    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
-    let crc = crc32fast::hash(&v1);
-    v1.extend_from_slice(&crc.to_le_bytes());
-    std::fs::write(dir.join("v1.bin"), &v1).unwrap();
-    let loaded = ReplayBuffer::load(&dir.join("v1.bin")).unwrap();
     let options = SampleOptions { next_observations: false, reanalysis: true };
-    let batch = loaded.sample_with(16, 0, options).unwrap();
-    assert!(batch.reanalysis.unwrap().legal_mask.iter().all(|&l| l));
+    for version in [1, 2] {
+        let old = dir.join(format!("v{version}.bin"));
+        std::fs::write(&old, older_snapshot(&bytes, version, 6)).unwrap();
+        let loaded = ReplayBuffer::load(&old).unwrap();
+        assert_eq!(loaded.positions(), 3);
+        let batch = loaded.sample_with(16, 0, options).unwrap();
+        let all_legal = batch.reanalysis.as_ref().unwrap().legal_mask.iter().all(|&l| l);
+        assert_eq!(all_legal, version == 1, "version {version}");
+        assert_eq!(batch.target_value, buffer.sample_with(16, 0, options).unwrap().target_value);
+    }
     let batch = ReplayBuffer::load(&path).unwrap().sample_with(16, 0, options).unwrap();
     assert!(!batch.reanalysis.unwrap().legal_mask.iter().all(|&l| l));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// --------------------------------------------------------------------------- //
+// Segments                                                                    //
+// --------------------------------------------------------------------------- //
+
+#[test]
+fn only_the_positions_of_a_segment_are_sampled() {
+    for alpha in [0.0, 1.0] {
+        let mut config = ReplayConfig::new(100, vec![2], 3);
+        config.alpha = alpha;
+        let mut buffer = ReplayBuffer::new(config).unwrap();
+        let mut segment = make_game(12, &[2], 3, 1);
+        segment.segment = Some((2, 5));
+        buffer.add_game(&make_game(4, &[2], 3, 2).view()).unwrap();
+        buffer.add_game(&segment.view()).unwrap();
+        assert_eq!((buffer.len(), buffer.positions()), (16, 7));
+        let batch = buffer.sample(2000, 7).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for (&game, &t) in batch.game_id.iter().zip(&batch.position) {
+            seen.insert((game, t));
+        }
+        let expected: std::collections::BTreeSet<(i64, i64)> =
+            (0..4).map(|t| (0, t)).chain((2..5).map(|t| (1, t))).collect();
+        assert_eq!(seen, expected, "alpha {alpha}");
+        // the positions after the segment still give its targets
+        let row = batch.position.iter().zip(&batch.game_id).position(|(&t, &g)| g == 1 && t == 4).unwrap();
+        let k_steps = 5;
+        for k in 0..=k_steps {
+            let expected = reference_value(&segment, 4 + k, 0.997, 10) as f32;
+            let got = batch.target_value[row * (k_steps + 1) + k];
+            assert!((got - expected).abs() < 1e-4, "k {k}: {got} vs {expected}");
+        }
+    }
+}
+
+#[test]
+fn positions_around_a_segment_take_no_priority() {
+    let mut config = ReplayConfig::new(100, vec![1], 2);
+    config.alpha = 1.0;
+    let mut buffer = ReplayBuffer::new(config).unwrap();
+    let mut game = make_game(6, &[1], 2, 0);
+    game.segment = Some((1, 3));
+    game.priorities = Some(vec![9.0, 1.0, 2.0, 9.0, 9.0, 9.0]);
+    buffer.add_game(&game.view()).unwrap();
+    assert_eq!(buffer.max_priority(), 2.0);
+    // raising a carried position's priority stores it but never samples it
+    let index = [5i64];
+    buffer.update_priorities(&ArrayRef::vector(&index), &ArrayRef::vector(&[50.0f32])).unwrap();
+    assert_eq!(buffer.max_priority(), 2.0);
+    assert_eq!(buffer.priorities().1[5], 50.0);
+    let batch = buffer.sample(500, 3).unwrap();
+    assert!(batch.position.iter().all(|&t| t == 1 || t == 2));
+}
+
+#[test]
+fn a_bad_segment_is_named() {
+    let mut buffer = ReplayBuffer::new(ReplayConfig::new(100, vec![1], 2)).unwrap();
+    for segment in [(2, 2), (3, 1), (0, 7)] {
+        let mut game = make_game(6, &[1], 2, 0);
+        game.segment = Some(segment);
+        let err = buffer.add_game(&game.view()).unwrap_err();
+        assert!(err.to_string().contains("segment"), "{err}");
+    }
+    assert!(buffer.is_empty());
+}
+
+#[test]
+fn segments_survive_a_snapshot_and_their_eviction() {
+    let dir = std::env::temp_dir().join(format!("mzero-segments-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut buffer = ReplayBuffer::new(ReplayConfig::new(20, vec![1], 2)).unwrap();
+    for salt in 0..4 {
+        let mut game = make_game(8, &[1], 2, salt);
+        game.segment = Some((1, 1 + salt as usize + 1));
+        buffer.add_game(&game.view()).unwrap();
+    }
+    // capacity 20: the two oldest games left, the two newest hold 3 + 4 positions
+    assert_eq!((buffer.num_games(), buffer.len(), buffer.positions()), (2, 16, 7));
+    let path = dir.join("replay.bin");
+    buffer.save(&path).unwrap();
+    let loaded = ReplayBuffer::load(&path).unwrap();
+    assert_eq!(loaded.positions(), 7);
+    assert_eq!(loaded.sample(64, 5).unwrap(), buffer.sample(64, 5).unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
 }
