@@ -22,4 +22,6 @@ echo "== Rust tests"
 cargo test -p mzero-core --locked
 
 echo "== Python tests"
-"$py" -m pytest "$@"
+# two workers (MZERO_TEST_WORKERS); the learning guards start first, one worker each
+# (tests/conftest.py), while the other tests share the rest of the time
+"$py" -m pytest -n "${MZERO_TEST_WORKERS:-2}" --dist loadgroup "$@"

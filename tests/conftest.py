@@ -53,3 +53,20 @@ def compiled_learner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     """Tests marked ``compiled_learner`` compile as ``train.learner_step`` says."""
     if request.node.get_closest_marker("compiled_learner") is not None:
         monkeypatch.setattr("mzero.learner.compile_loss", real_compile_loss)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The learning guards run first: the longest tests, in two groups
+    (``xdist_group``: the TicTacToe run, then both CartPole runs), so that with two
+    pytest-xdist workers (``scripts/test.sh``) each group starts at once on its own
+    worker and the other tests fill in around them (``--dist loadgroup`` hands out
+    groups in this order)."""
+
+    def group(item: pytest.Item) -> str:
+        marker = item.get_closest_marker("xdist_group")
+        return "" if marker is None else str(marker.args[0] if marker.args else "")
+
+    learning = sorted(
+        (i for i in items if group(i).startswith("learning-")), key=group, reverse=True
+    )
+    items[:] = learning + [i for i in items if not group(i).startswith("learning-")]

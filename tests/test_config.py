@@ -75,7 +75,7 @@ def test_preset_picks_the_environment_and_network() -> None:
     efficient = preset("cartpole-efficient")
     assert efficient.reanalyze.enabled and efficient.reanalyze.value
     assert efficient.search.algorithm == "gumbel" and efficient.train.consistency_weight > 0
-    assert efficient.train.segment_length == 50 and preset("cartpole").train.segment_length is None
+    assert efficient.train.segment_length == preset("cartpole").train.segment_length == 50
     assert not preset("cartpole").reanalyze.enabled
 
 

@@ -348,6 +348,8 @@ def test_cli_train_eval_and_play(tmp_path: Path) -> None:
         "mlp",
         "--train.eval-episodes",
         "2",
+        "--train.learner-step",
+        "eager",  # a fresh process: compiling would take most of the test's time
     )
     assert result.returncode == 0, result.stderr
     saved = Config.load(run_dir / "config.json")

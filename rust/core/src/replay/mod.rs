@@ -2,7 +2,9 @@
 //!
 //! Games are stored in contiguous per-field columns used as a ring
 //! ([`storage`]); the capacity counts transitions and the oldest whole games
-//! leave first. Every transition gets a global id, its `index`, issued in
+//! leave first. A segment of a longer game ([`GameView::segment`]) is stored with
+//! the positions its targets and stacks reach beyond it, and only its own
+//! positions are sampled. Every transition gets a global id, its `index`, issued in
 //! order and never reused. A batch draws positions `t` uniformly (`alpha = 0`)
 //! or in proportion to `p^alpha` with a [`SumTree`](sum_tree::SumTree)
 //! (Schaul et al. 2016), then assembles for `k = 0..K` the targets of
