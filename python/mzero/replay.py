@@ -30,7 +30,13 @@ truncated game nothing is known, and ``terminated`` lets the loss tell the two a
 Prioritized sampling (Schaul et al. 2016): positions are drawn independently,
 with probability ``P(i) = p_i^alpha / sum_j p_j^alpha`` (uniform when
 ``alpha = 0``), and weighted by ``w_i = (N P(i))^-beta / max_j w_j`` over the
-batch, with ``N = len(buffer)``.
+batch, with ``N`` the positions that may be sampled (:attr:`ReplayBuffer.positions`).
+
+Segments (``add_game(..., segment=(start, stop))``): a piece of a longer game is
+stored with the frames before it that its stacks need and the ``td_steps + K``
+moves after it that its targets reach; only positions ``start .. stop-1`` are
+sampled, so every target is the one the whole game gives (EfficientZero's game
+segments; ``train.segment_length``).
 """
 
 from __future__ import annotations
@@ -76,7 +82,8 @@ class SampleBatch:
     game_id: np.ndarray
     """int64 ``[B]``: the id ``add_game`` returned for each row's game."""
     position: np.ndarray
-    """int64 ``[B]``: the position ``t`` within the game."""
+    """int64 ``[B]``: the position ``t`` within the stored game (a segment counts from its
+    first stored position)."""
     index: np.ndarray
     """int64 ``[B]``: the global transition id, for :meth:`ReplayBuffer.update_priorities`."""
     next_observation: np.ndarray | None = None

@@ -4,53 +4,36 @@
 //! slots hold 0), so that a new game's transitions enter with the largest priority
 //! *currently stored*, as EfficientZero's buffer does, not the largest ever given.
 
-/// A complete binary tree over `num_leaves` leaves (padded to a power of two).
-///
-/// Node 1 is the root, node `j` has children `2j` and `2j + 1`, and leaf `i` is
-/// node `width + i`; each inner node holds the larger of its two children.
+use super::segment_tree::SegmentTree;
+
+/// The largest of the leaves at the root ([`SegmentTree`] combined by `max`); leaves
+/// are finite and `>= 0`.
 #[derive(Debug, Clone)]
-pub struct MaxTree {
-    num_leaves: usize,
-    /// Leaves in the tree, a power of two `>= num_leaves`.
-    width: usize,
-    /// `nodes[0]` is unused; `nodes[1]` is the root.
-    nodes: Vec<f32>,
+pub struct MaxTree(SegmentTree<f32>);
+
+impl std::ops::Deref for MaxTree {
+    type Target = SegmentTree<f32>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for MaxTree {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl MaxTree {
     /// A tree of `num_leaves` leaves, all zero.
     pub fn new(num_leaves: usize) -> Self {
-        let width = num_leaves.max(1).next_power_of_two();
-        Self { num_leaves, width, nodes: vec![0.0; 2 * width] }
-    }
-
-    /// Grows the tree to `num_leaves` leaves (new leaves are zero); never shrinks.
-    pub fn grow(&mut self, num_leaves: usize) {
-        if num_leaves <= self.num_leaves {
-            return;
-        }
-        let width = num_leaves.next_power_of_two();
-        if width != self.width {
-            let mut nodes = vec![0.0; 2 * width];
-            nodes[width..width + self.num_leaves]
-                .copy_from_slice(&self.nodes[self.width..self.width + self.num_leaves]);
-            for node in (1..width).rev() {
-                nodes[node] = nodes[2 * node].max(nodes[2 * node + 1]);
-            }
-            self.nodes = nodes;
-            self.width = width;
-        }
-        self.num_leaves = num_leaves;
-    }
-
-    /// The number of leaves.
-    pub fn num_leaves(&self) -> usize {
-        self.num_leaves
+        Self(SegmentTree::new(num_leaves, f32::max))
     }
 
     /// The largest leaf (0 when every leaf is 0).
     pub fn max(&self) -> f32 {
-        self.nodes[1]
+        self.root()
     }
 
     /// Sets leaf `leaf` to `value` (finite, `>= 0`) and refreshes its ancestors.
@@ -58,19 +41,8 @@ impl MaxTree {
     /// # Panics
     /// If `leaf >= num_leaves` (callers pass slots they own).
     pub fn set(&mut self, leaf: usize, value: f32) {
-        assert!(leaf < self.num_leaves, "leaf {leaf} out of {}", self.num_leaves);
         debug_assert!(value.is_finite() && value >= 0.0, "value {value}");
-        let mut node = self.width + leaf;
-        self.nodes[node] = value;
-        while node > 1 {
-            node /= 2;
-            self.nodes[node] = self.nodes[2 * node].max(self.nodes[2 * node + 1]);
-        }
-    }
-
-    /// Bytes held by the tree.
-    pub fn nbytes(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<f32>()
+        self.0.set(leaf, value);
     }
 }
 

@@ -33,6 +33,7 @@
 mod game;
 pub mod max_tree;
 mod persist;
+pub mod segment_tree;
 mod storage;
 pub mod sum_tree;
 pub mod targets;
@@ -270,7 +271,7 @@ impl ReplayBuffer {
     /// Bytes held: every column, the sum tree, the game records and their last frames.
     pub fn nbytes(&self) -> usize {
         self.columns.as_ref().map_or(0, Columns::nbytes)
-            + self.tree.as_ref().map_or(0, SumTree::nbytes)
+            + self.tree.as_ref().map_or(0, |tree| tree.nbytes())
             + self.max_tree.nbytes()
             + self.games.capacity() * std::mem::size_of::<StoredGame>()
             + self.games.iter().map(|g| g.last_observation.nbytes()).sum::<usize>()
@@ -346,9 +347,7 @@ impl ReplayBuffer {
             },
         );
         let slots_used = usize::try_from(first + steps as u64).map_or(capacity, |n| n.min(capacity));
-        if slots_used > self.max_tree.num_leaves() {
-            self.max_tree.grow(slots_used.max(2 * self.max_tree.num_leaves()).min(capacity));
-        }
+        self.max_tree.grow_to_hold(slots_used, capacity);
         let segment = game.sampled_positions(steps);
         // positions outside the segment are stored for its targets but never sampled
         let sampled = |t: usize, p: f32| if (segment.0..segment.1).contains(&t) { p } else { 0.0 };
@@ -356,9 +355,7 @@ impl ReplayBuffer {
             self.max_tree.set(columns.slot(first + t as u64), sampled(t, p));
         }
         if let Some(tree) = &mut self.tree {
-            if slots_used > tree.num_leaves() {
-                tree.grow(slots_used.max(2 * tree.num_leaves()).min(capacity));
-            }
+            tree.grow_to_hold(slots_used, capacity);
             for (t, &p) in priorities.iter().enumerate() {
                 tree.set(columns.slot(first + t as u64), f64::from(sampled(t, p)).powf(self.config.alpha));
             }

@@ -6,63 +6,36 @@
 //! uniform draw in `[0, total)` walks down to leaf `i` with probability
 //! `leaf_i / total`.
 
-/// A complete binary tree over `num_leaves` leaves (padded to a power of two).
-///
-/// Node 1 is the root, node `j` has children `2j` and `2j + 1`, and leaf `i`
-/// is node `width + i`. Inner nodes are recomputed from their children on every
-/// update (never by adding deltas), so no rounding error accumulates.
+use super::segment_tree::SegmentTree;
+
+/// The total mass at the root ([`SegmentTree`] combined by `+`); leaves are finite
+/// and `>= 0`.
 #[derive(Debug, Clone)]
-pub struct SumTree {
-    num_leaves: usize,
-    /// Leaves in the tree, a power of two `>= num_leaves`.
-    width: usize,
-    /// `nodes[0]` is unused; `nodes[1]` is the root.
-    nodes: Vec<f64>,
+pub struct SumTree(SegmentTree<f64>);
+
+impl std::ops::Deref for SumTree {
+    type Target = SegmentTree<f64>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for SumTree {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl SumTree {
     /// A tree of `num_leaves` leaves, all zero.
     pub fn new(num_leaves: usize) -> Self {
-        let width = num_leaves.max(1).next_power_of_two();
-        Self { num_leaves, width, nodes: vec![0.0; 2 * width] }
-    }
-
-    /// Grows the tree to `num_leaves` leaves (new leaves are zero); never shrinks.
-    pub fn grow(&mut self, num_leaves: usize) {
-        if num_leaves <= self.num_leaves {
-            return;
-        }
-        let width = num_leaves.next_power_of_two();
-        if width != self.width {
-            let mut nodes = vec![0.0; 2 * width];
-            nodes[width..width + self.num_leaves]
-                .copy_from_slice(&self.nodes[self.width..self.width + self.num_leaves]);
-            for node in (1..width).rev() {
-                nodes[node] = nodes[2 * node] + nodes[2 * node + 1];
-            }
-            self.nodes = nodes;
-            self.width = width;
-        }
-        self.num_leaves = num_leaves;
-    }
-
-    /// The number of leaves.
-    pub fn num_leaves(&self) -> usize {
-        self.num_leaves
+        Self(SegmentTree::new(num_leaves, |a, b| a + b))
     }
 
     /// The sum of all leaves.
     pub fn total(&self) -> f64 {
-        self.nodes[1]
-    }
-
-    /// The mass of leaf `leaf`.
-    ///
-    /// # Panics
-    /// If `leaf >= num_leaves` (callers pass slots they own).
-    pub fn get(&self, leaf: usize) -> f64 {
-        assert!(leaf < self.num_leaves, "leaf {leaf} out of {}", self.num_leaves);
-        self.nodes[self.width + leaf]
+        self.root()
     }
 
     /// Sets leaf `leaf` to `mass` (finite, `>= 0`) and refreshes its ancestors.
@@ -70,14 +43,8 @@ impl SumTree {
     /// # Panics
     /// If `leaf >= num_leaves` (callers pass slots they own).
     pub fn set(&mut self, leaf: usize, mass: f64) {
-        assert!(leaf < self.num_leaves, "leaf {leaf} out of {}", self.num_leaves);
         debug_assert!(mass.is_finite() && mass >= 0.0, "mass {mass}");
-        let mut node = self.width + leaf;
-        self.nodes[node] = mass;
-        while node > 1 {
-            node /= 2;
-            self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1];
-        }
+        self.0.set(leaf, mass);
     }
 
     /// The leaf `i` whose cumulative range `[prefix_i, prefix_i + leaf_i)` holds `mass`.
@@ -92,9 +59,8 @@ impl SumTree {
         }
         let mut mass = mass.clamp(0.0, self.total());
         let mut node = 1;
-        while node < self.width {
-            let left = self.nodes[2 * node];
-            let right = self.nodes[2 * node + 1];
+        while node < self.width() {
+            let (left, right) = self.children(node);
             if mass < left || right <= 0.0 {
                 node *= 2;
             } else {
@@ -102,12 +68,7 @@ impl SumTree {
                 node = 2 * node + 1;
             }
         }
-        Some(node - self.width)
-    }
-
-    /// Bytes held by the tree.
-    pub fn nbytes(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<f64>()
+        Some(node - self.width())
     }
 }
 
