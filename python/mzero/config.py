@@ -903,7 +903,8 @@ def _cartpole() -> Config:
     buffer in segments of 50 positions (``train.segment_length``), each with the 55
     moves its targets reach: with whole games a balancing agent's 500-move games
     reached the learner only when they ended, and the first evaluation at 475 came
-    at 15,000-30,000 env steps (seeds 0-4); with segments at 10,000-15,000.
+    at 15,000-30,000 env steps (seeds 0-4); with segments at 5,000-15,000 (median
+    10,000).
     Evaluations play 50 greedy episodes every 5,000 env steps, so that ``best.pt`` is
     rarely a network that scored 500 by luck on a few start states. Results over
     seeds: README, "The cartpole preset" (``benches/results/learning/``).

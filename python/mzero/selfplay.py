@@ -169,10 +169,9 @@ class GameRecord:
         if count <= 0:
             return
         self.earlier_return = math.fsum([self.earlier_return, *self.rewards[:count]])
-        for column in (self.actions, self.rewards, self.root_values, self.policies):
+        columns = (self.actions, self.rewards, self.root_values, self.policies, self.legal_masks)
+        for column in (*columns, self.observations):
             del column[:count]
-        del self.legal_masks[:count]
-        del self.observations[:count]
         self.first_move += count
         self.unstored -= count
 
