@@ -117,6 +117,36 @@ def test_a_run_directory_that_holds_a_run_is_refused(tmp_path: Path) -> None:
         Trainer(config, tmp_path, progress=False).run()
 
 
+def test_a_run_directory_held_by_another_process_is_refused_until_it_dies(
+    tmp_path: Path,
+) -> None:
+    """A second training process on one run directory fails at once, naming the holder;
+    the holder's death (kill -9 included) frees the directory."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom mzero.rundir import RunDirectory\n"
+         f"run = RunDirectory({str(tmp_path)!r})\nrun.hold()\nprint('held', flush=True)\n"
+         "time.sleep(600)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        config = apply_overrides(preset("cartpole"), SMALL | {"train.max_env_steps": 200})
+        pattern = rf"run_dir: .* is in use by process {holder.pid}\b"
+        with pytest.raises(mzero.InvalidArgumentError, match=pattern):
+            Trainer(config, tmp_path, progress=False).run()
+        assert not RunDirectory(tmp_path).holds_run()  # nothing written
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+        holder.stdout.close()
+    Trainer(config, tmp_path, progress=False).run()  # a killed holder blocks nothing
+    # and the finished run let go: the directory can be held again at once
+    rundir = RunDirectory(tmp_path)
+    rundir.hold()
+    rundir.release()
+
+
 def test_damaged_run_files_are_corrupt_file_errors(tmp_path: Path) -> None:
     config = apply_overrides(preset("cartpole"), SMALL | {"train.max_env_steps": 200})
     Trainer(config, tmp_path, progress=False).run()

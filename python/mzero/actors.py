@@ -360,13 +360,16 @@ class ActorTrainer(Trainer):
     def run(self) -> dict[str, float]:
         """Trains until a limit of ``config.train`` is reached; returns the last metrics."""
         writer = self._open_run()
-        ray, started_here = self._start_ray()
         try:
-            return self._run(ray, writer)
+            ray, started_here = self._start_ray()
+            try:
+                return self._run(ray, writer)
+            finally:
+                if started_here:
+                    ray.shutdown()
         finally:
             writer.close()
-            if started_here:
-                ray.shutdown()
+            self.rundir.release()
 
     def _run(self, ray: Any, writer: Any) -> dict[str, float]:
         train = self.config.train

@@ -9,6 +9,8 @@ Layout of ``RUN/``:
   ``checkpoints/env_steps_N.pt``: each evaluated network, with
   ``train.keep_eval_checkpoints``;
 * ``evals.jsonl``: the scores of ``mzero eval --opponent`` (:mod:`mzero.evals`);
+* ``.lock`` and ``.lock.pid``: the lock a training process holds on the directory for
+  its whole life (:meth:`RunDirectory.hold`), and that process's id;
 * ``snapshots/NNNNNNNN/``: everything needed to continue the run after a crash:
   ``trainer.pt`` (network, target network, optimizer, scheduler, counters, RNG
   states, the best evaluation, the length of ``metrics.jsonl`` when it was taken)
@@ -31,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock, Timeout
 
-from mzero.errors import CorruptFileError, MZeroIOError
+from mzero.errors import CorruptFileError, InvalidArgumentError, MZeroIOError
 
 __all__ = ["SNAPSHOT_VERSION", "RunDirectory", "read_torch_file"]
 
@@ -84,6 +87,38 @@ class RunDirectory:
         self.metrics = self.path / "metrics.jsonl"
         self.checkpoints = self.path / "checkpoints"
         self.snapshots = self.path / "snapshots"
+        self._lock: FileLock | None = None
+
+    def hold(self) -> None:
+        """Holds the directory for this process until :meth:`release` or the process
+        ends (an OS file lock on ``.lock``: a killed process leaves nothing that blocks
+        the next run). Another process's hold raises
+        :class:`~mzero.InvalidArgumentError` naming its process id, before anything
+        here changes: two processes on one run would cut each other's metrics and
+        delete each other's snapshots."""
+        if self._lock is not None:
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.path / ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            try:
+                holder = f"process {(self.path / '.lock.pid').read_text().strip()}"
+            except OSError:
+                holder = "another process"
+            raise InvalidArgumentError(
+                f"run_dir: {self.path} is in use by {holder}; wait for it to end or "
+                f"choose another directory"
+            ) from None
+        (self.path / ".lock.pid").write_text(f"{os.getpid()}\n", encoding="utf-8")
+        self._lock = lock  # the hold lasts as long as this reference
+
+    def release(self) -> None:
+        """Ends :meth:`hold` (if held)."""
+        if self._lock is not None:
+            self._lock.release(force=True)
+            self._lock = None
 
     def holds_run(self) -> bool:
         """Whether a run has written here (a config, metrics, checkpoints or snapshots)."""

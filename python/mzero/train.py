@@ -259,11 +259,18 @@ class Trainer:
         A fresh run needs a run directory that holds no run; a resumed one
         (:meth:`resume`) continues its own.
         """
-        train = self.config.train
         selfplay = self.selfplay
         if selfplay is None:
             raise InvalidArgumentError("run: this trainer has no in-process self-play")
         writer = self._open_run()
+        try:
+            return self._run_in_process(selfplay, writer)
+        finally:
+            self.rundir.release()
+
+    def _run_in_process(self, selfplay: SelfPlay, writer: Any) -> dict[str, float]:
+        """The loop of :meth:`run`: self-play, learning, evaluations and snapshots."""
+        train = self.config.train
         bar = self._progress_bar()
         start = time.monotonic()
         self._last_log = (start, self.train_steps)
@@ -350,7 +357,9 @@ class Trainer:
             raise InvalidArgumentError(
                 "train: expected at least one of max_minutes, max_env_steps, max_train_steps"
             )
+        self.rundir.hold()  # before the check: a second process must not race it
         if not self.resumed and self.rundir.holds_run():
+            self.rundir.release()
             raise InvalidArgumentError(
                 f"run_dir: {self.run_dir} already holds a run; continue it with "
                 f"mzero train --resume {self.run_dir}, or choose another directory"
