@@ -4,45 +4,31 @@
 //! slots hold 0), so that a new game's transitions enter with the largest priority
 //! *currently stored*, as EfficientZero's buffer does, not the largest ever given.
 
-use super::segment_tree::SegmentTree;
+use super::segment_tree::{Combine, SegmentTree};
 
-/// The largest of the leaves at the root ([`SegmentTree`] combined by `max`); leaves
-/// are finite and `>= 0`.
+/// Inner nodes hold the larger of their children; leaves are finite and `>= 0`.
 #[derive(Debug, Clone)]
-pub struct MaxTree(SegmentTree<f32>);
+pub struct Max;
 
-impl std::ops::Deref for MaxTree {
-    type Target = SegmentTree<f32>;
+impl Combine for Max {
+    type Leaf = f32;
 
-    fn deref(&self) -> &Self::Target {
-        &self.0
+    fn combine(left: f32, right: f32) -> f32 {
+        left.max(right)
+    }
+
+    fn is_valid(value: f32) -> bool {
+        value.is_finite() && value >= 0.0
     }
 }
 
-impl std::ops::DerefMut for MaxTree {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
+/// The largest of the leaves at the root.
+pub type MaxTree = SegmentTree<Max>;
 
 impl MaxTree {
-    /// A tree of `num_leaves` leaves, all zero.
-    pub fn new(num_leaves: usize) -> Self {
-        Self(SegmentTree::new(num_leaves, f32::max))
-    }
-
     /// The largest leaf (0 when every leaf is 0).
     pub fn max(&self) -> f32 {
         self.root()
-    }
-
-    /// Sets leaf `leaf` to `value` (finite, `>= 0`) and refreshes its ancestors.
-    ///
-    /// # Panics
-    /// If `leaf >= num_leaves` (callers pass slots they own).
-    pub fn set(&mut self, leaf: usize, value: f32) {
-        debug_assert!(value.is_finite() && value >= 0.0, "value {value}");
-        self.0.set(leaf, value);
     }
 }
 

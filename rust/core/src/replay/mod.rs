@@ -80,13 +80,9 @@ impl StoredGame {
         self.first + self.len as u64
     }
 
-    /// Sampled positions.
-    fn positions(&self) -> usize {
-        self.segment.1 - self.segment.0
-    }
-
+    /// The rank after this game's last sampled position.
     fn end_rank(&self) -> u64 {
-        self.rank + self.positions() as u64
+        self.rank + (self.segment.1 - self.segment.0) as u64
     }
 
     /// Whether position `t` is sampled.
@@ -173,8 +169,6 @@ pub struct ReplayBuffer {
     games: VecDeque<StoredGame>,
     /// Transitions stored.
     len: usize,
-    /// Positions that may be sampled (`len` less the positions around segments).
-    positions: usize,
     /// The rank the next game's first sampled position will get.
     next_rank: u64,
     next_game_id: u64,
@@ -200,7 +194,6 @@ impl ReplayBuffer {
             tree,
             games: VecDeque::new(),
             len: 0,
-            positions: 0,
             next_rank: 0,
             next_game_id: 0,
             next_index: 0,
@@ -226,7 +219,8 @@ impl ReplayBuffer {
     /// Positions that may be sampled: `len` less the positions stored around
     /// segments ([`GameView::segment`]).
     pub fn positions(&self) -> usize {
-        self.positions
+        let oldest_rank = self.games.front().map_or(self.next_rank, |g| g.rank);
+        (self.next_rank - oldest_rank) as usize
     }
 
     /// Whether no transition is stored.
@@ -271,7 +265,7 @@ impl ReplayBuffer {
     /// Bytes held: every column, the sum tree, the game records and their last frames.
     pub fn nbytes(&self) -> usize {
         self.columns.as_ref().map_or(0, Columns::nbytes)
-            + self.tree.as_ref().map_or(0, |tree| tree.nbytes())
+            + self.tree.as_ref().map_or(0, SumTree::nbytes)
             + self.max_tree.nbytes()
             + self.games.capacity() * std::mem::size_of::<StoredGame>()
             + self.games.iter().map(|g| g.last_observation.nbytes()).sum::<usize>()
@@ -371,7 +365,6 @@ impl ReplayBuffer {
             rank: self.next_rank,
         });
         self.len += steps;
-        self.positions += segment.1 - segment.0;
         self.next_rank += (segment.1 - segment.0) as u64;
         self.next_game_id = game_id + 1;
         self.next_index = first + steps as u64;
@@ -381,7 +374,6 @@ impl ReplayBuffer {
     fn evict_oldest(&mut self) {
         let Some(game) = self.games.pop_front() else { return };
         self.len -= game.len;
-        self.positions -= game.positions();
         let Some(columns) = &self.columns else { return };
         for index in game.first..game.end() {
             let slot = columns.slot(index);
@@ -457,8 +449,9 @@ impl ReplayBuffer {
             None => {
                 // uniform over the sampled positions, numbered by rank
                 let oldest_rank = self.games.front().map_or(0, |g| g.rank);
+                let positions = self.next_rank - oldest_rank;
                 for _ in 0..batch_size {
-                    let rank = oldest_rank + rng.random_range(0..self.positions as u64);
+                    let rank = oldest_rank + rng.random_range(0..positions);
                     let game = &self.games[self.games.partition_point(|g| g.end_rank() <= rank)];
                     index.push(game.first + (game.segment.0 as u64 + rank - game.rank));
                 }

@@ -6,45 +6,31 @@
 //! uniform draw in `[0, total)` walks down to leaf `i` with probability
 //! `leaf_i / total`.
 
-use super::segment_tree::SegmentTree;
+use super::segment_tree::{Combine, SegmentTree};
 
-/// The total mass at the root ([`SegmentTree`] combined by `+`); leaves are finite
-/// and `>= 0`.
+/// Inner nodes hold the sum of their children; leaves are finite masses `>= 0`.
 #[derive(Debug, Clone)]
-pub struct SumTree(SegmentTree<f64>);
+pub struct Sum;
 
-impl std::ops::Deref for SumTree {
-    type Target = SegmentTree<f64>;
+impl Combine for Sum {
+    type Leaf = f64;
 
-    fn deref(&self) -> &Self::Target {
-        &self.0
+    fn combine(left: f64, right: f64) -> f64 {
+        left + right
+    }
+
+    fn is_valid(mass: f64) -> bool {
+        mass.is_finite() && mass >= 0.0
     }
 }
 
-impl std::ops::DerefMut for SumTree {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
+/// The total mass at the root.
+pub type SumTree = SegmentTree<Sum>;
 
 impl SumTree {
-    /// A tree of `num_leaves` leaves, all zero.
-    pub fn new(num_leaves: usize) -> Self {
-        Self(SegmentTree::new(num_leaves, |a, b| a + b))
-    }
-
     /// The sum of all leaves.
     pub fn total(&self) -> f64 {
         self.root()
-    }
-
-    /// Sets leaf `leaf` to `mass` (finite, `>= 0`) and refreshes its ancestors.
-    ///
-    /// # Panics
-    /// If `leaf >= num_leaves` (callers pass slots they own).
-    pub fn set(&mut self, leaf: usize, mass: f64) {
-        debug_assert!(mass.is_finite() && mass >= 0.0, "mass {mass}");
-        self.0.set(leaf, mass);
     }
 
     /// The leaf `i` whose cumulative range `[prefix_i, prefix_i + leaf_i)` holds `mass`.
