@@ -135,12 +135,12 @@ class _GameSink:
     """Stands in for the replay buffer in an actor: keeps ``add_game``'s arguments."""
 
     def __init__(self) -> None:
-        self.games: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+        self.games: list[dict[str, Any]] = []
 
-    def add_game(self, *args: Any, **kwargs: Any) -> None:
-        self.games.append((args, kwargs))
+    def add_game(self, **game: Any) -> None:
+        self.games.append(game)
 
-    def take(self) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    def take(self) -> list[dict[str, Any]]:
         games, self.games = self.games, []
         return games
 
@@ -426,11 +426,11 @@ class ActorTrainer(Trainer):
     def _insert(self, result: dict[str, Any], version: int) -> None:
         """Puts an actor task's finished games into the replay buffer and counts them."""
         transitions = 0
-        for args, kwargs in result["games"]:
-            self.replay.add_game(*args, **kwargs)
+        for game in result["games"]:
+            self.replay.add_game(**game)
             # the positions it adds to be sampled: a segment's own, or the game's moves
-            segment = kwargs.get("segment")
-            transitions += len(args[1]) if segment is None else segment[1] - segment[0]
+            segment = game["segment"]
+            transitions += len(game["actions"]) if segment is None else segment[1] - segment[0]
         self.env_steps += result["env_steps"]
         # the limiter counts what the learner can sample: transitions of finished games
         self.limiter.inserted(transitions)

@@ -149,7 +149,7 @@ class GameRecord:
         first = max(0, start - history)
         if cut < len(self.actions):
             terminated, bootstrap_value = False, self.root_values[cut]
-        whole = first == 0 and start == 0 and stop == cut == len(self.actions)
+        whole = start == 0 and stop == cut == len(self.actions)
         return {
             "observations": np.stack(self.observations[first : cut + 1]).astype(
                 np.float32, copy=False
@@ -423,11 +423,7 @@ class SelfPlay:
 
     def _store(self, piece: dict[str, Any]) -> None:
         """``replay.add_game`` of a finished game or of a segment."""
-        columns = ("observations", "actions", "rewards", "root_values", "policies")
-        self.replay.add_game(
-            *(piece[name] for name in columns),
-            **{name: value for name, value in piece.items() if name not in columns},
-        )
+        self.replay.add_game(**piece)
 
     def _episode_return(self, game: GameRecord) -> float:
         if not self.two_player:
