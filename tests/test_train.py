@@ -395,6 +395,9 @@ def test_cli_reports_bad_overrides_and_missing_runs(tmp_path: Path) -> None:
     wrong_section = mzero_cli("train", "cartpole", "--serch.num-simulations=25")
     assert wrong_section.returncode == 2
     assert "did you mean --search.num-simulations?" in wrong_section.stderr
+    both = mzero_cli("train", "cartpole", "--config", str(tmp_path / "config.json"))
+    assert both.returncode == 2
+    assert "--config: starts from its own config; give it or the preset 'cartpole'" in both.stderr
 
 
 def test_a_damaged_checkpoint_is_a_corrupt_file_error(tmp_path: Path) -> None:

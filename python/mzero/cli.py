@@ -239,6 +239,10 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     if args.preset is None and args.config is None:
         raise InvalidArgumentError("preset: expected a preset name, --config FILE or --resume RUN")
+    if args.preset is not None and args.config is not None:
+        raise InvalidArgumentError(
+            f"--config: starts from its own config; give it or the preset {args.preset!r}, not both"
+        )
     config = Config.load(args.config) if args.config else preset(args.preset)
     config = apply_overrides(config, overrides)
     train_config = config.train

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from mzero.replay import ReplayBuffer
 
 __all__ = [
+    "FIXED_ON_RESUME",
     "PRESETS",
     "ActorsConfig",
     "Config",
@@ -56,6 +57,7 @@ __all__ = [
     "add_override_arguments",
     "apply_overrides",
     "autocast_dtype",
+    "changes_fixed_on_resume",
     "field_docs",
     "overrides_from_namespace",
     "parse_overrides",
@@ -475,8 +477,14 @@ class TrainConfig:
 
     keep_eval_checkpoints: bool = False
     """Also keep the network of every evaluation as ``checkpoints/env_steps_N.pt`` (N:
-    environment steps, 9 digits), to evaluate it afterwards against stronger opponents
-    (``mzero eval RUN --checkpoint FILE``) or to watch it play."""
+    environment steps, 9 digits; the weights, not the optimizer's state), to evaluate
+    it afterwards against stronger opponents (``mzero eval RUN --checkpoint FILE``) or
+    to watch it play."""
+
+    max_eval_checkpoints: int = 100
+    """The most networks ``keep_eval_checkpoints`` keeps: past it, those whose removal
+    leaves the smallest gap in env steps are removed, so that the kept ones stay
+    spread over the run."""
 
     checkpoint_interval: int = 1_000
     """Learner steps between checkpoints (written atomically into the run directory)."""
@@ -615,6 +623,12 @@ class TrainConfig:
             self.eval_opponents,
         )
         _check_positive("train.checkpoint_interval", self.checkpoint_interval)
+        _check(
+            self.max_eval_checkpoints >= 2,
+            "train.max_eval_checkpoints",
+            "a value >= 2",
+            self.max_eval_checkpoints,
+        )
         _check_positive("train.log_interval", self.log_interval)
         _check_positive("train.torch_threads", self.torch_threads)
 
@@ -1188,6 +1202,44 @@ def overrides_from_namespace(namespace: argparse.Namespace) -> dict[str, Any]:
         for key, value in vars(namespace).items()
         if "." in key and key.split(".", 1)[0] in sections
     }
+
+
+FIXED_ON_RESUME: tuple[str, ...] = (
+    "env.id",
+    "env.frame_stack",
+    "network.kind",
+    "network.latent_dim",
+    "network.hidden",
+    "network.channels",
+    "network.blocks",
+    "network.head_channels",
+    "network.value_support",
+    "network.reward_support",
+    "network.projection_dim",
+    "network.value_transform",
+    "replay.capacity",
+    "replay.alpha",
+    "replay.beta",
+    "train.unroll_steps",
+    "train.td_steps",
+    "train.seed",
+    "search.discount",
+)
+"""The fields a resumed run cannot change: the environment and the network's shape (the
+saved weights fit them), what the stored replay was built with, and the seed."""
+
+
+def changes_fixed_on_resume(saved: Config, config: Config) -> list[str]:
+    """The fields of :data:`FIXED_ON_RESUME` that differ between ``saved`` and ``config``
+    (``"train.seed (0 -> 1)"``)."""
+    changed = []
+    for name in FIXED_ON_RESUME:
+        section, field_name = name.split(".")
+        before = getattr(getattr(saved, section), field_name)
+        after = getattr(getattr(config, section), field_name)
+        if before != after:
+            changed.append(f"{name} ({before!r} -> {after!r})")
+    return changed
 
 
 def apply_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:

@@ -73,6 +73,9 @@ __all__ = [
 CHECKPOINT_VERSION = 1
 """Format version of the checkpoint dictionaries written by :func:`save_checkpoint`."""
 
+_TRAINING_STATE = ("optimizer", "scheduler", "target_network")
+"""What a checkpoint holds only to continue training (not in kept evaluation networks)."""
+
 
 def resolve_device(name: str) -> torch.device:
     """``"auto"`` -> cuda when available, else cpu; other names are passed to torch."""
@@ -185,6 +188,13 @@ class Trainer:
         """True until the first metrics record of a resumed run is written."""
         self.metrics_length = 0
         """Bytes of metrics.jsonl that the snapshot resumed from had seen."""
+        self.resumed_from: tuple[Path, list[str] | None] | None = None
+        """The snapshot a resumed run continues from, and the kept checkpoints it lists."""
+        self.pending_evaluation: dict[str, Any] | None = None
+        """An evaluation in flight when the snapshot resumed from was taken (actor mode):
+        ``checkpoint``, ``env_steps`` and ``seed`` of the evaluated network."""
+        self.log: Any = None
+        """``metrics.jsonl``, open for appending while :meth:`run` runs."""
         self.next_eval = train.eval_interval if train.eval_interval > 0 else math.inf
         self.next_log = 0
         self.next_checkpoint = train.checkpoint_interval
@@ -269,41 +279,64 @@ class Trainer:
             self.rundir.release()
 
     def _run_in_process(self, selfplay: SelfPlay, writer: Any) -> dict[str, float]:
-        """The loop of :meth:`run`: self-play, learning, evaluations and snapshots."""
-        train = self.config.train
+        """The loop of :meth:`run`: self-play, learning, evaluations and snapshots. The
+        environments, the TensorBoard writer and the progress bar are closed however it
+        ends."""
         bar = self._progress_bar()
+        try:
+            with open(self.rundir.metrics, "a", encoding="utf-8") as log:
+                self.log = log
+                return self._loop(selfplay, writer, bar)
+        finally:
+            self.log = None
+            writer.close()
+            if bar is not None:
+                bar.close()
+            selfplay.close()
+
+    def _loop(self, selfplay: SelfPlay, writer: Any, bar: Any) -> dict[str, float]:
+        """Self-play moves, learner steps, evaluations and snapshots until a limit."""
+        train = self.config.train
         start = time.monotonic()
         self._last_log = (start, self.train_steps)
         last_snapshot = start
         metrics: dict[str, float] = {}
-        with open(self.rundir.metrics, "a", encoding="utf-8") as log:
-            self.log = log
-            while not self._done(start):
-                temperature = train.temperature(self.train_steps)
-                finished = selfplay.step(temperature)
-                self.env_steps = selfplay.env_steps
-                self.episodes += len(finished)
-                self.recent.extend(finished)
-                self._learn(start)
-                evaluated = self.env_steps >= self.next_eval
-                if evaluated or self.train_steps >= self.next_log or self._done(start):
-                    metrics = self._metrics(start, temperature)
-                    if evaluated:
-                        self.next_eval += train.eval_interval
-                        metrics |= self.evaluate()
-                        self._keep_best(metrics)
-                    self._log_metrics(writer, bar, metrics)
-                last_snapshot = self._save_due(bar, last_snapshot)
-            if train.eval_interval > 0 and "eval_return_mean" not in metrics:
-                metrics = self._metrics(start, train.temperature(self.train_steps))
-                metrics |= self.evaluate()
-                self._keep_best(metrics)
-                self._write_metrics(writer, metrics)
-            self._save_final()
-        writer.close()
-        if bar is not None:
-            bar.close()
-        selfplay.close()
+        if self.pending_evaluation is not None:
+            metrics = self._metrics(start, train.temperature(self.train_steps))
+            metrics |= self._evaluate_pending()
+            self._write_metrics(writer, metrics)
+        while not self._done(start):
+            temperature = train.temperature(self.train_steps)
+            finished = selfplay.step(temperature)
+            self.env_steps = selfplay.env_steps
+            self.episodes += len(finished)
+            self.recent.extend(finished)
+            self._learn(start)
+            evaluated = self.env_steps >= self.next_eval
+            if evaluated or self.train_steps >= self.next_log or self._done(start):
+                metrics = self._metrics(start, temperature)
+                if evaluated:
+                    self.next_eval += train.eval_interval
+                    metrics |= self.evaluate()
+                    self._keep_best(metrics)
+                self._log_metrics(writer, bar, metrics)
+            last_snapshot = self._save_due(bar, last_snapshot)
+        if train.eval_interval > 0 and "eval_return_mean" not in metrics:
+            metrics = self._metrics(start, train.temperature(self.train_steps))
+            metrics |= self.evaluate()
+            self._keep_best(metrics)
+            self._write_metrics(writer, metrics)
+        self._save_final()
+        return metrics
+
+    def _evaluate_pending(self) -> dict[str, float]:
+        """Evaluates the network of :attr:`pending_evaluation` (keeping ``best.pt``)."""
+        pending, self.pending_evaluation = self.pending_evaluation, None
+        assert pending is not None
+        network = build_network(self.config, self.obs_shape, self.num_actions).to(self.device)
+        network.load_state_dict(pending["checkpoint"]["network"])
+        metrics = self.evaluator(network, seed=pending["seed"])
+        self._keep_best(metrics, pending["checkpoint"], pending["env_steps"])
         return metrics
 
     def _log_metrics(self, writer: Any, bar: Any, metrics: dict[str, float]) -> None:
@@ -345,9 +378,12 @@ class Trainer:
             writer.add_scalar(_tensorboard_tag(key), value, self.env_steps)
 
     def _open_run(self) -> Any:
-        """Checks the limits and the run directory, writes the config (and, resuming,
-        drops the metrics the killed life wrote after its last snapshot); returns the
-        TensorBoard writer."""
+        """Checks the limits, holds the run directory and writes the config. A fresh run
+        writes a first snapshot, so that it can be resumed from its first moment; a
+        resumed one brings the files a killed life wrote after its snapshot back in
+        step with it (:meth:`mzero.rundir.RunDirectory.rewind`) and writes ``last.pt``.
+        Returns the TensorBoard writer (after a resume, the discarded stretch's
+        scalars purged)."""
         train = self.config.train
         if (
             train.max_minutes is None
@@ -364,20 +400,30 @@ class Trainer:
                 f"run_dir: {self.run_dir} already holds a run; continue it with "
                 f"mzero train --resume {self.run_dir}, or choose another directory"
             )
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.rundir.remove_temporary_files()
         self.config.save(self.rundir.config)
-        if self.resumed:
-            self.rundir.truncate_metrics(self.metrics_length)
+        if self.resumed_from is not None:
+            snapshot, kept = self.resumed_from
+            self.rundir.rewind(snapshot, self.metrics_length, kept, self.env_steps)
+            save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
+        else:
+            self.snapshot()
         from torch.utils.tensorboard import SummaryWriter  # imported late: slow import
 
-        return SummaryWriter(str(self.run_dir / "tensorboard"))
+        purge_step = self.env_steps if self.resumed else None
+        return SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=purge_step)
 
     # -- snapshots and resume ------------------------------------------------------------------
 
     def snapshot(self) -> None:
         """Writes a consistent snapshot of the run (:mod:`mzero.rundir`) that
-        :meth:`resume` continues from; the metrics written so far are kept with it."""
-        self.log.flush()
+        :meth:`resume` continues from; the metrics written so far (on disk first) are
+        kept with it."""
+        metrics_length = 0
+        if self.log is not None:
+            self.log.flush()
+            os.fsync(self.log.fileno())
+            metrics_length = self.log.tell()
         state = {
             "checkpoint": self.checkpoint(),
             "episodes": self.episodes,
@@ -392,7 +438,8 @@ class Trainer:
                 None if self.selfplay is None else self.selfplay.rng.bit_generator.state
             ),
             "torch_rng": torch.get_rng_state(),
-            "metrics_length": self.log.tell(),
+            "metrics_length": metrics_length,
+            "kept_checkpoints": self.rundir.kept_checkpoints(),
             **self._extra_state(),
         }
         self.rundir.write_snapshot(state, self.replay)
@@ -408,29 +455,36 @@ class Trainer:
         overrides: dict[str, Any] | None = None,
         progress: bool = True,
     ) -> Trainer:
-        """A trainer that continues ``run_dir`` from its latest snapshot.
+        """A trainer that continues ``run_dir`` from its latest snapshot (from the one
+        before it if the latest is damaged).
 
         The run's ``config.json`` is used with ``overrides`` (``"SECTION.FIELD"`` ->
-        value, e.g. new limits) applied; ``train.max_minutes`` counts from the resume.
-        Replay, learner and environment steps, the networks, the optimizer, the RNG
-        states and the best evaluation continue from the snapshot; games that were
+        value, e.g. new limits, or another number of actors) applied;
+        ``train.max_minutes`` counts from the resume. Overrides of what shapes the
+        stored run (:data:`mzero.config.FIXED_ON_RESUME`: the environment, the
+        network, the replay's settings, the seed) raise
+        :class:`~mzero.InvalidArgumentError`. Replay, learner and environment steps,
+        the networks, the optimizer, the RNG states and the best evaluation continue
+        from the snapshot, in either mode (in-process or actors); games that were
         being played when it was taken are lost.
         """
-        from mzero.config import apply_overrides
+        from mzero.config import apply_overrides, changes_fixed_on_resume
 
         rundir = RunDirectory(run_dir)
         if not rundir.config.exists():
             raise InvalidArgumentError(f"resume: {rundir.path} holds no run (no config.json)")
-        config = apply_overrides(Config.load(rundir.config), overrides or {})
-        latest = rundir.latest_snapshot()
-        if latest is None:
+        saved = Config.load(rundir.config)
+        config = apply_overrides(saved, overrides or {})
+        fixed = changes_fixed_on_resume(saved, config)
+        if fixed:
             raise InvalidArgumentError(
-                f"resume: {rundir.path} has no snapshot yet (the run was stopped before "
-                f"its first snapshot); start it again into an empty directory"
+                f"resume: {', '.join(fixed)} cannot change when a run continues (they "
+                f"shape its stored games and networks); start a new run to change them"
             )
-        state, replay = rundir.read_snapshot(latest)
+        snapshot, state, replay = _read_newest_snapshot(rundir)
         trainer = cls(config, run_dir, progress=progress)
         trainer._restore(state, replay)
+        trainer.resumed_from = (snapshot, state.get("kept_checkpoints"))
         return trainer
 
     def _restore(self, state: dict[str, Any], replay: mzero.ReplayBuffer) -> None:
@@ -452,9 +506,14 @@ class Trainer:
         self.recent.extend(EpisodeStats(r, n, terminated=t) for r, n, t in state["recent"])
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
-        if self.selfplay is not None and state["selfplay_rng"] is not None:
-            self.selfplay.restart(state["selfplay_rng"], env_steps=self.env_steps)
+        if self.selfplay is not None:
+            rng_state = state["selfplay_rng"]
+            if rng_state is None:  # an actor run, continued in-process: new games
+                seed = [self.config.train.seed, self.env_steps]
+                rng_state = np.random.default_rng(seed).bit_generator.state
+            self.selfplay.restart(rng_state, env_steps=self.env_steps)
         self.metrics_length = state["metrics_length"]
+        self.pending_evaluation = state.get("pending_evaluation")
         self.resumed = True
         self._restore_extra(state)
 
@@ -466,7 +525,11 @@ class Trainer:
         if self.replay.positions < train.min_replay:
             return
         if self.learning_start_env_steps is None:
-            self.learning_start_env_steps = self.env_steps
+            # so that the target starts at the learner steps taken so far: none in a
+            # fresh run, the actors' in an actor run continued in-process
+            self.learning_start_env_steps = self.env_steps - round(
+                self.train_steps / train.train_ratio if train.train_ratio > 0 else 0
+            )
         target = train.train_ratio * (self.env_steps - self.learning_start_env_steps)
         began = time.perf_counter()
         while self.train_steps < target and not self._done(start):
@@ -480,17 +543,31 @@ class Trainer:
         env_steps: int | None = None,
     ) -> None:
         """Writes ``best.pt`` if this evaluation is the best so far, and the evaluated
-        network as ``env_steps_N.pt`` if ``train.keep_eval_checkpoints``. ``checkpoint``
-        and ``env_steps``: of the evaluated network, if not the current one."""
+        network as ``env_steps_N.pt`` if ``train.keep_eval_checkpoints`` (weights only,
+        at most ``train.max_eval_checkpoints``). ``checkpoint`` and ``env_steps``: of
+        the evaluated network, if not the current one."""
         checkpoint = checkpoint if checkpoint is not None else self.checkpoint()
         env_steps = env_steps if env_steps is not None else self.env_steps
         if self.config.train.keep_eval_checkpoints:
-            name = f"env_steps_{env_steps:09d}.pt"
-            save_checkpoint(self.rundir.checkpoints / name, checkpoint)
+            self._keep_evaluated(checkpoint, env_steps)
         key = self._eval_key(metrics)
         if self.best_eval is None or key >= self.best_eval:
             self.best_eval = key
             save_checkpoint(self.rundir.checkpoints / "best.pt", checkpoint)
+
+    def _keep_evaluated(self, checkpoint: dict[str, Any], env_steps: int) -> None:
+        """Keeps the evaluated network as ``env_steps_N.pt``, without the optimizer's
+        state. Past ``train.max_eval_checkpoints``, the networks whose removal leaves
+        the smallest gap in env steps go (never the first or the newest), so that
+        those kept stay spread over the run."""
+        weights = {k: v for k, v in checkpoint.items() if k not in _TRAINING_STATE}
+        save_checkpoint(self.rundir.checkpoints / f"env_steps_{env_steps:09d}.pt", weights)
+        kept = self.rundir.kept_checkpoints()
+        steps = [int(name.removeprefix("env_steps_").removesuffix(".pt")) for name in kept]
+        while len(kept) > self.config.train.max_eval_checkpoints:
+            i = min(range(1, len(kept) - 1), key=lambda i: steps[i + 1] - steps[i - 1])
+            (self.rundir.checkpoints / kept.pop(i)).unlink(missing_ok=True)
+            steps.pop(i)
 
     def _metrics(self, start: float, temperature: float) -> dict[str, float]:
         metrics: dict[str, float] = {
@@ -537,6 +614,27 @@ class Trainer:
 
         total = self.config.train.max_env_steps
         return tqdm(total=total, unit="step", desc="env steps", dynamic_ncols=True)
+
+
+def _read_newest_snapshot(rundir: RunDirectory) -> tuple[Path, dict[str, Any], Any]:
+    """``(path, state, replay)`` of the newest snapshot that reads, falling back to the
+    one before it when the newest is damaged (logged)."""
+    snapshots = rundir.snapshots_newest_first()
+    if not snapshots:
+        raise InvalidArgumentError(
+            f"resume: {rundir.path} has no snapshot (the run was stopped before its "
+            f"first one); start it again into an empty directory"
+        )
+    damaged: list[str] = []
+    for snapshot in snapshots:
+        try:
+            state, replay = rundir.read_snapshot(snapshot)
+        except mzero.CorruptFileError as err:
+            logging.getLogger("mzero").warning("resume: %s; trying the snapshot before it", err)
+            damaged.append(str(err))
+            continue
+        return snapshot, state, replay
+    raise mzero.CorruptFileError(f"resume: every snapshot is damaged: {'; '.join(damaged)}")
 
 
 def _tensorboard_tag(key: str) -> str:
