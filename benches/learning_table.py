@@ -1,6 +1,7 @@
 """Markdown tables of learning results, generated from ``bench_learning.py``'s JSON.
 
-The README's learning results are not typed by hand: each sits between the markers
+The learning results of the README and of the documentation's results page are not
+typed by hand: each sits between the markers
 
     <!-- learning-table: results/learning/PRESET-DATE.json -->
     ...
@@ -8,8 +9,8 @@ The README's learning results are not typed by hand: each sits between the marke
 
 and this script renders the named JSON file (relative to ``benches/``) in between.
 
-    python benches/learning_table.py --write README.md   # regenerate every table
-    python benches/learning_table.py --check README.md   # exit 1 if one is stale
+    python benches/learning_table.py --write README.md docs/results.md   # regenerate
+    python benches/learning_table.py --check README.md docs/results.md   # exit 1 if stale
     python benches/learning_table.py results/learning/cartpole-2026-12-07.json
 """
 
@@ -105,23 +106,27 @@ def regenerate(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--write", type=Path, metavar="MARKDOWN", help="regenerate in place")
-    group.add_argument("--check", type=Path, metavar="MARKDOWN", help="exit 1 if stale")
+    group.add_argument(
+        "--write", type=Path, nargs="+", metavar="MARKDOWN", help="regenerate in place"
+    )
+    group.add_argument(
+        "--check", type=Path, nargs="+", metavar="MARKDOWN", help="exit 1 if one is stale"
+    )
     group.add_argument("report", type=Path, nargs="?", help="print one JSON file's table")
     args = parser.parse_args(argv)
     if args.report is not None:
         print(render(json.loads(args.report.read_text())), end="")
         return 0
-    path = args.write or args.check
-    text = path.read_text()
-    fresh = regenerate(text)
-    if args.write:
-        path.write_text(fresh)
-        return 0
-    if fresh != text:
-        print(f"{path}: a learning table differs from its JSON; run --write", file=sys.stderr)
-        return 1
-    return 0
+    stale = 0
+    for path in args.write or args.check:
+        text = path.read_text()
+        fresh = regenerate(text)
+        if args.write:
+            path.write_text(fresh)
+        elif fresh != text:
+            print(f"{path}: a learning table differs from its JSON; run --write", file=sys.stderr)
+            stale = 1
+    return stale
 
 
 if __name__ == "__main__":

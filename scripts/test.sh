@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check of mzero: install, format, lint, Rust tests, Python tests.
+# Runs every check of mzero: install, format, lint, the documentation site, Rust tests,
+# Python tests.
 # Creates (or reuses) the virtual environment $MZERO_VENV (default .venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +16,11 @@ echo "== install (editable, release build of the Rust engine)"
 echo "== format and lint"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-"$py" -m ruff check python tests benches
-"$py" -m ruff format --check python tests benches
+"$py" -m ruff check python tests benches docs/hooks.py docs/snippets
+"$py" -m ruff format --check python tests benches docs/hooks.py docs/snippets
+
+echo "== documentation site"
+NO_MKDOCS_2_WARNING=1 "$py" -m mkdocs build --strict --site-dir site
 
 echo "== Rust tests"
 cargo test -p mzero-core --locked

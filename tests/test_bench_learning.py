@@ -1,5 +1,5 @@
 """benches/bench_learning.py (a preset over seeds) and benches/learning_table.py (the
-README's learning tables, generated from its JSON)."""
+learning tables of the README and of docs/results.md, generated from its JSON)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ sys.path.insert(0, str(BENCHES))
 import learning_table
 
 README = BENCHES.parent / "README.md"
+RESULTS = BENCHES.parent / "docs" / "results.md"
 
 
 def test_two_seeds_are_trained_scored_and_summarised(tmp_path: Path) -> None:
@@ -98,6 +99,22 @@ def test_a_table_typed_over_by_hand_is_found_and_regenerated(tmp_path: Path) -> 
     assert text.endswith("<!-- /learning-table -->\nafter\n")
 
 
-def test_the_readme_learning_tables_are_generated_from_their_json() -> None:
-    assert learning_table.BLOCK.search(README.read_text()), "README has no learning table"
-    assert learning_table.main(["--check", str(README)]) == 0
+def test_several_pages_are_checked_and_each_stale_one_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "report.json").write_text(json.dumps(_report()))
+    marker = f"<!-- learning-table: {tmp_path / 'report.json'} -->"
+    pages = [tmp_path / "fresh.md", tmp_path / "stale.md"]
+    for page in pages:
+        page.write_text(f"{marker}\nold\n<!-- /learning-table -->\n")
+    assert learning_table.main(["--write", str(pages[0])]) == 0
+    assert learning_table.main(["--check", *map(str, pages)]) == 1
+    assert "stale.md" in capsys.readouterr().err
+    assert learning_table.main(["--write", *map(str, pages)]) == 0
+    assert learning_table.main(["--check", *map(str, pages)]) == 0
+
+
+def test_the_learning_tables_of_the_readme_and_the_docs_are_generated_from_their_json() -> None:
+    for page in (README, RESULTS):
+        assert learning_table.BLOCK.search(page.read_text()), f"{page} has no learning table"
+    assert learning_table.main(["--check", str(README), str(RESULTS)]) == 0

@@ -26,7 +26,7 @@ from mzero.config import (
 
 SECTIONS = [spec.name for spec in dataclasses.fields(Config)]
 
-# The keyword arguments of mzero.SearchConfig, as DESIGN.md fixes them.
+# The keyword arguments of mzero.SearchConfig, as docs/design.md fixes them.
 SEARCH_CONFIG_FIELDS = {
     "num_simulations",
     "discount",

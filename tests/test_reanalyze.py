@@ -123,7 +123,7 @@ def test_written_back_values_give_the_same_targets_later() -> None:
 
 def test_a_segmented_game_reanalyses_to_the_whole_games_values() -> None:
     """Segments of 2 positions carry td_steps + K = 7 moves: every fresh value target of
-    a sampled position is the one the whole game gets (DESIGN.md, "Segments")."""
+    a sampled position is the one the whole game gets (docs/design.md, "Segments")."""
     cfg = config(**{"reanalyze.value": True})
     net, rng, env = network(cfg), np.random.default_rng(4), make_env("tictactoe")
     kwargs = dict(

@@ -1,4 +1,4 @@
-"""mzero.search with algorithm="muzero": the PUCT contract of DESIGN.md, inputs, errors."""
+"""mzero.search with algorithm="muzero": the PUCT contract of docs/design.md, inputs, errors."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from mzero.testing import (
 )
 
 # ---------------------------------------------------------------------------
-# An independent plain-Python transcription of the PUCT semantics of DESIGN.md.
+# An independent plain-Python transcription of the PUCT semantics of docs/design.md.
 # ---------------------------------------------------------------------------
 
 

@@ -314,7 +314,7 @@ def test_a_segmented_game_has_the_whole_games_targets(
     moves, length, td_steps, unroll_steps, stack, two_player, terminated, discount, seed
 ) -> None:
     """Every (t, k) target of every sampled position of the stored segments, with and
-    without the reanalysis fields, equals the whole game's (DESIGN.md, "Segments")."""
+    without the reanalysis fields, equals the whole game's (docs/design.md, "Segments")."""
     rng = np.random.default_rng(seed)
     num_actions = 3
     carry, history = td_steps + unroll_steps, stack - 1
