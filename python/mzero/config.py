@@ -914,14 +914,11 @@ def _cartpole() -> Config:
 
     One learner step per 4 env steps, the learner compiled (``train.learner_step``)
     and single-game acting too (``network.act_inference``). Games go to the replay
-    buffer in segments of 50 positions (``train.segment_length``), each with the 55
-    moves its targets reach: with whole games a balancing agent's 500-move games
-    reached the learner only when they ended, and the first evaluation at 475 came
-    at 15,000-30,000 env steps (seeds 0-4); with segments at 5,000-15,000 (median
-    10,000).
-    Evaluations play 50 greedy episodes every 5,000 env steps, so that ``best.pt`` is
-    rarely a network that scored 500 by luck on a few start states. Results over
-    seeds: README, "The cartpole preset" (``benches/results/learning/``).
+    buffer in segments of 50 positions (``train.segment_length``), so that a balancing
+    agent's 500-move games reach the learner while they are played. Evaluations play
+    50 greedy episodes every 5,000 env steps, so that ``best.pt`` is rarely a network
+    that scored 500 by luck on a few start states. Results over seeds and why it is
+    set so: docs/results.md.
     """
     return Config(
         env=EnvConfig(id="CartPole-v1"),
@@ -968,13 +965,7 @@ def _cartpole_efficient() -> Config:
     by the target network when sampled (refreshed every 100 learner steps), and a
     tenth of the sampled positions searched again with 25 simulations for fresh
     policy targets. Evaluations of 20 greedy episodes every 500 env steps pick
-    ``best.pt``. In 5,000 env steps (seed 0), runs without the consistency loss
-    peaked at 130-420. With whole games, a good agent's 500-move games reached the
-    learner only when they ended: up to 1,000 of the env steps played were missing
-    from the buffer, and evaluations swung between 150 and 500 (seed 2 ended at
-    447.9); with segments seeds 0-3 all end above 475 (README, "Measured learning
-    results"). With 10-step targets seed 1 stayed below 400; 50 steps see a cart
-    drifting off the track coming, as in the ``cartpole`` preset.
+    ``best.pt``. Results over seeds and why it is set so: docs/results.md.
     """
     config = _cartpole()
     config.network = dataclasses.replace(config.network, projection_dim=64)
@@ -1001,17 +992,13 @@ def _cartpole_efficient() -> Config:
 def _tictactoe() -> Config:
     """TicTacToe against itself: MLPs on the 27 board inputs, undiscounted two-player search.
 
-    On 2 CPU cores an MLP learner takes about 3x the steps per second of the small
-    ResNet. Each sampled position is mapped by a random one of the board's 8
-    rotations and reflections (``augment_symmetries``): in 10-minute runs this took
-    the losses to minimax from 19-22 to 0 of 100. Moves 1-6 of each self-play game
-    (three per player) are sampled at temperature 1, later ones greedy, so value
-    targets come from strong play after varied openings; with 4, seed 1's agent kept
-    losing some lines as second player. The learning rate decays over about the
-    steps of a 20-minute run. Evaluation plays 100 games against minimax and 100
+    Each sampled position is mapped by a random one of the board's 8 rotations and
+    reflections (``augment_symmetries``). Moves 1-6 of each self-play game (three per
+    player) are sampled at temperature 1, later ones greedy, so that value targets
+    come from strong play after varied openings. The learning rate decays over about
+    the steps of a 20-minute run. Evaluation plays 100 games against minimax and 100
     against random every 2,500 env steps; ``best.pt`` keeps the best. The learner is
-    compiled (``train.learner_step``: 1.43x the eager learner steps/s on 2 cores,
-    ``benches/bench_learner.py --preset tictactoe``).
+    compiled (``train.learner_step``). Results and why it is set so: docs/results.md.
     """
     return Config(
         env=EnvConfig(id="tictactoe"),
@@ -1051,30 +1038,19 @@ def _connect4() -> Config:
     """Connect Four against itself: a small ResNet on the [3, 6, 7] board planes.
 
     16 channels, one residual block in each of h and g, 4-channel heads and a
-    128-unit hidden layer: on 2 CPU cores the learner takes most of the time (75-77%
-    in the measured hours, 6.4 and 10.8 learner steps a second at batch 256 on 2
-    threads on a slower and a faster host; a 32-channel, two-block ResNet took 2.5
-    on one thread). The dynamics sees move c as a plane with ones on column c
-    (``ConnectFourEnv.action_planes``); with seven constant one-hot planes instead
-    it took 40 wins in one of 100 where the column plane took 56 (25-minute pilots).
-    PUCT with 100 simulations in self-play and 400 in greedy play
-    (``search.eval_simulations``: the agent, ``mzero eval``, the evaluations during
-    training); outcomes in [-1, 1] are trained as raw scalars
-    (``value_transform=False``). Each sampled position is mirrored at random; moves
-    1-10 of self-play are sampled at temperature 1, later ones greedy. One learner
-    step per 8 env steps (``train_ratio`` 0.125), the value loss weighted 0.25 (as
-    in EfficientZero) and the reward loss weighted 4 (``reward_loss_weight``; the
-    papers use 1): the reward of a winning move is what a search over the learned
-    model needs to take a win, and at weight 1 it stayed near 0.5. On one host the
-    hour at weight 4 scored 0.505 against uct:400 where weight 1 scored 0.13 (100
-    games each, seed 1). The learning rate follows a cosine over 30,000 learner
-    steps (a cosine over 22,000 fell behind at equal env steps). A 60-minute run
-    takes 23,000 to 39,000 learner steps, as fast as the host is; the run is
-    deterministic for its seed, so a faster host plays the same games further: 0.44
-    against uct:400 at 188,352 env steps and 0.58 at 314,624 with 100 simulations at
-    play (200 games each); the same networks play better with 400 (0.65 at 314,624,
-    0.70 at 299,776). Evaluation plays 40 games against uct:100 and 40 against
-    random every 30,000 env steps and keeps each evaluated network.
+    128-unit hidden layer, small enough for a CPU learner. The dynamics sees move c
+    as a plane with ones on column c (``ConnectFourEnv.action_planes``). PUCT with 100
+    simulations in self-play and 400 in greedy play (``search.eval_simulations``: the
+    agent, ``mzero eval``, the evaluations during training); outcomes in [-1, 1] are
+    trained as raw scalars (``value_transform=False``). Each sampled position is
+    mirrored at random; moves 1-10 of self-play are sampled at temperature 1, later
+    ones greedy. One learner step per 8 env steps (``train_ratio`` 0.125), the value
+    loss weighted 0.25 (as in EfficientZero) and the reward loss weighted 4
+    (``reward_loss_weight``; the papers use 1): the reward of a winning move is what
+    a search over the learned model needs to take a win. The learning rate follows a
+    cosine over 30,000 learner steps. Evaluation plays 40 games against uct:100 and 40
+    against random every 30,000 env steps and keeps each evaluated network. Results
+    and why it is set so: docs/results.md.
     """
     return Config(
         env=EnvConfig(id="connect4"),

@@ -9,7 +9,7 @@ expanded by simulation ``k`` has id ``k + 1`` in every game, so the caller keeps
 
 References: MuZero, Schrittwieser et al. 2020 (https://arxiv.org/abs/1911.08265),
 appendix B; Gumbel MuZero, Danihelka et al. 2022
-(https://openreview.net/forum?id=bERaNdoegnO). The exact semantics are in DESIGN.md.
+(https://openreview.net/forum?id=bERaNdoegnO). The exact semantics are in docs/design.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Self-play: B environments stepped together, planned by one batched search per step.
 
-One step of :class:`SelfPlay` (DESIGN.md, "Data flow of one self-play step"):
+One step of :class:`SelfPlay` (docs/design.md, "Data flow of one self-play step"):
 
 1. stack the B current observations ``[B, stack, *obs_shape]`` and run
    ``initial_inference`` once: root latent, value ``[B]`` and logits ``[B, A]``;
@@ -23,7 +23,7 @@ One step of :class:`SelfPlay` (DESIGN.md, "Data flow of one self-play step"):
    moves as a segment (EfficientZero's game segments): a long game feeds the learner
    while it is played. A segment carries the frames before it that its first stacks
    need and the next ``td_steps + K`` moves after it, so that every target of its L
-   positions is the whole game's (DESIGN.md, "Segments").
+   positions is the whole game's (docs/design.md, "Segments").
 
 The :class:`Planner` (steps 1-2) is shared by self-play, evaluation and the agent.
 
