@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train an agent from a preset",
         description="Self-play and learning, in one process or with --actors N on Ray. "
         "Any config field can be "
-        "overridden as --SECTION.FIELD VALUE (listed below).",
+        "overridden as --SECTION.FIELD VALUE (listed below; docs: configuration reference).",
     )
     train.add_argument(
         "preset",
@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     play = commands.add_parser(
-        "play", help="play a board game (tictactoe, connect4) against a trained agent"
+        "play",
+        help="play a board game (tictactoe, connect4, openspiel:GAME) against a trained agent",
     )
     play.add_argument("run_dir", type=Path)
     play.add_argument("--first", choices=("human", "agent"), default="human")

@@ -70,7 +70,8 @@ class EnvConfig:
     """The environment played by self-play and evaluation."""
 
     id: str = "CartPole-v1"
-    """A gymnasium id (Discrete actions, Box observation) or a built-in game: ``tictactoe``."""
+    """A gymnasium id (Discrete actions, Box observation) or a built-in game:
+    ``tictactoe``, ``connect4``, ``openspiel:GAME``."""
 
     max_episode_steps: int | None = None
     """Truncate episodes after this many steps; ``None`` keeps the environment's own limit."""
@@ -82,7 +83,7 @@ class EnvConfig:
     """Worker processes that step each self-play game group's environments in parallel
     (each holds a share of them); 0 steps them in the group's own thread. For
     environments that are slow to step (physics engines, emulators); built-in board
-    games (tictactoe) always step in-process."""
+    games always step in-process."""
 
     def validate(self) -> None:
         """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
