@@ -1,9 +1,12 @@
-"""Self-play actors on Ray: a real two-node cluster, an actor killed with SIGKILL, a
-driver killed with SIGKILL, and what a local run listens on."""
+"""Self-play actors on Ray: a real two-node cluster, actors (self-play and evaluation)
+killed with SIGKILL, a driver killed with SIGKILL, what a local run listens on, actors
+that cannot start, the warning for a cluster off loopback and Ray's usage statistics."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -13,14 +16,16 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 ray = pytest.importorskip("ray")
 
-from mzero.actors import ActorTrainer  # noqa: E402
+from mzero import actors  # noqa: E402
+from mzero.actors import ActorTrainer, _cpu_state  # noqa: E402
 from mzero.config import apply_overrides, preset  # noqa: E402
 from mzero.errors import InvalidArgumentError  # noqa: E402
 from mzero.reanalyze import Reanalysis, Reanalyzer  # noqa: E402
-from mzero.train import _postfix, resume  # noqa: E402
+from mzero.train import _postfix, _trainer_class  # noqa: E402
 
 SMALL = {
     "train.num_envs": 8,
@@ -59,7 +64,7 @@ def cluster():
     patch.undo()
 
 
-def test_actors_on_two_nodes_survive_a_killed_actor(cluster, tmp_path: Path) -> None:
+def test_actors_on_two_nodes_survive_killed_actors(cluster, tmp_path: Path) -> None:
     config = apply_overrides(
         preset("cartpole"),
         SMALL
@@ -75,20 +80,38 @@ def test_actors_on_two_nodes_survive_a_killed_actor(cluster, tmp_path: Path) -> 
     thread = threading.Thread(target=lambda: outcome.update(metrics=trainer.run()))
     thread.start()
     deadline = time.monotonic() + 240
-    while not trainer.actor_places and time.monotonic() < deadline:
-        time.sleep(0.2)
+    while not trainer.actor_places and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
     places = dict(trainer.actor_places)
     assert len(places) == 2
     # SPREAD scheduling: one actor on each node
     assert len({node for node, _ in places.values()}) == 2
+    evaluation = trainer.evaluation
+    assert evaluation is not None
+    evaluation_pid = ray.get(evaluation.actor.pid.remote())
     while trainer.env_steps < 600 and time.monotonic() < deadline:
         time.sleep(0.2)
     os.kill(places[0][1], signal.SIGKILL)
+    # the evaluation actor too, while it evaluates: the evaluation is sent again to the
+    # restarted process (the run is held open until that one has answered)
+    while evaluation.running is None and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    trainer.config.train.max_env_steps = 10**9
+    killed_at = trainer.env_steps
+    os.kill(evaluation_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 240
+    while (
+        evaluation.pid in (None, evaluation_pid)
+        and thread.is_alive()
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    trainer.config.train.max_env_steps = 2_500
     thread.join(timeout=300)
     assert not thread.is_alive()
     metrics = outcome["metrics"]
     assert isinstance(metrics, dict)
-    assert metrics["actor_restarts"] == 1
+    assert metrics["actor_restarts"] == 2
     assert metrics["env_steps"] >= 2_500
     assert metrics["train_steps"] > 0 and "eval_return_mean" in metrics
     # the rate limiter kept the learner near train_ratio learner steps per env step
@@ -96,22 +119,56 @@ def test_actors_on_two_nodes_survive_a_killed_actor(cluster, tmp_path: Path) -> 
     # the progress bar shows the actor fields and the throughput too
     assert {"env/s", "learner/s", "spi", "restarts"} <= set(_postfix(metrics))
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    # the evaluation actor's results after its death (the last line is the driver's own)
+    assert [x for x in lines[:-1] if "eval_return_mean" in x and x["env_steps"] >= killed_at]
     lags = [line["weight_lag"] for line in lines if "weight_lag" in line]
     assert lags and min(lags) >= 0
     assert (tmp_path / "checkpoints" / "best.pt").exists()
     assert trainer.rundir.latest_snapshot() is not None
     assert ray.is_initialized() is False  # the trainer disconnected what it connected
 
+    # a snapshot taken while an evaluation was in flight (written here, by a resumed
+    # trainer that pretends to evaluate): the resumed run evaluates it first, with its
+    # own network and env steps
+    stopped = ActorTrainer.resume(tmp_path, progress=False)
+    pending = {
+        "checkpoint": stopped.checkpoint() | {"network": _cpu_state(stopped.network)},
+        "env_steps": 1_234,
+        "seed": 5,
+    }
+    stopped.pending_evaluation = pending
+    with open(tmp_path / "metrics.jsonl", "a", encoding="utf-8") as stopped.log:
+        stopped.snapshot()
+    stopped.log = None
+
     # resumed with actors: replay, counters and the limiter continue from the snapshot
+    # (the run is held open until the snapshot's evaluation is in)
     before = len(lines)
-    again = resume(tmp_path, {"train.max_env_steps": 4_000}, progress=False)
+    limit = metrics["env_steps"] + 1_500
+    overrides = {"train.max_env_steps": 10**9, "train.keep_eval_checkpoints": True}
+    resumed = ActorTrainer.resume(tmp_path, overrides, progress=False)
+    assert _trainer_class(resumed.config) is ActorTrainer  # as mzero.train.resume picks
+    thread = threading.Thread(target=lambda: outcome.update(again=resumed.run()))
+    thread.start()
+    kept_path = tmp_path / "checkpoints" / "env_steps_000001234.pt"
+    deadline = time.monotonic() + 240
+    while not kept_path.exists() and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    resumed.config.train.max_env_steps = limit
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    again = outcome["again"]
+    assert isinstance(again, dict)
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     first = lines[before]
     assert first["resumed"] is True and first["env_steps"] >= metrics["env_steps"]
     assert first["train_steps"] >= metrics["train_steps"]
     assert first["replay_transitions"] >= metrics["replay_transitions"]
-    assert again["env_steps"] >= 4_000
+    assert again["env_steps"] >= limit
     assert again["actor_restarts"] == metrics["actor_restarts"]  # counted over the lives
+    kept = torch.load(kept_path, weights_only=True)
+    for name, weights in pending["checkpoint"]["network"].items():
+        assert torch.equal(kept["network"][name], weights)
 
 
 def test_reanalyze_workers_compute_the_learners_targets(
@@ -176,6 +233,142 @@ def test_actor_mode_needs_actors_and_in_process_never_imports_ray(tmp_path: Path
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_actors_that_cannot_start_stop_the_run_with_an_error(
+    cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no node of the cluster (1 and 2 CPUs) has room for an actor that asks for 4
+    monkeypatch.setattr(actors, "ACTOR_START_TIMEOUT_S", 1.0)
+    config = apply_overrides(
+        preset("cartpole"),
+        SMALL
+        | {
+            "train.max_env_steps": 100,
+            "actors.num_actors": 1,
+            "actors.actor_cpus": 4,
+            "actors.ray_address": cluster.address,
+        },
+    )
+    trainer = ActorTrainer(config, tmp_path, progress=False)
+    message = (
+        r"actors\.num_actors: 1 self-play actors did not start within 1 s; the Ray cluster "
+        r"has 3 CPUs \(\d+ free\), each actor asks actors\.actor_cpus=4"
+    )
+    with pytest.raises(InvalidArgumentError, match=message):
+        trainer.run()
+    assert ray.is_initialized() is False
+
+
+class _FakeRay:
+    """Just enough of Ray for :class:`mzero.actors._AsyncEvaluation`: the evaluations
+    sent, and the answers that :meth:`get` gives in turn (an exception is raised)."""
+
+    exceptions = ray.exceptions
+
+    def __init__(self) -> None:
+        self.options: dict[str, object] = {}
+        self.sent: list[tuple[dict[str, torch.Tensor], int]] = []
+        self.answers: list[object] = []
+        fake = self
+
+        class Actor:
+            class evaluate:  # noqa: N801 (Ray's method.remote)
+                @staticmethod
+                def remote(weights: dict[str, torch.Tensor], seed: int) -> int:
+                    fake.sent.append((weights, seed))
+                    return len(fake.sent)
+
+        class Remote:
+            def options(self, **options: object) -> Remote:
+                fake.options = options
+                return self
+
+            def remote(self, *args: object) -> Actor:
+                return Actor()
+
+        self.remote = lambda cls: Remote()
+
+    def wait(self, refs: list[object], timeout: float) -> tuple[list[object], list[object]]:
+        return refs, []
+
+    def get(self, ref: object) -> object:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_an_evaluation_survives_its_process_and_a_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = apply_overrides(preset("cartpole"), SMALL | {"actors.num_actors": 1})
+    trainer = ActorTrainer(config, tmp_path, progress=False)
+    kept: list[tuple[dict[str, float], dict[str, object], int]] = []
+    monkeypatch.setattr(trainer, "_keep_best", lambda *args: kept.append(args))
+    fake = _FakeRay()
+    # resumed from a snapshot taken while an evaluation was in flight: it goes first
+    network = _cpu_state(trainer.network)
+    pending = {"checkpoint": trainer.checkpoint() | {"network": network}, "env_steps": 1_234}
+    trainer.pending_evaluation = pending | {"seed": 5}
+    evaluation = trainer._start_evaluation(fake)
+    assert evaluation is not None and trainer.evaluation is evaluation
+    assert fake.options == {"num_cpus": 0, "max_restarts": -1, "max_task_retries": 0}
+    assert trainer.pending_evaluation is None and fake.sent == [(network, 5)]
+
+    # a snapshot keeps the evaluation in flight (torch-saveable, weights only)
+    buffer = io.BytesIO()
+    torch.save(trainer._extra_state(), buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer, weights_only=True)["pending_evaluation"]
+    assert saved["env_steps"] == 1_234 and saved["seed"] == 5
+    for name, weights in network.items():
+        assert torch.equal(saved["checkpoint"]["network"][name], weights)
+
+    # its process dies: counted once, sent again with the same network and seed
+    fake.answers = [ray.exceptions.RayActorError(), ray.exceptions.RayActorError()]
+    with caplog.at_level(logging.WARNING, logger="mzero"):
+        assert evaluation.poll() is None
+        assert evaluation.poll() is None  # failed again while Ray restarts it: same death
+    assert "evaluation actor died" in caplog.text
+    assert trainer.actor_restarts == 1 and fake.sent == [(network, 5)] * 3
+    fake.answers = [({"eval_return_mean": 9.0}, 101)]
+    assert evaluation.poll() == {"eval_return_mean": 9.0}
+    assert kept == [({"eval_return_mean": 9.0}, pending["checkpoint"], 1_234)]
+    assert evaluation.idle and trainer._extra_state()["pending_evaluation"] is None
+
+    # a death between two evaluations shows as a new process id
+    evaluation.submit()
+    fake.answers = [({"eval_return_mean": 10.0}, 102)]
+    assert evaluation.poll() == {"eval_return_mean": 10.0}
+    assert trainer.actor_restarts == 2 and kept[-1][2] == trainer.env_steps
+
+
+def test_a_ray_address_off_loopback_warns_and_usage_statistics_stay_off(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mzero")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    for address in ("127.0.0.1:6379", "localhost:6379", "[::1]:6379", "ray://127.0.0.1:10001"):
+        caplog.clear()
+        actors._warn_if_exposed(address)
+        assert not caplog.records, address
+    for address in ("10.0.0.1:6379", "auto", "head.example.org:6379", "ray://10.0.0.1:10001"):
+        caplog.clear()
+        actors._warn_if_exposed(address)
+        assert "CVE-2023-48022" in caplog.text and "docs/distributed.md" in caplog.text
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # Ray's token authentication is on
+    caplog.clear()
+    actors._warn_if_exposed("10.0.0.1:6379")
+    assert not caplog.records
+
+    # off unless the user chose
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "1")
+    actors._usage_stats_off()
+    assert os.environ["RAY_USAGE_STATS_ENABLED"] == "1"
+    monkeypatch.delenv("RAY_USAGE_STATS_ENABLED")
+    actors._usage_stats_off()
+    assert os.environ["RAY_USAGE_STATS_ENABLED"] == "0"
 
 
 def _descendants(pid: int) -> set[int]:

@@ -30,15 +30,25 @@
   driver counts ``actor_restarts``, drops that actor's unfinished games, sends it the
   weights again and carries on. A reanalyze worker likewise: its batches in flight
   are dropped, it is counted in ``actor_restarts`` and gets the target network
-  again. A local Ray instance (no ``actors.ray_address``) listens on 127.0.0.1 and
-  shares the driver's fate: it stops with the run, also when the driver is killed.
+  again. The evaluation actor too: its evaluation in flight is sent again to the
+  restarted process (same network, env steps and seed), so it is not lost. Actors
+  and workers that do not start within :data:`ACTOR_START_TIMEOUT_S` (a cluster
+  without ``actors.actor_cpus`` free CPUs for each) stop the run with an
+  :class:`InvalidArgumentError` that names the CPUs asked and the cluster's.
+* **Where Ray listens.** A local Ray instance (no ``actors.ray_address``) listens on
+  127.0.0.1 and shares the driver's fate: it stops with the run, also when the driver
+  is killed. Ray authenticates no one by default, so joining a cluster at an address
+  that is not on loopback logs a warning (CVE-2023-48022; ``docs/distributed.md``
+  says how to keep a cluster private). Ray's usage statistics are off
+  (``RAY_USAGE_STATS_ENABLED=0``) unless the user set that variable.
 
 Snapshots and ``--resume`` work as in-process (:mod:`mzero.rundir`); games in
-flight on the actors are lost. ``metrics.jsonl`` adds ``samples_per_insert``
-(learner steps per transition inserted after ``train.min_replay``, so far: the
-rate limiter's own count), ``weight_lag`` (learner steps between
-the weights the learner has and those the last tasks played with, mean) and
-``actor_restarts``; the throughput shares sum the actors' thread-seconds.
+flight on the actors are lost, an evaluation in flight is kept
+(``pending_evaluation``) and runs first in the resumed run. ``metrics.jsonl`` adds
+``samples_per_insert`` (learner steps per transition inserted after
+``train.min_replay``, so far: the rate limiter's own count), ``weight_lag`` (learner
+steps between the weights the learner has and those the last tasks played with,
+mean) and ``actor_restarts``; the throughput shares sum the actors' thread-seconds.
 
 Ray is an optional dependency: ``pip install 'mzero[ray]'``.
 """
@@ -46,10 +56,12 @@ Ray is an optional dependency: ``pip install 'mzero[ray]'``.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from typing import Any
@@ -82,9 +94,74 @@ def _ray() -> Any:
     return ray
 
 
+ACTOR_START_TIMEOUT_S = 120.0
+"""Seconds the self-play actors and reanalyze workers have to start (Ray places them on
+nodes with ``actors.actor_cpus`` free CPUs each) before the run stops with an error."""
+
+USAGE_STATS_ENV_VAR = "RAY_USAGE_STATS_ENABLED"
+
+
+def _usage_stats_off() -> None:
+    """Ray's usage statistics off (``RAY_USAGE_STATS_ENABLED=0``) in this process and the
+    Ray processes it starts, unless the user set the variable: their choice stands."""
+    os.environ.setdefault(USAGE_STATS_ENV_VAR, "0")
+
+
+def _is_loopback(address: str) -> bool:
+    """Whether a Ray address (``host:port``, ``ray://host:port``, ``[v6]:port``, a bare
+    host) names this machine's loopback; ``auto`` and host names other than
+    ``localhost`` do not."""
+    host = address.split("://", 1)[-1]
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _warn_if_exposed(address: str) -> None:
+    """Logs a warning when ``actors.ray_address`` is not on loopback: Ray authenticates
+    no one unless its token authentication is on (``RAY_AUTH_MODE=token``), so whoever
+    reaches the cluster's ports can run code on it."""
+    if _is_loopback(address) or os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        return
+    log.warning(
+        "actors.ray_address %s is not a loopback address. Ray has no authentication by "
+        "default: anyone who can reach the cluster's ports can run code on it "
+        "(CVE-2023-48022). Keep the cluster on a private network or VPN behind a "
+        "firewall, never expose its ports to the internet, or turn on Ray's token "
+        "authentication (RAY_AUTH_MODE=token); see docs/distributed.md",
+        address,
+    )
+
+
+def _wait_started(
+    ray: Any, actors: list[Any], ready: list[Any], setting: str, what: str, cpus: float
+) -> Any:
+    """``ray.get(ready)`` within :data:`ACTOR_START_TIMEOUT_S`: the answers of freshly
+    created ``actors``. Past it (Ray finds no node with ``cpus`` free CPUs for one, or
+    starts it too slowly) it raises :class:`InvalidArgumentError` naming ``setting``, the
+    actors' CPUs and the cluster's."""
+    try:
+        return ray.get(ready, timeout=ACTOR_START_TIMEOUT_S)
+    except ray.exceptions.GetTimeoutError:
+        total = ray.cluster_resources().get("CPU", 0.0)
+        free = ray.available_resources().get("CPU", 0.0)
+        raise InvalidArgumentError(
+            f"{setting}: {len(actors)} {what} did not start within "
+            f"{ACTOR_START_TIMEOUT_S:g} s; the Ray cluster has {total:g} CPUs ({free:g} "
+            f"free), each actor asks actors.actor_cpus={cpus:g}"
+        ) from None
+
+
 _WATCHDOG = """
 import os, signal, sys
-session, driver = sys.argv[1], int(sys.argv[2])
+root, driver = sys.argv[1].rstrip("/") + "/", int(sys.argv[2])
 sys.stdin.read()  # returns at end of file: the driver is ending, however it ends
 for pid in filter(str.isdigit, os.listdir("/proc")):
     try:
@@ -92,7 +169,7 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
     except OSError:
         continue
     mine = int(pid) in (os.getpid(), driver)  # a driver ending normally exits by itself
-    if not mine and any(link.startswith(session) for link in links):
+    if not mine and any(link.startswith(root) for link in links):
         try:
             os.kill(int(pid), signal.SIGKILL)
         except OSError:
@@ -110,22 +187,26 @@ def _keep_ray_on_loopback() -> None:
     ray_constants.ENABLE_RAY_CLUSTER = False
 
 
-def _start_watchdog(session_dir: str) -> None:
+def _start_watchdog() -> str | None:
     """Makes a local Ray share the driver's fate, on Linux: a small process that
     waits for the driver's end (its pipe closes, SIGKILL included) and then kills
-    every process with a file open in the Ray session's directory. Ray stops its
-    raylet and workers itself; its dashboard and runtime-env agents outlive a killed
-    driver otherwise."""
+    every process with a file open in the returned directory, a fresh one for Ray's
+    files (``ray.init(_temp_dir=...)``). Ray stops its raylet and workers itself; its
+    dashboard and runtime-env agents outlive a killed driver otherwise. Started before
+    Ray, so that a driver killed while Ray starts leaves nothing behind either. None
+    (no watchdog) without ``/proc``."""
     if not os.path.isdir("/proc"):
-        return
+        return None
+    root = tempfile.mkdtemp(prefix="mzero-ray-", dir=os.environ.get("RAY_TMPDIR"))
     watchdog = subprocess.Popen(
-        [sys.executable, "-c", _WATCHDOG, session_dir, str(os.getpid())],
+        [sys.executable, "-c", _WATCHDOG, root, str(os.getpid())],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     _WATCHDOGS.append(watchdog)  # its pipe stays open while the driver lives
+    return root
 
 
 _WATCHDOGS: list[subprocess.Popen[bytes]] = []
@@ -232,10 +313,15 @@ class EvaluationActor:
         self.network = build_network(self.config, tuple(obs_shape), num_actions)
         self.evaluator = Evaluator(self.config, two_player)
 
-    def evaluate(self, weights: dict[str, torch.Tensor], seed: int) -> dict[str, float]:
-        """The evaluation metrics of ``weights``."""
+    def pid(self) -> int:
+        """The actor's process id (for fault tests)."""
+        return os.getpid()
+
+    def evaluate(self, weights: dict[str, torch.Tensor], seed: int) -> tuple[dict[str, float], int]:
+        """The evaluation metrics of ``weights``, and the process id that computed them
+        (a new one: the actor was restarted)."""
         self.network.load_state_dict(weights)
-        return self.evaluator(self.network, seed)
+        return self.evaluator(self.network, seed), os.getpid()
 
 
 class ReanalyzeActor:
@@ -281,6 +367,10 @@ class ActorTrainer(Trainer):
     when it returns.
     """
 
+    evaluation: _AsyncEvaluation | None = None
+    """The evaluation actor and its evaluation in flight, while :meth:`run` runs (with
+    ``train.eval_interval``)."""
+
     def _make_selfplay(self) -> SelfPlay | None:
         if self.config.actors.num_actors < 1:
             raise InvalidArgumentError(
@@ -316,7 +406,15 @@ class ActorTrainer(Trainer):
         return metrics
 
     def _extra_state(self) -> dict[str, Any]:
-        return {"limiter": self.limiter.state_dict(), "actor_restarts": self.actor_restarts}
+        # the evaluation in flight (or a resumed one not yet sent) is kept, to be
+        # evaluated first by a resumed run
+        evaluation = self.evaluation
+        pending = evaluation.pending() if evaluation is not None else self.pending_evaluation
+        return {
+            "limiter": self.limiter.state_dict(),
+            "actor_restarts": self.actor_restarts,
+            "pending_evaluation": pending,
+        }
 
     def _restore_extra(self, state: dict[str, Any]) -> None:
         if "limiter" in state:
@@ -330,12 +428,16 @@ class ActorTrainer(Trainer):
     # -- Ray --------------------------------------------------------------------------------
 
     def _start_ray(self) -> tuple[Any, bool]:
-        """``(ray, started_here)``: joins ``actors.ray_address`` or starts a local Ray."""
+        """``(ray, started_here)``: joins ``actors.ray_address`` (with a warning if it is
+        not on loopback) or starts a local Ray; Ray's usage statistics off unless the
+        user chose (``RAY_USAGE_STATS_ENABLED``)."""
         ray = _ray()
         address = self.config.actors.ray_address
         if ray.is_initialized():
             return ray, False
+        _usage_stats_off()
         if address is not None:
+            _warn_if_exposed(address)
             kwargs: dict[str, Any] = {}
             if address.split(":")[0] in ("127.0.0.1", "localhost"):
                 # a cluster on this machine's loopback: the driver's node is there too
@@ -346,6 +448,7 @@ class ActorTrainer(Trainer):
         _keep_ray_on_loopback()
         actors = self.config.actors
         cpus = max(os.cpu_count() or 1, actors.num_actors + actors.reanalyze_workers + 1)
+        root = _start_watchdog()
         ray.init(
             address="local",  # a new instance, even where RAY_ADDRESS names another
             num_cpus=cpus,
@@ -353,8 +456,8 @@ class ActorTrainer(Trainer):
             _node_ip_address="127.0.0.1",
             log_to_driver=False,
             configure_logging=False,
+            **({} if root is None else {"_temp_dir": root}),
         )
-        _start_watchdog(ray._private.worker._global_node.get_session_dir_path())
         return ray, True
 
     def run(self) -> dict[str, float]:
@@ -374,9 +477,23 @@ class ActorTrainer(Trainer):
     def _run(self, ray: Any, writer: Any) -> dict[str, float]:
         train = self.config.train
         fleet = _Fleet(ray, self)
-        evaluator = _AsyncEvaluation(ray, self) if train.eval_interval > 0 else None
         if self.config.actors.reanalyze_workers > 0:
             self.reanalysis = _ReanalysisPool(ray, self)
+        evaluator = self._start_evaluation(ray)
+        # the actors, workers and evaluation start together; a cluster without room fails
+        try:
+            fleet.wait_started()
+            if self.reanalysis is not None:
+                self.reanalysis.wait_started()
+        except InvalidArgumentError:
+            fleet.kill()
+            if self.reanalysis is not None:
+                self.reanalysis.kill()
+                self.reanalysis = None
+            if evaluator is not None:
+                evaluator.kill()
+                self.evaluation = None
+            raise
         bar = self._progress_bar()
         start = time.monotonic()
         self._last_log = (start, self.train_steps)
@@ -412,7 +529,8 @@ class ActorTrainer(Trainer):
                 self.reanalysis.kill()
                 self.reanalysis = None
             if evaluator is not None:
-                evaluator.kill()
+                evaluator.kill()  # an evaluation in flight gives way to the final one
+                self.evaluation = None
             metrics = self._metrics(start, train.temperature(self.train_steps))
             if evaluator is not None:
                 metrics |= self.evaluate()
@@ -422,6 +540,20 @@ class ActorTrainer(Trainer):
         if bar is not None:
             bar.close()
         return metrics
+
+    def _start_evaluation(self, ray: Any) -> _AsyncEvaluation | None:
+        """The evaluation actor, also as :attr:`evaluation` (None without
+        ``train.eval_interval``). A resumed run first evaluates the evaluation that was
+        in flight at its snapshot (``pending_evaluation``), with its own network, env
+        steps and seed."""
+        if self.config.train.eval_interval <= 0:
+            return None
+        self.evaluation = _AsyncEvaluation(ray, self)
+        pending = self.pending_evaluation
+        if pending is not None:
+            self.evaluation.submit(pending)
+            self.pending_evaluation = None
+        return self.evaluation
 
     def _insert(self, result: dict[str, Any], version: int) -> None:
         """Puts an actor task's finished games into the replay buffer and counts them."""
@@ -504,10 +636,24 @@ class _Fleet:
         self.version = -1
         self.weights: Any = None
         self.publish(trainer.train_steps, trainer.network)
-        trainer.actor_places = dict(enumerate(ray.get([a.where.remote() for a in self.actors])))
+        self.places = [a.where.remote() for a in self.actors]
+        """Where each actor runs, once it started (:meth:`wait_started`)."""
         self.pending: dict[Any, int] = {}
         """Task result -> actor index."""
         self.idle = list(range(len(self.actors)))
+
+    def wait_started(self) -> None:
+        """Waits until every actor started (:data:`ACTOR_START_TIMEOUT_S` at most, then
+        :class:`InvalidArgumentError`) and notes where each runs."""
+        places = _wait_started(
+            self.ray,
+            self.actors,
+            self.places,
+            "actors.num_actors",
+            "self-play actors",
+            self.trainer.config.actors.actor_cpus,
+        )
+        self.trainer.actor_places = dict(enumerate(places))
 
     def publish(self, version: int, network: torch.nn.Module) -> None:
         """Puts the weights into the object store once; every actor loads them
@@ -536,7 +682,7 @@ class _Fleet:
             i = self.pending.pop(ref)
             self.idle.append(i)
             try:
-                result = self.ray.get(ref)
+                result = self.ray.get(ref)  # ready (ray.wait): returns at once
             except errors:
                 result = None
             node, known_pid = self.trainer.actor_places[i]
@@ -580,6 +726,8 @@ class _ReanalysisPool:
         )
         args = (config.to_dict(), trainer.obs_shape, trainer.num_actions, trainer.two_player)
         self.workers = [remote.remote(*args) for _ in range(config.actors.reanalyze_workers)]
+        self.pids = [w.pid.remote() for w in self.workers]
+        """The workers' process ids, once they started (:meth:`wait_started`)."""
         self.version = -1
         self.weights: Any = None
         learner = trainer.learner
@@ -589,6 +737,18 @@ class _ReanalysisPool:
         self.pending: dict[Any, tuple[Any, int]] = {}
         """Result -> (the sampled batch, the worker index)."""
         self.next_worker = 0
+
+    def wait_started(self) -> None:
+        """Waits until every worker started (:data:`ACTOR_START_TIMEOUT_S` at most, then
+        :class:`InvalidArgumentError`)."""
+        _wait_started(
+            self.ray,
+            self.workers,
+            self.pids,
+            "actors.reanalyze_workers",
+            "reanalyze workers",
+            self.trainer.config.actors.actor_cpus,
+        )
 
     def publish(self, version: int, target_network: torch.nn.Module | None) -> None:
         """Puts the target network into the object store once and tells every worker."""
@@ -621,7 +781,7 @@ class _ReanalysisPool:
         for ref in ready:
             sample, i = self.pending.pop(ref)
             try:
-                reanalysis = self.ray.get(ref)
+                reanalysis = self.ray.get(ref)  # ready (ray.wait): returns at once
             except errors:
                 self.trainer.actor_restarts += 1
                 log.warning("reanalyze worker %d died; Ray restarts it", i)
@@ -638,7 +798,13 @@ class _ReanalysisPool:
 
 
 class _AsyncEvaluation:
-    """Evaluations in an :class:`EvaluationActor`, one at a time, on copies of the weights."""
+    """Evaluations in an :class:`EvaluationActor`, one at a time, on copies of the weights.
+
+    Ray restarts the actor after its process dies (``max_restarts=-1``); the evaluation
+    it was running is sent again, with the same network and seed, so it is not lost. A
+    death is counted in the trainer's ``actor_restarts``: noticed by a failed evaluation,
+    or, between two evaluations, by a new process id.
+    """
 
     def __init__(self, ray: Any, trainer: ActorTrainer) -> None:
         self.ray = ray
@@ -646,34 +812,72 @@ class _AsyncEvaluation:
         config = trainer.config
         self.actor = (
             ray.remote(EvaluationActor)
-            .options(num_cpus=0)
+            .options(num_cpus=0, max_restarts=-1, max_task_retries=0)
             .remote(config.to_dict(), trainer.obs_shape, trainer.num_actions, trainer.two_player)
         )
-        self.running: tuple[Any, dict[str, Any], int] | None = None
-        """(result, checkpoint of the evaluated network, its env steps)."""
+        self.running: tuple[Any, dict[str, Any]] | None = None
+        """(result, the evaluation: :meth:`pending`'s dict)."""
+        self.pid: int | None = None
+        """Process id of the actor at its last evaluation; None before the first."""
+        self.failed = False
+        """The last evaluation failed (its process died, already counted)."""
 
     @property
     def idle(self) -> bool:
         return self.running is None
 
-    def submit(self) -> None:
-        """Evaluates a copy of the current network."""
-        trainer = self.trainer
-        checkpoint = trainer.checkpoint() | {"network": _cpu_state(trainer.network)}
-        seed = int(trainer.rng.integers(2**31))
-        ref = self.actor.evaluate.remote(checkpoint["network"], seed)
-        self.running = (ref, checkpoint, trainer.env_steps)
+    def submit(self, evaluation: dict[str, Any] | None = None) -> None:
+        """Evaluates ``evaluation`` (:meth:`pending`'s dict, e.g. a snapshot's), or by
+        default a copy of the current network at the current env steps."""
+        if evaluation is None:
+            trainer = self.trainer
+            checkpoint = trainer.checkpoint() | {"network": _cpu_state(trainer.network)}
+            seed = int(trainer.rng.integers(2**31))
+            evaluation = {"checkpoint": checkpoint, "env_steps": trainer.env_steps, "seed": seed}
+        network = evaluation["checkpoint"]["network"]
+        ref = self.actor.evaluate.remote(network, evaluation["seed"])
+        self.running = (ref, evaluation)
+
+    def pending(self) -> dict[str, Any] | None:
+        """The evaluation in flight, for a snapshot: ``{"checkpoint": the evaluated
+        network's checkpoint, "env_steps": its env steps, "seed": the evaluation's
+        seed}``; None when idle."""
+        return None if self.running is None else self.running[1]
 
     def poll(self) -> dict[str, float] | None:
         """The metrics of the running evaluation if it finished (and ``best.pt`` kept
-        if it was the best), else None."""
+        if it was the best), else None. An evaluation whose process died is counted in
+        ``actor_restarts`` and sent again to the restarted actor."""
         if self.running is None or not self.ray.wait([self.running[0]], timeout=0)[0]:
             return None
-        ref, checkpoint, env_steps = self.running
+        ref, evaluation = self.running
+        errors = (self.ray.exceptions.RayActorError, self.ray.exceptions.ActorUnavailableError)
+        try:
+            metrics, pid = self.ray.get(ref)  # ready (ray.wait): returns at once
+        except errors:
+            # failures in a row (tasks sent while Ray restarts it) are the same death
+            if not self.failed:
+                self._died(evaluation)
+            self.failed = True
+            self.submit(evaluation)
+            return None
+        if self.pid is not None and pid != self.pid and not self.failed:
+            self._died(None)  # between two evaluations
+        self.pid, self.failed = pid, False
         self.running = None
-        metrics: dict[str, float] = self.ray.get(ref)
-        self.trainer._keep_best(metrics, checkpoint, env_steps)
+        self.trainer._keep_best(metrics, evaluation["checkpoint"], evaluation["env_steps"])
         return metrics
+
+    def _died(self, evaluation: dict[str, Any] | None) -> None:
+        self.trainer.actor_restarts += 1
+        if evaluation is None:
+            log.warning("evaluation actor died; Ray restarted it")
+        else:
+            log.warning(
+                "evaluation actor died; Ray restarts it and the evaluation at %d env steps "
+                "runs again",
+                evaluation["env_steps"],
+            )
 
     def kill(self) -> None:
         self.ray.kill(self.actor)
