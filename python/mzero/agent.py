@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from mzero.checkpoint import load_checkpoint
 from mzero.config import Config
 from mzero.errors import InvalidArgumentError, MZeroIOError
+from mzero.learner import build_network, resolve_device
 from mzero.planner import Planner, stack_frames
-from mzero.train import build_network, load_checkpoint, resolve_device
 
 __all__ = ["Agent"]
 

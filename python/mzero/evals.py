@@ -24,6 +24,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from mzero.checkpoint import atomic_write
 from mzero.errors import CorruptFileError, InvalidArgumentError, MZeroIOError
 
 __all__ = ["EVALS_FILE", "kept_checkpoints", "read_evals", "read_jsonl", "record_eval"]
@@ -80,8 +81,6 @@ def read_evals(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
 def record_eval(run_dir: str | os.PathLike[str], entry: dict[str, Any]) -> None:
     """Adds ``entry`` to ``RUN/evals.jsonl``, replacing a line with the same network,
     opponent, games, seed and simulations; rewrites the file atomically."""
-    from mzero.train import _atomic_write
-
     missing = [key for key in _KEY if key not in entry]
     if missing:
         raise InvalidArgumentError(f"entry: expected the keys {', '.join(missing)}")
@@ -91,6 +90,6 @@ def record_eval(run_dir: str | os.PathLike[str], entry: dict[str, Any]) -> None:
         with FileLock(f"{path}.lock"):
             kept = [e for e in read_evals(run_dir) if tuple(e.get(k) for k in _KEY) != key]
             lines = "".join(json.dumps(e) + "\n" for e in [*kept, entry])
-            _atomic_write(path, lambda f: f.write(lines), mode="w")
+            atomic_write(path, lambda f: f.write(lines), mode="w")
     except OSError as err:
         raise MZeroIOError(f"run: cannot write {path}: {err}") from err

@@ -27,9 +27,19 @@ from mzero.errors import InvalidArgumentError
 from mzero.networks import LossOutput, MuZeroNetwork, TrainingBatch, muzero_loss
 from mzero.reanalyze import Reanalysis, Reanalyzer
 
-__all__ = ["Learner", "build_network", "compile_loss", "learning_rate_factor"]
+__all__ = ["Learner", "build_network", "compile_loss", "learning_rate_factor", "resolve_device"]
 
 _SEED_BOUND = 2**63
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> cuda when available, else cpu; other names are passed to torch."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidArgumentError(f"train.device: {name!r} requested but CUDA is not available")
+    return device
 
 
 def build_network(config: Config, obs_shape: tuple[int, ...], num_actions: int) -> MuZeroNetwork:

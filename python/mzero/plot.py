@@ -19,10 +19,10 @@ mzero[plot]``).
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mzero.checkpoint import atomic_write
 from mzero.errors import InvalidArgumentError
 from mzero.evals import read_evals, read_jsonl
 
@@ -163,18 +163,9 @@ def plot_runs(
         axes.grid(alpha=0.3)
     by_time.legend(loc="lower right", fontsize="small")
     figure.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix)
-    os.close(fd)
     try:
-        figure.savefig(tmp, dpi=110)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fmt = out.suffix.lstrip(".") or None
+        atomic_write(out, lambda f: figure.savefig(f, dpi=110, format=fmt))
     finally:
         plt.close(figure)
     return out

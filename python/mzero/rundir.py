@@ -34,18 +34,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
 import shutil
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 from filelock import FileLock, Timeout
 
+from mzero.checkpoint import atomic_write, fsync_directory, read_torch_file
 from mzero.errors import CorruptFileError, InvalidArgumentError, MZeroIOError
 
-__all__ = ["SNAPSHOT_VERSION", "RunDirectory", "read_torch_file"]
+__all__ = ["SNAPSHOT_VERSION", "RunDirectory"]
 
 SNAPSHOT_VERSION = 1
 """Format version of ``trainer.pt`` in a snapshot."""
@@ -55,38 +54,6 @@ _REPLAY = "replay.bin"
 _BEST = "best.pt"
 _KEPT_SNAPSHOTS = 2
 """Snapshots kept: the newest, and the one before it to fall back to."""
-
-
-def read_torch_file(
-    path: str | os.PathLike[str], label: str, map_location: torch.device | str = "cpu"
-) -> Any:
-    """``torch.load(path, weights_only=True)``; a damaged or foreign file raises
-    :class:`mzero.CorruptFileError` (``label: cannot read PATH: ...``). A missing file
-    raises ``FileNotFoundError`` for the caller to report."""
-    try:
-        with warnings.catch_warnings():
-            # torch.save writes protocol 2; another protocol means a foreign or damaged
-            # file, which the except clause reports as such
-            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
-            return torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, ValueError) as err:
-        raise CorruptFileError(f"{label}: cannot read {path}: {err}") from err
-
-
-def _fsync_dir(path: Path) -> None:
-    """Flushes a directory entry (a rename or a new file) to disk, where the OS allows it."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class RunDirectory:
@@ -186,9 +153,9 @@ class RunDirectory:
                 torch.save({"version": SNAPSHOT_VERSION, **state}, f)
                 f.flush()
                 os.fsync(f.fileno())
-            _fsync_dir(tmp)
+            fsync_directory(tmp)
             os.replace(tmp, final)
-            _fsync_dir(self.snapshots)
+            fsync_directory(self.snapshots)
         except OSError as err:
             shutil.rmtree(tmp, ignore_errors=True)
             raise MZeroIOError(f"snapshot: cannot write {final}: {err}") from err
@@ -265,7 +232,6 @@ class RunDirectory:
     def _drop_later_evals(self, env_steps: int) -> None:
         """Drops the lines of ``evals.jsonl`` about networks past ``env_steps``."""
         from mzero.evals import EVALS_FILE, read_evals
-        from mzero.train import _atomic_write
 
         path = self.path / EVALS_FILE
         entries = read_evals(self.path)
@@ -279,7 +245,7 @@ class RunDirectory:
         )
         lines = "".join(json.dumps(e) + "\n" for e in kept)
         try:
-            _atomic_write(path, lambda f: f.write(lines), mode="w")
+            atomic_write(path, lambda f: f.write(lines), mode="w")
         except OSError as err:
             raise MZeroIOError(f"resume: cannot rewrite {path}: {err}") from err
 

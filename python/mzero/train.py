@@ -40,10 +40,8 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +49,13 @@ import numpy as np
 import torch
 
 import mzero
+from mzero.checkpoint import CHECKPOINT_VERSION, load_checkpoint, save_checkpoint
 from mzero.config import Config
 from mzero.envs import make_env_from_config
-from mzero.errors import InvalidArgumentError, MZeroIOError
+from mzero.errors import InvalidArgumentError
 from mzero.evaluate import Evaluator
-from mzero.learner import Learner, build_network, learning_rate_factor
-from mzero.rundir import RunDirectory, read_torch_file
+from mzero.learner import Learner, build_network, learning_rate_factor, resolve_device
+from mzero.rundir import RunDirectory
 from mzero.selfplay import EpisodeStats, SelfPlay
 
 __all__ = [
@@ -70,60 +69,8 @@ __all__ = [
     "train",
 ]
 
-CHECKPOINT_VERSION = 1
-"""Format version of the checkpoint dictionaries written by :func:`save_checkpoint`."""
-
 _TRAINING_STATE = ("optimizer", "scheduler", "target_network")
 """What a checkpoint holds only to continue training (not in kept evaluation networks)."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> cuda when available, else cpu; other names are passed to torch."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidArgumentError(f"train.device: {name!r} requested but CUDA is not available")
-    return device
-
-
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    """Calls ``write(file)`` on a temporary file beside ``path``, then renames it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save_checkpoint(path: str | os.PathLike[str], checkpoint: dict[str, Any]) -> None:
-    """Writes ``checkpoint`` with ``torch.save``, atomically: a crash leaves the old file."""
-    try:
-        _atomic_write(Path(path), lambda f: torch.save(checkpoint, f))
-    except OSError as err:
-        raise MZeroIOError(f"checkpoint: cannot write {path}: {err}") from err
-
-
-def load_checkpoint(
-    path: str | os.PathLike[str], map_location: torch.device | str = "cpu"
-) -> dict[str, Any]:
-    """Reads a checkpoint of :func:`save_checkpoint`; checks its format version."""
-    try:
-        checkpoint = read_torch_file(path, "checkpoint", map_location)
-    except FileNotFoundError as err:
-        raise MZeroIOError(f"checkpoint: {path} does not exist") from err
-    version = checkpoint.get("version") if isinstance(checkpoint, dict) else None
-    if version != CHECKPOINT_VERSION:
-        raise mzero.CorruptFileError(
-            f"checkpoint: {path} has format version {version!r}, expected {CHECKPOINT_VERSION}"
-        )
-    return checkpoint
 
 
 class Trainer:
