@@ -93,7 +93,9 @@ def config_page() -> str:
         "or underscores in FIELD, e.g. `--search.num-simulations 25`; tuple fields take "
         "several values, `--network.hidden 128 128`; optional fields take `none`), in "
         "Python with `mzero.config.apply_overrides(config, {'search.num_simulations': 25})`, "
-        "or in a `config.json` (`mzero train --config FILE`). A mistyped name is refused "
+        "or in a config file, JSON (a run's `config.json`) or TOML (`mzero train --config "
+        "FILE.toml`; `mzero config show PRESET` prints a preset's whole config as TOML, "
+        'where `None` is written `"none"`). A mistyped name is refused '
         "with the closest field. The defaults are those of the dataclasses; "
         "[the presets](#presets) change some of them.",
         "",
@@ -168,7 +170,7 @@ def _option_rows(parser: argparse.ArgumentParser) -> list[str]:
         if _is_override(action) or action.help == argparse.SUPPRESS:
             continue
         if isinstance(action, argparse._SubParsersAction):
-            commands = ", ".join(f"[`{name}`](#mzero-{name})" for name in action.choices)
+            commands = ", ".join(f"[`{name}`](#{_anchor(parser, name)})" for name in action.choices)
             rows.append(f"| `COMMAND` | one of {commands} | |")
             continue
         if action.option_strings:
@@ -194,12 +196,46 @@ def _option_rows(parser: argparse.ArgumentParser) -> list[str]:
     return rows
 
 
+def _anchor(parser: argparse.ArgumentParser, name: str) -> str:
+    """The heading id of the subcommand ``name`` of ``parser``: ``mzero-config-show``."""
+    return f"{parser.prog} {name}".replace(" ", "-")
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+
+
+def _command_section(sub: argparse.ArgumentParser, summary: str, *, level: int) -> list[str]:
+    """The section of one subcommand, then those of its own subcommands a level down."""
+    actions = [a for a in sub._actions if not _is_override(a)]
+    overrides = [a for a in sub._actions if _is_override(a)]
+    lines = [f"{'#' * level} {sub.prog}", "", f"{summary.capitalize()}."]
+    if sub.description:
+        lines += ["", sub.description]
+    lines += ["", "```text", _usage(sub, actions), "```", "", *_option_rows(sub), ""]
+    if overrides:
+        fields = len({a.dest for a in overrides})
+        lines += [
+            f"Any of the {fields} config fields can be given as `--SECTION.FIELD VALUE` "
+            "(dashes or underscores in FIELD), listed with their types, defaults and "
+            "docstrings in the [configuration reference](config.md).",
+            "",
+        ]
+    commands = _subcommands(sub)
+    if commands is not None:
+        summaries = {choice.dest: choice.help for choice in commands._choices_actions}
+        for child, parser in commands.choices.items():
+            lines += _command_section(parser, summaries[child], level=level + 1)
+    return lines
+
+
 def cli_page() -> str:
     """Markdown of ``reference/cli.md``."""
     from mzero.cli import build_parser
 
     parser = build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands = _subcommands(parser)
+    assert commands is not None
     summaries = {choice.dest: choice.help for choice in commands._choices_actions}
     lines = [
         "# Command-line reference",
@@ -219,18 +255,5 @@ def cli_page() -> str:
         "",
     ]
     for name, sub in commands.choices.items():
-        actions = [a for a in sub._actions if not _is_override(a)]
-        overrides = [a for a in sub._actions if _is_override(a)]
-        lines += [f"## mzero {name}", "", f"{summaries[name].capitalize()}."]
-        if sub.description:
-            lines += ["", sub.description]
-        lines += ["", "```text", _usage(sub, actions), "```", "", *_option_rows(sub), ""]
-        if overrides:
-            fields = len({a.dest for a in overrides})
-            lines += [
-                f"Any of the {fields} config fields can be given as `--SECTION.FIELD VALUE` "
-                "(dashes or underscores in FIELD), listed with their types, defaults and "
-                "docstrings in the [configuration reference](config.md).",
-                "",
-            ]
+        lines += _command_section(sub, summaries[name], level=2)
     return "\n".join(lines)

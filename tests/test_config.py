@@ -1,15 +1,19 @@
-"""Configs: presets, docstrings, JSON round trip, command-line overrides, validation."""
+"""Configs: presets, docstrings, JSON and TOML round trips, command-line overrides,
+``mzero config show``, validation."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import mzero
+from mzero.cli import main
 from mzero.config import (
     PRESETS,
     Config,
@@ -20,9 +24,14 @@ from mzero.config import (
     autocast_dtype,
     field_docs,
     overrides_from_namespace,
-    parse_overrides,
     preset,
 )
+from mzero.config.values import coerce
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 SECTIONS = [spec.name for spec in dataclasses.fields(Config)]
 
@@ -62,21 +71,6 @@ def test_presets_are_valid_and_fresh(name: str) -> None:
     assert a is not b
     a.train.seed = 123
     assert preset(name).train.seed != 123
-
-
-def test_preset_picks_the_environment_and_network() -> None:
-    assert preset("cartpole").env.id == "CartPole-v1"
-    assert preset("cartpole").network.kind == "mlp"
-    assert preset("tictactoe").env.id == "tictactoe"
-    assert preset("tictactoe").network.kind == "mlp"
-    assert preset("tictactoe").train.temperature_moves == 6
-    assert preset("tictactoe").train.augment_symmetries
-    assert preset("tictactoe").search.discount == 1.0
-    efficient = preset("cartpole-efficient")
-    assert efficient.reanalyze.enabled and efficient.reanalyze.value
-    assert efficient.search.algorithm == "gumbel" and efficient.train.consistency_weight > 0
-    assert efficient.train.segment_length == preset("cartpole").train.segment_length == 50
-    assert not preset("cartpole").reanalyze.enabled
 
 
 def test_unknown_preset_names_the_choices() -> None:
@@ -153,68 +147,58 @@ def test_integers_are_accepted_for_float_fields() -> None:
     assert isinstance(config.search.discount, float)
 
 
-def test_parse_overrides_accepts_dashes_underscores_and_equals() -> None:
+def test_overrides_parse_strings_to_the_field_types() -> None:
     base = preset("cartpole")
-    config = parse_overrides(
+    config = apply_overrides(
         base,
-        [
-            "--search.num-simulations",
-            "25",
-            "--search.pb_c_init=2.5",
-            "--network.hidden",
-            "128",
-            "32",
-            "--train.max-minutes",
-            "none",
-            "--train.lr-schedule",
-            "cosine",
-            "--env.id",
-            "Acrobot-v1",
-        ],
+        {
+            "search.num-simulations": "25",
+            "search.pb_c_init": "2.5",
+            "network.hidden": ["128", "32"],
+            "train.max-minutes": "none",
+            "train.lr-schedule": "cosine",
+            "train.augment-symmetries": "yes",
+            "train.seed": "-3",
+            "replay.capacity": "10_000",
+            "env.id": "Acrobot-v1",
+        },
     )
     assert config.search.num_simulations == 25
     assert config.search.pb_c_init == 2.5
     assert config.network.hidden == (128, 32)
     assert config.train.max_minutes is None
     assert config.train.lr_schedule == "cosine"
+    assert config.train.augment_symmetries is True
+    assert config.train.seed == -3
+    assert config.replay.capacity == 10_000
     assert config.env.id == "Acrobot-v1"
-    # the base is untouched
-    assert base.search.num_simulations == preset("cartpole").search.num_simulations
-    # everything else is unchanged
-    assert config.replay == base.replay
-
-
-def test_parse_overrides_accepts_negative_numbers() -> None:
-    # a value beginning with a single dash is a value, not an option
-    with pytest.raises(
-        mzero.InvalidArgumentError,
-        match=r"search\.num_simulations: expected a positive integer, got -1",
-    ):
-        parse_overrides(Config(), ["--search.num-simulations", "-1"])
-    assert parse_overrides(Config(), ["--train.seed", "-3"]).train.seed == -3
+    # the base is untouched, and everything else is unchanged
+    assert base == preset("cartpole")
+    assert config.reanalyze == base.reanalyze
 
 
 @pytest.mark.parametrize(
-    ("argv", "pattern"),
+    ("overrides", "pattern"),
     [
-        (["--search.num-simulation", "25"], r"unknown field search\.num-simulation"),
-        (["--serch.num-simulations", "25"], "unknown section 'serch'"),
-        (["--search.num-simulations", "many"], r"search\.num_simulations: expected an integer"),
-        (["--search.discount", "x"], r"search\.discount: expected a number"),
-        (["--search.discount", "nan"], r"search\.discount: expected a finite number"),
-        (["--search.algorithm", "alphazero"], r"search\.algorithm: expected one of muzero"),
-        (["--search.num-simulations"], r"--search\.num-simulations: expected a value"),
-        (["25"], "expected --SECTION.FIELD VALUE, got '25'"),
-        (["--search.discount", "1.5"], r"search\.discount: expected a value in \(0, 1\]"),
-        (["--train.temperatures", "1", "0.5"], r"train\.temperatures: expected one more value"),
-        (["--train.consistency-weight", "1"], r"network\.projection_dim: expected > 0 when"),
-        (["--train.temperature-moves", "-1"], r"train\.temperature_moves: expected a value >= 0"),
-        (["--train.reward-loss-weight", "-1"], r"train\.reward_loss_weight: expected a value >= 0"),
+        ({"search.num-simulation": "25"}, r"unknown field search\.num-simulation"),
+        ({"serch.num-simulations": "25"}, "unknown section 'serch'"),
+        ({"search.num-simulations": "many"}, r"search\.num_simulations: expected an integer"),
+        ({"search.discount": "x"}, r"search\.discount: expected a number"),
+        ({"search.discount": "nan"}, r"search\.discount: expected a finite number"),
+        ({"search.algorithm": "alphazero"}, r"search\.algorithm: expected one of muzero"),
+        ({"search.num-simulations": "-1"}, r"search\.num_simulations: expected a positive"),
+        ({"search.discount": "1.5"}, r"search\.discount: expected a value in \(0, 1\]"),
+        ({"train.temperatures": ["1", "0.5"]}, r"train\.temperatures: expected one more value"),
+        ({"train.consistency-weight": "1"}, r"network\.projection_dim: expected > 0 when"),
+        ({"train.temperature-moves": "-1"}, r"train\.temperature_moves: expected a value >= 0"),
+        ({"train.reward-loss-weight": "-1"}, r"train\.reward_loss_weight: expected a value"),
     ],
 )
-def test_parse_overrides_rejects_bad_input_naming_it(argv: list[str], pattern: str) -> None:
+def test_overrides_reject_bad_values_naming_the_field(
+    overrides: dict[str, Any], pattern: str
+) -> None:
     with pytest.raises(mzero.InvalidArgumentError, match=pattern):
-        parse_overrides(Config(), argv)
+        apply_overrides(Config(), overrides)
 
 
 def test_unknown_field_suggests_the_closest() -> None:
@@ -244,21 +228,89 @@ def test_argparse_options_cover_every_field_and_parse_typed_values() -> None:
     assert config.train.eval_opponents == ("uct:400", "random")
     ns = parser.parse_args(["--train.eval-opponents", "none"])
     assert apply_overrides(config, overrides_from_namespace(ns)).train.eval_opponents is None
-    # underscore spelling reaches the same destination
-    ns = parser.parse_args(["--search.num_simulations", "7"])
-    assert overrides_from_namespace(ns) == {"search.num_simulations": "7"}
+    # underscore spelling reaches the same destination; a negative number is a value
+    ns = parser.parse_args(["--search.num_simulations", "7", "--train.seed", "-3"])
+    assert overrides_from_namespace(ns) == {"search.num_simulations": "7", "train.seed": "-3"}
     assert overrides_from_namespace(parser.parse_args([])) == {}
 
 
 def test_bool_values_parse_from_strings() -> None:
-    from mzero.config import _coerce
-
-    assert _coerce("x", bool, "true", parse=True) is True
-    assert _coerce("x", bool, "No", parse=True) is False
+    assert coerce("x", bool, "true", parse=True) is True
+    assert coerce("x", bool, "No", parse=True) is False
     with pytest.raises(mzero.InvalidArgumentError, match="expected true or false"):
-        _coerce("x", bool, "maybe", parse=True)
+        coerce("x", bool, "maybe", parse=True)
     with pytest.raises(mzero.InvalidTypeError, match="expected true or false"):
-        _coerce("x", bool, "true", parse=False)
+        coerce("x", bool, "true", parse=False)
+
+
+def test_train_help_groups_the_overrides_by_section(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = capsys.readouterr().out
+    titles = [line for line in help_text.splitlines() if line.endswith(":") and line[0] != " "]
+    assert [title.split(":")[0] for title in titles][-len(SECTIONS) :] == SECTIONS
+    assert "\ntrain: self-play, the learner and the run" in help_text
+    usage = help_text.split("\n\n")[0]
+    assert "[--SECTION.FIELD VALUE]" in usage and "--search.num-simulations" not in usage
+    # one line per option: the underscore spelling is accepted but not listed
+    assert "--search.num-simulations INT" in help_text
+    assert "--search.num_simulations" not in help_text
+
+
+def _toml_values(data: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``Config.to_dict`` as TOML holds it: no null (``"none"``), arrays for tuples."""
+    return {
+        section: {
+            key: "none" if value is None else list(value) if isinstance(value, tuple) else value
+            for key, value in values.items()
+        }
+        for section, values in data.items()
+    }
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_config_show_prints_the_whole_preset(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "show", name]) == 0
+    text = capsys.readouterr().out
+    assert tomllib.loads(text) == _toml_values(preset(name).to_dict())
+    assert Config.from_text(text, "toml") == preset(name)
+    assert main(["config", "show", name, "--format", "json"]) == 0
+    assert Config.from_text(capsys.readouterr().out) == preset(name)
+
+
+def test_toml_keeps_none_apart_from_the_default(tmp_path: Path) -> None:
+    # train.grad_clip defaults to 5.0: a key left out would read back as 5.0, not None
+    config = apply_overrides(
+        Config(),
+        {
+            "train.grad-clip": "none",
+            "train.temperatures": "0.5",
+            "train.temperature-milestones": [],
+        },
+    )
+    path = tmp_path / "run.toml"
+    config.save(path)
+    text = path.read_text()
+    assert 'grad_clip = "none"' in text and "temperature_milestones = []" in text
+    loaded = Config.load(path)
+    assert loaded == config and loaded.train.grad_clip is None
+    assert loaded.train.temperature_milestones == ()
+    # "none" is None only where None is a value: elsewhere it is a wrong type
+    path.write_text('[train]\nlr = "none"\n')
+    with pytest.raises(mzero.InvalidTypeError, match=r"train\.lr: expected a number"):
+        Config.load(path)
+    path.write_text("[train\n")
+    with pytest.raises(mzero.CorruptFileError, match="not valid TOML"):
+        Config.load(path)
+
+
+def test_train_reads_a_toml_config_naming_a_bad_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('[search]\nnum_simulations = 0\n[train]\nmax_env_steps = "none"\n')
+    assert main(["train", "--config", str(path), "--run-dir", str(tmp_path / "run")]) == 2
+    assert "config search.num_simulations: expected a positive integer" in capsys.readouterr().err
 
 
 def test_search_settings_map_onto_search_config_fields() -> None:

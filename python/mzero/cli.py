@@ -1,8 +1,9 @@
-"""The ``mzero`` command line: ``train``, ``eval``, ``plot`` and ``play``.
+"""The ``mzero`` command line: ``train``, ``eval``, ``plot``, ``play`` and ``config show``.
 
 mzero train cartpole --seed 0 --run-dir runs/cartpole-0 --max-minutes 10
 mzero train --resume runs/cartpole-0 --max-minutes 5
 mzero train tictactoe --search.num-simulations 25 --train.num-envs 64
+mzero config show cartpole > cartpole.toml; mzero train --config cartpole.toml
 mzero eval runs/cartpole-0 --episodes 20
 mzero play runs/tictactoe-0
 mzero plot runs/cartpole-0 runs/cartpole-1 -o curves.png
@@ -41,6 +42,17 @@ def _log_to_stderr() -> None:
         logger.addHandler(_StderrHandler())
 
 
+class _OverridesHelpFormatter(argparse.HelpFormatter):
+    """Shows the ``--SECTION.FIELD`` overrides in their groups below, and as one
+    ``[--SECTION.FIELD VALUE]`` in the usage line instead of a line each."""
+
+    _PLACEHOLDER = argparse.Action(["--SECTION.FIELD"], dest="overrides", metavar="VALUE")
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: Any = None) -> None:
+        actions = [a for a in actions if "." not in a.dest] + [self._PLACEHOLDER]
+        super().add_usage(usage, actions, groups, prefix)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with its subcommands."""
     from mzero.config import PRESETS, add_override_arguments
@@ -56,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train an agent from a preset",
         description="Self-play and learning, in one process or with --actors N on Ray. "
-        "Any config field can be "
-        "overridden as --SECTION.FIELD VALUE (listed below; docs: configuration reference).",
+        "Any config field can be overridden as --SECTION.FIELD VALUE (dashes or "
+        "underscores in FIELD; listed below by section; docs: configuration reference).",
+        formatter_class=_OverridesHelpFormatter,
     )
     train.add_argument(
         "preset",
@@ -78,7 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--run-dir", type=Path, help="run directory (default: runs/PRESET-seedS-TIME)"
     )
     train.add_argument("--max-minutes", type=float, help="wall-clock budget (train.max_minutes)")
-    train.add_argument("--config", type=Path, help="start from this config.json, not the preset")
+    train.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="start from this config file, not a preset: JSON (a run's config.json) or, "
+        "named *.toml, TOML (as mzero config show writes)",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument(
         "--actors",
@@ -178,6 +197,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="after each agent move, its K most visited moves with visits and Q (0: none)",
     )
+
+    config = commands.add_parser(
+        "config",
+        help="print a preset's config as a file (mzero config show PRESET)",
+        description="Configs as files: start from one with mzero train --config FILE.",
+    )
+    config_commands = config.add_subparsers(dest="config_command", metavar="COMMAND")
+    config_commands.required = True
+    show = config_commands.add_parser(
+        "show",
+        help="print a preset's whole config, every field with its value",
+        description="The preset as mzero train PRESET would start from it, defaults "
+        "included, in TOML (one table per section; TOML has no null, so None is written "
+        'as "none", as on the command line) or in JSON (as a run\'s config.json). Save '
+        "it, edit it and train from it: mzero train --config FILE.toml.",
+    )
+    show.add_argument("preset", choices=sorted(PRESETS), help="the preset to print")
+    show.add_argument("--format", choices=("toml", "json"), default="toml", help="the file format")
     return parser
 
 
@@ -202,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "eval":
             return _eval(args)
+        if args.command == "config":
+            from mzero.config import preset
+
+            print(preset(args.preset).to_text(args.format), end="")
+            return 0
         if args.command == "plot":
             from mzero.plot import plot_runs
 

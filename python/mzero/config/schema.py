@@ -1,41 +1,36 @@
-"""Configuration: one dataclass per section, presets, file load/save, command-line overrides.
+"""The config schema: one dataclass per section, their validation, files, runtime objects.
 
-A run is described by one :class:`Config` made of five sections::
+A run is described by one :class:`Config` made of seven sections::
 
     Config(env=EnvConfig, network=NetworkConfig, search=SearchSettings,
-           replay=ReplaySettings, train=TrainConfig)
+           replay=ReplaySettings, train=TrainConfig, reanalyze=ReanalyzeConfig,
+           actors=ActorsConfig)
 
-Every field carries a docstring (the string literal under it); the command line
-shows it as the option's help. Any field can be overridden from the command line
-as ``--SECTION.FIELD VALUE`` with dashes or underscores in FIELD, e.g.
-``--search.num-simulations 25`` or ``--train.lr=0.01``; tuple fields take one or
-more values (``--network.hidden 128 128``); optional fields accept ``none``.
+Every field carries a docstring (the string literal under it), which the command line
+shows as the option's help (:func:`mzero.config.field_docs`). Each section's
+``validate`` raises :class:`InvalidArgumentError` naming the first out-of-range field.
 
-Configs are saved as indented JSON (:meth:`Config.save`) and read back with
-:meth:`Config.load`; both directions check every name and type.
+A config is saved as indented JSON or as TOML (:meth:`Config.save`, by the file's
+suffix) and read back with :meth:`Config.load`; both directions check every name and
+type. TOML has no null: a ``None`` is written as the string ``"none"``, the command
+line's spelling, and read back as ``None`` in an optional field. The runtime objects a
+section describes are built here too: :meth:`SearchSettings.to_search_config`,
+:meth:`Config.to_replay_buffer`, :func:`autocast_dtype`.
 """
 
 from __future__ import annotations
 
-import argparse
-import ast
 import dataclasses
-import difflib
-import inspect
 import itertools
 import json
-import math
 import os
-import tempfile
-import textwrap
-import types
-import typing
-from collections.abc import Callable, Mapping, Sequence
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from mzero.config.values import coerce, describe, find_field, find_section, hints, optional_inner
 from mzero.errors import CorruptFileError, InvalidArgumentError, InvalidTypeError, MZeroIOError
 
 if TYPE_CHECKING:
@@ -43,26 +38,8 @@ if TYPE_CHECKING:
 
     from mzero.replay import ReplayBuffer
 
-__all__ = [
-    "FIXED_ON_RESUME",
-    "PRESETS",
-    "ActorsConfig",
-    "Config",
-    "EnvConfig",
-    "NetworkConfig",
-    "ReanalyzeConfig",
-    "ReplaySettings",
-    "SearchSettings",
-    "TrainConfig",
-    "add_override_arguments",
-    "apply_overrides",
-    "autocast_dtype",
-    "changes_fixed_on_resume",
-    "field_docs",
-    "overrides_from_namespace",
-    "parse_overrides",
-    "preset",
-]
+FileFormat = Literal["json", "toml"]
+"""The formats of a config file: indented JSON (``config.json`` of a run) or TOML."""
 
 
 @dataclass
@@ -768,13 +745,13 @@ class Config:
     """The MuZero network."""
 
     search: SearchSettings = field(default_factory=SearchSettings)
-    """The search in self-play."""
+    """The tree search of self-play and of greedy play."""
 
     replay: ReplaySettings = field(default_factory=ReplaySettings)
     """The replay buffer."""
 
     train: TrainConfig = field(default_factory=TrainConfig)
-    """Self-play and learning."""
+    """Self-play, the learner and the run (limits, evaluations, checkpoints)."""
 
     reanalyze: ReanalyzeConfig = field(default_factory=ReanalyzeConfig)
     """Fresh targets from a target network."""
@@ -784,8 +761,8 @@ class Config:
 
     def validate(self) -> Config:
         """Checks every section; returns ``self`` so calls can chain."""
-        for section in _sections(self):
-            section.validate()
+        for spec in dataclasses.fields(self):
+            getattr(self, spec.name).validate()
         _check(
             self.train.consistency_weight == 0.0 or self.network.projection_dim > 0,
             "network.projection_dim",
@@ -849,7 +826,8 @@ class Config:
         )
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        """Nested plain dict (tuples become lists), ready for JSON."""
+        """Nested plain dict (section -> field -> value; tuples stay tuples), ready for
+        ``json.dumps``."""
         return dataclasses.asdict(self)
 
     @classmethod
@@ -860,592 +838,122 @@ class Config:
         :class:`InvalidTypeError` for a value of the wrong type.
         """
         if not isinstance(data, Mapping):
-            raise InvalidTypeError(f"config: expected a mapping of sections, got {_kind(data)}")
+            raise InvalidTypeError(f"config: expected a mapping of sections, got {describe(data)}")
         config = cls()
         for section_name, values in data.items():
-            section = _section(config, section_name)
+            section = find_section(config, section_name)
             if not isinstance(values, Mapping):
                 raise InvalidTypeError(
-                    f"config section {section_name!r}: expected a mapping, got {_kind(values)}"
+                    f"config section {section_name!r}: expected a mapping, got {describe(values)}"
                 )
             for name, value in values.items():
-                spec = _field(section, section_name, name)
-                tp = _hints(type(section))[spec.name]
+                spec = find_field(section, section_name, name)
+                tp = hints(type(section))[spec.name]
                 setattr(
                     section,
                     spec.name,
-                    _coerce(f"{section_name}.{spec.name}", tp, value, parse=False),
+                    coerce(f"{section_name}.{spec.name}", tp, value, parse=False),
                 )
         return config.validate()
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Writes the config as indented JSON, atomically (temporary file, then rename)."""
+        """Writes the config atomically (temporary file, then rename): TOML for a
+        ``.toml`` file, else indented JSON."""
         path = Path(path)
-        text = json.dumps(self.to_dict(), indent=2) + "\n"
+        text = self.to_text(file_format(path))
+        from mzero.checkpoint import atomic_write  # imports torch: only when saving
+
         try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            atomic_write(path, lambda f: f.write(text.encode("utf-8")))
         except OSError as err:
             raise MZeroIOError(f"config: cannot write {path}: {err}") from err
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Config:
-        """Reads a config written by :meth:`save` (or by hand); checks names and types."""
+        """Reads a config written by :meth:`save` (or by hand): TOML for a ``.toml``
+        file, else JSON; checks names and types."""
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as err:
             raise MZeroIOError(f"config: cannot read {path}: {err}") from err
+        return cls.from_text(text, file_format(path), source=f"config file {path}")
+
+    def to_text(self, fmt: FileFormat = "json") -> str:
+        """The config as the text of a file: indented JSON, or TOML with one table per
+        section (``None`` written as ``"none"``)."""
+        if fmt == "toml":
+            import tomli_w
+
+            return tomli_w.dumps(_nones_to_toml(self.to_dict()))
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_text(cls, text: str, fmt: FileFormat = "json", *, source: str = "config") -> Config:
+        """Parses the text of a file written by :meth:`to_text` (or by hand) and builds
+        the config with :meth:`from_dict`; ``source`` names it in a parse error."""
+        if fmt == "toml":
+            tomllib = _tomllib()
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as err:
+                raise CorruptFileError(f"{source}: not valid TOML ({err})") from err
+            return cls.from_dict(_nones_from_toml(data))
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
-            raise CorruptFileError(f"config file {path}: not valid JSON ({err})") from err
+            raise CorruptFileError(f"{source}: not valid JSON ({err})") from err
         return cls.from_dict(data)
 
 
-# ---------------------------------------------------------------------------------------------
-# Presets
+def section_classes() -> dict[str, type]:
+    """Section name -> its dataclass, in the order of :class:`Config`."""
+    types_ = hints(Config)
+    return {spec.name: types_[spec.name] for spec in dataclasses.fields(Config)}
 
 
-def _cartpole() -> Config:
-    """CartPole-v1, the main job: small MLPs, PUCT with 50 simulations, 16 environments.
-
-    One learner step per 4 env steps, the learner compiled (``train.learner_step``)
-    and single-game acting too (``network.act_inference``). Games go to the replay
-    buffer in segments of 50 positions (``train.segment_length``), so that a balancing
-    agent's 500-move games reach the learner while they are played. Evaluations play
-    50 greedy episodes every 5,000 env steps, so that ``best.pt`` is rarely a network
-    that scored 500 by luck on a few start states. Results over seeds and why it is
-    set so: docs/results.md.
-    """
-    return Config(
-        env=EnvConfig(id="CartPole-v1"),
-        network=NetworkConfig(
-            kind="mlp",
-            latent_dim=64,
-            hidden=(64,),
-            value_support=25,
-            reward_support=5,
-            act_inference="compile",
-        ),
-        search=SearchSettings(
-            num_simulations=50, discount=0.997, dirichlet_alpha=0.25, dirichlet_fraction=0.25
-        ),
-        replay=ReplaySettings(capacity=100_000, alpha=0.0, beta=1.0),
-        train=TrainConfig(
-            num_envs=16,
-            batch_size=256,
-            unroll_steps=5,
-            td_steps=50,
-            lr=3e-3,
-            weight_decay=1e-4,
-            grad_clip=5.0,
-            train_ratio=0.25,
-            min_replay=1000,
-            segment_length=50,
-            temperatures=(1.0, 0.5, 0.25),
-            temperature_milestones=(5_000, 10_000),
-            eval_interval=5_000,
-            eval_episodes=50,
-            learner_step="compile",
-        ),
-    )
+def file_format(path: str | os.PathLike[str]) -> FileFormat:
+    """``toml`` for a ``.toml`` file, else ``json``."""
+    return "toml" if Path(path).suffix.lower() == ".toml" else "json"
 
 
-def _cartpole_efficient() -> Config:
-    """CartPole-v1 in few environment steps: Gumbel MuZero, Reanalyze, consistency loss.
-
-    The ``cartpole`` network with a 64-wide projection for EfficientZero's latent
-    consistency loss (weight 2, as LightZero's CartPole config), Gumbel MuZero with 16
-    simulations in 8 environments (self-play plays the search's own action), games
-    sent to the replay buffer in segments of 50 moves, one learner step per
-    environment step from 400 stored transitions, 50-step value targets bootstrapped
-    by the target network when sampled (refreshed every 100 learner steps), and a
-    tenth of the sampled positions searched again with 25 simulations for fresh
-    policy targets. Evaluations of 20 greedy episodes every 500 env steps pick
-    ``best.pt``. Results over seeds and why it is set so: docs/results.md.
-    """
-    config = _cartpole()
-    config.network = dataclasses.replace(config.network, projection_dim=64)
-    config.search = dataclasses.replace(
-        config.search, algorithm="gumbel", num_simulations=16, dirichlet_fraction=0.0
-    )
-    config.train = dataclasses.replace(
-        config.train,
-        num_envs=8,
-        train_ratio=1.0,
-        min_replay=400,
-        td_steps=50,
-        segment_length=50,
-        consistency_weight=2.0,
-        eval_interval=500,
-        eval_episodes=20,
-    )
-    config.reanalyze = ReanalyzeConfig(
-        value=True, policy_fraction=0.1, num_simulations=25, target_update_interval=100
-    )
-    return config
+def _tomllib() -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
 
 
-def _tictactoe() -> Config:
-    """TicTacToe against itself: MLPs on the 27 board inputs, undiscounted two-player search.
-
-    Each sampled position is mapped by a random one of the board's 8 rotations and
-    reflections (``augment_symmetries``). Moves 1-6 of each self-play game (three per
-    player) are sampled at temperature 1, later ones greedy, so that value targets
-    come from strong play after varied openings. The learning rate decays over about
-    the steps of a 20-minute run. Evaluation plays 100 games against minimax and 100
-    against random every 2,500 env steps; ``best.pt`` keeps the best. The learner is
-    compiled (``train.learner_step``). Results and why it is set so: docs/results.md.
-    """
-    return Config(
-        env=EnvConfig(id="tictactoe"),
-        network=NetworkConfig(
-            kind="mlp", latent_dim=64, hidden=(128, 128), value_support=1, reward_support=1
-        ),
-        search=SearchSettings(
-            num_simulations=50, discount=1.0, dirichlet_alpha=0.3, dirichlet_fraction=0.25
-        ),
-        replay=ReplaySettings(capacity=50_000, alpha=0.0, beta=1.0),
-        train=TrainConfig(
-            num_envs=32,
-            batch_size=256,
-            unroll_steps=5,
-            td_steps=9,
-            lr=3e-3,
-            lr_schedule="cosine",
-            lr_decay_steps=30_000,
-            lr_min=3e-4,
-            weight_decay=1e-4,
-            grad_clip=5.0,
-            value_loss_weight=1.0,
-            augment_symmetries=True,
-            train_ratio=0.5,
-            min_replay=500,
-            temperatures=(1.0,),
-            temperature_milestones=(),
-            temperature_moves=6,
-            eval_interval=2_500,
-            eval_episodes=100,
-            learner_step="compile",
-        ),
-    )
-
-
-def _connect4() -> Config:
-    """Connect Four against itself: a small ResNet on the [3, 6, 7] board planes.
-
-    16 channels, one residual block in each of h and g, 4-channel heads and a
-    128-unit hidden layer, small enough for a CPU learner. The dynamics sees move c
-    as a plane with ones on column c (``ConnectFourEnv.action_planes``). PUCT with 100
-    simulations in self-play and 400 in greedy play (``search.eval_simulations``: the
-    agent, ``mzero eval``, the evaluations during training); outcomes in [-1, 1] are
-    trained as raw scalars (``value_transform=False``). Each sampled position is
-    mirrored at random; moves 1-10 of self-play are sampled at temperature 1, later
-    ones greedy. One learner step per 8 env steps (``train_ratio`` 0.125), the value
-    loss weighted 0.25 (as in EfficientZero) and the reward loss weighted 4
-    (``reward_loss_weight``; the papers use 1): the reward of a winning move is what
-    a search over the learned model needs to take a win. The learning rate follows a
-    cosine over 30,000 learner steps. Evaluation plays 40 games against uct:100 and 40
-    against random every 30,000 env steps and keeps each evaluated network. Results
-    and why it is set so: docs/results.md.
-    """
-    return Config(
-        env=EnvConfig(id="connect4"),
-        network=NetworkConfig(
-            kind="resnet",
-            channels=16,
-            blocks=1,
-            head_channels=4,
-            hidden=(128,),
-            value_support=1,
-            reward_support=1,
-            value_transform=False,
-        ),
-        search=SearchSettings(
-            num_simulations=100,
-            eval_simulations=400,
-            discount=1.0,
-            dirichlet_alpha=1.0,
-            dirichlet_fraction=0.25,
-        ),
-        replay=ReplaySettings(capacity=200_000, alpha=0.0, beta=1.0),
-        train=TrainConfig(
-            num_envs=64,
-            batch_size=256,
-            unroll_steps=5,
-            td_steps=42,
-            lr=3e-3,
-            lr_schedule="cosine",
-            lr_decay_steps=30_000,
-            lr_min=3e-4,
-            weight_decay=1e-4,
-            grad_clip=5.0,
-            value_loss_weight=0.25,
-            reward_loss_weight=4.0,
-            augment_symmetries=True,
-            train_ratio=0.125,
-            min_replay=2_000,
-            temperatures=(1.0,),
-            temperature_milestones=(),
-            temperature_moves=10,
-            eval_interval=30_000,
-            eval_episodes=40,
-            keep_eval_checkpoints=True,
-            torch_threads=2,
-        ),
-    )
-
-
-PRESETS: dict[str, Callable[[], Config]] = {
-    "cartpole": _cartpole,
-    "cartpole-efficient": _cartpole_efficient,
-    "connect4": _connect4,
-    "tictactoe": _tictactoe,
-}
-"""Preset name -> factory of a fresh :class:`Config`."""
-
-
-def preset(name: str) -> Config:
-    """A fresh copy of the preset ``name`` (one of :data:`PRESETS`)."""
-    try:
-        factory = PRESETS[name]
-    except KeyError:
-        raise InvalidArgumentError(
-            f"preset: expected one of {', '.join(sorted(PRESETS))}, got {name!r}"
-        ) from None
-    return factory().validate()
-
-
-# ---------------------------------------------------------------------------------------------
-# Command-line overrides
-
-
-def add_override_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds one ``--SECTION.FIELD`` option (dash and underscore spellings) per config field.
-
-    Options default to "absent" (``argparse.SUPPRESS``), so only the fields given on
-    the command line appear in the namespace, under the dest ``"SECTION.FIELD"``;
-    pass it to :func:`overrides_from_namespace`. The help text is the field's docstring.
-    """
-    for section_name, section_cls in _section_classes().items():
-        group = parser.add_argument_group(
-            f"{section_name} overrides", inspect.getdoc(section_cls) or None
-        )
-        docs = field_docs(section_cls)
-        hints = _hints(section_cls)
-        defaults = section_cls()
-        for spec in dataclasses.fields(section_cls):
-            tp = hints[spec.name]
-            flags = [f"--{section_name}.{spec.name.replace('_', '-')}"]
-            if "_" in spec.name:
-                flags.append(f"--{section_name}.{spec.name}")
-            default = getattr(defaults, spec.name)
-            help_text = docs.get(spec.name, "")
-            group.add_argument(
-                *flags,
-                dest=f"{section_name}.{spec.name}",
-                default=argparse.SUPPRESS,
-                nargs="+" if _is_tuple(_optional_inner(tp) or tp) else None,
-                metavar=_metavar(tp),
-                help=f"{help_text} (default: {_format(default)})".replace("%", "%%"),
-            )
-
-
-def unknown_override(option: str) -> str:
-    """The error for a command-line option that names no config field, with the closest.
-
-    ``option`` is the token as typed, e.g. ``--search.num-simulatons`` (``=VALUE`` ignored).
-    """
-    name = option.lstrip("-").split("=", 1)[0]
-    known = [
-        f"{section}.{spec.name.replace('_', '-')}"
-        for section, cls in _section_classes().items()
-        for spec in dataclasses.fields(cls)
-    ]
-    close = difflib.get_close_matches(name.replace("_", "-"), known, n=1, cutoff=0.6)
-    hint = f"; did you mean --{close[0]}?" if close else ""
-    return f"unrecognized option {option.split('=', 1)[0]}{hint}"
-
-
-def overrides_from_namespace(namespace: argparse.Namespace) -> dict[str, Any]:
-    """The ``"SECTION.FIELD" -> raw value`` pairs that :func:`add_override_arguments` parsed."""
-    sections = set(_section_classes())
+def _nones_to_toml(data: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``None`` -> ``"none"``: TOML has no null, and leaving the key out would mean the
+    default, which is not ``None`` for every optional field (``train.grad_clip``)."""
     return {
-        key: value
-        for key, value in vars(namespace).items()
-        if "." in key and key.split(".", 1)[0] in sections
+        name: {key: "none" if value is None else value for key, value in values.items()}
+        for name, values in data.items()
     }
 
 
-FIXED_ON_RESUME: tuple[str, ...] = (
-    "env.id",
-    "env.frame_stack",
-    "network.kind",
-    "network.latent_dim",
-    "network.hidden",
-    "network.channels",
-    "network.blocks",
-    "network.head_channels",
-    "network.value_support",
-    "network.reward_support",
-    "network.projection_dim",
-    "network.value_transform",
-    "replay.capacity",
-    "replay.alpha",
-    "replay.beta",
-    "train.unroll_steps",
-    "train.td_steps",
-    "train.seed",
-    "search.discount",
-)
-"""The fields a resumed run cannot change: the environment and the network's shape (the
-saved weights fit them), what the stored replay was built with, and the seed."""
-
-
-def changes_fixed_on_resume(saved: Config, config: Config) -> list[str]:
-    """The fields of :data:`FIXED_ON_RESUME` that differ between ``saved`` and ``config``
-    (``"train.seed (0 -> 1)"``)."""
-    changed = []
-    for name in FIXED_ON_RESUME:
-        section, field_name = name.split(".")
-        before = getattr(getattr(saved, section), field_name)
-        after = getattr(getattr(config, section), field_name)
-        if before != after:
-            changed.append(f"{name} ({before!r} -> {after!r})")
-    return changed
-
-
-def apply_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
-    """A copy of ``config`` with ``"SECTION.FIELD"`` (or ``"SECTION.FIELD-NAME"``) replaced.
-
-    String values (from a command line) are parsed to the field's type; other values
-    are type-checked. The result is validated. Unknown names raise
-    :class:`InvalidArgumentError` naming them, with the closest known field.
-    """
-    result = Config.from_dict(config.to_dict())
-    for key, raw in overrides.items():
-        section_name, _, name = key.lstrip("-").partition(".")
-        section = _section(result, section_name)
-        spec = _field(section, section_name, name)
-        label = f"{section_name}.{spec.name}"
-        setattr(
-            section, spec.name, _coerce(label, _hints(type(section))[spec.name], raw, parse=True)
-        )
-    return result.validate()
-
-
-def parse_overrides(config: Config, argv: Sequence[str]) -> Config:
-    """``config`` with the ``--SECTION.FIELD VALUE`` options of ``argv`` applied.
-
-    Accepts ``--a.b VALUE``, ``--a.b=VALUE`` and, for tuple fields, several values.
-    Anything else in ``argv`` raises :class:`InvalidArgumentError` naming it.
-    """
-    overrides: dict[str, Any] = {}
-    i = 0
-    argv = list(argv)
-    while i < len(argv):
-        token = argv[i]
-        if not token.startswith("--") or "." not in token:
-            raise InvalidArgumentError(
-                f"config override: expected --SECTION.FIELD VALUE, got {token!r}"
-            )
-        key, eq, value = token[2:].partition("=")
-        section_name, _, name = key.partition(".")
-        spec = _field(_section(config, section_name), section_name, name)
-        tp = _hints(type(getattr(config, section_name)))[spec.name]
-        i += 1
-        if eq:
-            values = [value]
-        else:
-            values = []
-            while i < len(argv) and not _is_option(argv[i]):
-                values.append(argv[i])
-                i += 1
-                if not _is_tuple(tp):
-                    break
-            if not values:
-                raise InvalidArgumentError(f"config override --{key}: expected a value")
-        overrides[key] = values if _is_tuple(tp) else values[0]
-    return apply_overrides(config, overrides)
-
-
-# ---------------------------------------------------------------------------------------------
-# Field docstrings
-
-
-@cache
-def field_docs(cls: type) -> dict[str, str]:
-    """Field name -> the docstring written under the field in the class body (whitespace-joined).
-
-    Returns an empty dict if the source is unavailable (e.g. a zipped install).
-    """
-    try:
-        source = textwrap.dedent(inspect.getsource(cls))
-    except (OSError, TypeError):
-        return {}
-    body = ast.parse(source).body[0]
-    assert isinstance(body, ast.ClassDef)
-    docs: dict[str, str] = {}
-    statements = body.body
-    for stmt, nxt in itertools.pairwise(statements):
-        if (
-            isinstance(stmt, ast.AnnAssign)
-            and isinstance(stmt.target, ast.Name)
-            and isinstance(nxt, ast.Expr)
-            and isinstance(nxt.value, ast.Constant)
-            and isinstance(nxt.value.value, str)
-        ):
-            docs[stmt.target.id] = " ".join(nxt.value.value.split())
-    return docs
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers
-
-
-def _section_classes() -> dict[str, type]:
-    hints = _hints(Config)
-    return {spec.name: hints[spec.name] for spec in dataclasses.fields(Config)}
-
-
-def _sections(config: Config) -> list[Any]:
-    return [getattr(config, spec.name) for spec in dataclasses.fields(Config)]
-
-
-@cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _section(config: Config, name: str) -> Any:
-    names = [spec.name for spec in dataclasses.fields(Config)]
-    if name not in names:
-        raise InvalidArgumentError(
-            f"config: unknown section {name!r}; expected one of {', '.join(names)}"
-        )
-    return getattr(config, name)
-
-
-def _field(section: Any, section_name: str, name: str) -> dataclasses.Field[Any]:
-    specs = {spec.name: spec for spec in dataclasses.fields(section)}
-    key = name.replace("-", "_")
-    if key not in specs:
-        close = difflib.get_close_matches(key, list(specs), n=1)
-        hint = f" (did you mean {section_name}.{close[0]}?)" if close else ""
-        raise InvalidArgumentError(
-            f"config: unknown field {section_name}.{name}{hint}; "
-            f"fields of {section_name}: {', '.join(specs)}"
-        )
-    return specs[key]
-
-
-def _is_option(token: str) -> bool:
-    return token.startswith("--")
-
-
-def _is_tuple(tp: Any) -> bool:
-    return typing.get_origin(tp) is tuple
-
-
-def _optional_inner(tp: Any) -> Any | None:
-    """``X`` for ``X | None``, else None."""
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1 and len(typing.get_args(tp)) == 2:
-            return args[0]
-    return None
-
-
-def _metavar(tp: Any) -> str:
-    inner = _optional_inner(tp)
-    if inner is not None:
-        return f"{_metavar(inner)}|none"
-    if typing.get_origin(tp) is Literal:
-        return "{" + ",".join(str(a) for a in typing.get_args(tp)) + "}"
-    if _is_tuple(tp):
-        return _metavar(typing.get_args(tp)[0])
-    return getattr(tp, "__name__", str(tp)).upper()
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, tuple):
-        return " ".join(str(v) for v in value)
-    return "none" if value is None else str(value)
-
-
-def _kind(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}"
-
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-
-
-def _coerce(label: str, tp: Any, value: Any, *, parse: bool) -> Any:
-    """``value`` as type ``tp``.
-
-    ``parse=True`` (command line): strings are parsed into the field's type.
-    ``parse=False`` (files): the JSON type must already match (an int is a valid float).
-    """
-    inner = _optional_inner(tp)
-    if inner is not None:
-        if parse and isinstance(value, list) and len(value) == 1:
-            value = value[0]  # an optional tuple's flag takes one or more words
-        if value is None or (parse and isinstance(value, str) and value.lower() == "none"):
-            return None
-        return _coerce(label, inner, value, parse=parse)
-    if typing.get_origin(tp) is Literal:
-        choices = typing.get_args(tp)
-        if value not in choices:
-            raise InvalidArgumentError(
-                f"config {label}: expected one of {', '.join(map(str, choices))}, got {value!r}"
-            )
-        return value
-    if _is_tuple(tp):
-        if parse and isinstance(value, str):
-            value = value.replace(",", " ").split()
-        if not isinstance(value, (list, tuple)):
-            raise InvalidTypeError(f"config {label}: expected a list, got {_kind(value)}")
-        item = typing.get_args(tp)[0]
-        return tuple(_coerce(label, item, v, parse=parse) for v in value)
-    if parse and isinstance(value, str):
-        return _parse(label, tp, value)
-    if tp is bool and isinstance(value, bool):
-        return value
-    if tp is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _finite(label, float(value))
-    if tp is str and isinstance(value, str):
-        return value
-    expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-    raise InvalidTypeError(f"config {label}: expected {expected[tp]}, got {_kind(value)}")
-
-
-def _parse(label: str, tp: Any, text: str) -> Any:
-    """A command-line string as a bool, int, float or str."""
-    if tp is str:
-        return text
-    if tp is bool:
-        if text.lower() in _TRUE | _FALSE:
-            return text.lower() in _TRUE
-        raise InvalidArgumentError(f"config {label}: expected true or false, got {text!r}")
-    try:
-        number = int(text.replace("_", "")) if tp is int else float(text)
-    except ValueError:
-        expected = "an integer" if tp is int else "a number"
-        raise InvalidArgumentError(f"config {label}: expected {expected}, got {text!r}") from None
-    return number if tp is int else _finite(label, number)
-
-
-def _finite(label: str, number: float) -> float:
-    if not math.isfinite(number):
-        raise InvalidArgumentError(f"config {label}: expected a finite number, got {number!r}")
-    return number
+def _nones_from_toml(data: Any) -> Any:
+    """``"none"`` -> ``None`` in the optional fields of known sections; the rest is left
+    for :meth:`Config.from_dict` to check."""
+    if not isinstance(data, Mapping):
+        return data
+    classes = section_classes()
+    result: dict[str, Any] = {}
+    for name, values in data.items():
+        if name not in classes or not isinstance(values, Mapping):
+            result[name] = values
+            continue
+        types_ = hints(classes[name])
+        result[name] = {
+            key: None
+            if isinstance(value, str)
+            and value.lower() == "none"
+            and optional_inner(types_.get(key.replace("-", "_"))) is not None
+            else value
+            for key, value in values.items()
+        }
+    return result
 
 
 def _ignored(label: str, value: Any, algorithm: str, reason: str) -> str:
