@@ -16,8 +16,8 @@ echo "== install (editable, release build of the Rust engine)"
 echo "== format and lint"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-"$py" -m ruff check python tests benches docs/hooks.py docs/snippets
-"$py" -m ruff format --check python tests benches docs/hooks.py docs/snippets
+"$py" -m ruff check python tests benches scripts docs/hooks.py docs/snippets
+"$py" -m ruff format --check python tests benches scripts docs/hooks.py docs/snippets
 
 echo "== documentation site"
 NO_MKDOCS_2_WARNING=1 "$py" -m mkdocs build --strict --site-dir site

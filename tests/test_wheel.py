@@ -1,5 +1,6 @@
-"""`maturin build --release` gives a wheel that installs into a fresh virtual
-environment and imports with no Rust toolchain on PATH."""
+"""The wheel of ``scripts/build_wheel.sh`` installs into a fresh virtual environment and,
+with no Rust toolchain on PATH, passes ``scripts/smoke_test.py`` (search, replay, a
+short training run): the check CI runs on every wheel it builds."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import mzero
@@ -27,11 +28,11 @@ def run(*args: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]
 
 
 @pytest.mark.skipif(shutil.which("cargo") is None, reason="building a wheel needs cargo")
-def test_wheel_installs_and_imports_without_rust(tmp_path: Path) -> None:
+def test_the_wheel_searches_replays_and_trains_without_rust(tmp_path: Path) -> None:
     # maturin from this environment's scripts, else from PATH
     maturin = shutil.which("maturin", path=str(Path(sys.executable).parent)) or "maturin"
     dist = tmp_path / "dist"
-    run(maturin, "build", "--release", "--out", dist, cwd=ROOT)
+    run(ROOT / "scripts" / "build_wheel.sh", dist, env=os.environ | {"MATURIN": maturin})
     (wheel,) = dist.glob("mzero-*.whl")
     assert "abi3" in wheel.name
 
@@ -40,11 +41,12 @@ def test_wheel_installs_and_imports_without_rust(tmp_path: Path) -> None:
     python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     pip = (sys.executable, "-m", "pip", "--python", python)
     run(*pip, "install", "--no-deps", "--no-index", wheel)
-    # numpy comes from this test environment (appended after the fresh site-packages,
-    # so mzero itself can only come from the wheel); nothing is downloaded.
+    # the dependencies (torch, gymnasium, ...) come from this test environment, after
+    # the fresh site-packages, so mzero itself can only come from the wheel; nothing
+    # is downloaded
     site = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-    site = site.stdout.strip()
-    (Path(site) / "numpy_from_tests.pth").write_text(str(Path(np.__file__).parents[1]) + "\n")
+    deps = sysconfig.get_paths()["purelib"]
+    (Path(site.stdout.strip()) / "deps_from_tests.pth").write_text(deps + "\n")
 
     no_rust = {"PATH": os.pathsep.join(["/usr/bin", "/bin"]), "HOME": str(tmp_path)}
     probe = (
@@ -52,6 +54,9 @@ def test_wheel_installs_and_imports_without_rust(tmp_path: Path) -> None:
         "assert shutil.which('cargo') is None and shutil.which('rustc') is None;"
         "print(mzero.__file__); print(mzero.__version__, c.__version__)"
     )
-    location, versions = run(python, "-c", probe, env=no_rust).stdout.splitlines()
+    location, versions = run(python, "-c", probe, env=no_rust, cwd=tmp_path).stdout.splitlines()
     assert Path(location).is_relative_to(env_dir)
     assert versions == f"{mzero.__version__} {mzero.__version__}"
+    smoke = run(python, ROOT / "scripts" / "smoke_test.py", env=no_rust, cwd=tmp_path).stdout
+    assert f"from {env_dir}" in smoke
+    assert smoke.splitlines()[-3:] == ["search: ok", "replay: ok", "training: ok"]
