@@ -7,6 +7,20 @@ use crate::error::{ensure_finite, Error, Result};
 /// How far a policy row may sum from 1.
 pub const POLICY_SUM_TOLERANCE: f64 = 1e-3;
 
+/// The largest priority exponent: `p^alpha` of every positive `float32` priority
+/// (`2^-149 <= p < 2^128`) is then a positive, normal `f64` (`2^-596 .. 2^512`), and
+/// so is the sum of any number of them, which the sum tree needs. (Prioritized
+/// replay uses `alpha` of 0.4 to 1.)
+pub const MAX_ALPHA: f64 = 4.0;
+
+/// The most unroll steps `K`: a batch row holds `K + 1` targets and, on request,
+/// `K` observation stacks, so this caps what one row of a sample costs whatever a
+/// snapshot's header says. (MuZero unrolls 5 steps.)
+pub const MAX_UNROLL_STEPS: usize = 1024;
+
+/// The most frames in a stack, for the same reason. (MuZero's Atari network sees 32.)
+pub const MAX_STACK: usize = 1024;
+
 /// The configuration of a [`ReplayBuffer`](super::ReplayBuffer). Fields and
 /// defaults follow the Replay contract of `DESIGN.md`.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,9 +85,15 @@ impl ReplayConfig {
                 format!("{} (dimension {i} is 0)", shape(&self.obs_shape)),
             ));
         }
-        let frame_len = self.obs_shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
-        let row_len = frame_len.map(|f| f.max(self.num_actions).max(8));
-        if row_len.and_then(|r| r.checked_mul(self.capacity)).is_none_or(|n| n > isize::MAX as usize) {
+        let Some(frame_len) = self.obs_shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
+            return Err(Error::invalid(
+                "obs_shape",
+                "dimensions whose product fits in memory",
+                format!("{} (the product overflows)", shape(&self.obs_shape)),
+            ));
+        };
+        let row_len = frame_len.max(self.num_actions).max(8);
+        if row_len.checked_mul(self.capacity).is_none_or(|n| n > isize::MAX as usize) {
             return Err(Error::invalid(
                 "capacity",
                 "a buffer that fits in memory",
@@ -86,14 +106,21 @@ impl ReplayConfig {
         if !(self.discount.is_finite() && (0.0..=1.0).contains(&self.discount)) {
             return Err(Error::invalid("discount", "a value in [0, 1]", self.discount));
         }
-        if !(self.alpha.is_finite() && self.alpha >= 0.0) {
-            return Err(Error::invalid("alpha", "a finite value >= 0", self.alpha));
+        if !(0.0..=MAX_ALPHA).contains(&self.alpha) {
+            return Err(Error::invalid("alpha", format!("a value in [0, {MAX_ALPHA}]"), self.alpha));
         }
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return Err(Error::invalid("beta", "a finite value >= 0", self.beta));
         }
-        if self.stack == 0 {
-            return Err(Error::invalid("stack", "at least 1 frame", 0));
+        if !(1..=MAX_STACK).contains(&self.stack) {
+            return Err(Error::invalid("stack", format!("1 to {MAX_STACK} frames"), self.stack));
+        }
+        if self.unroll_steps > MAX_UNROLL_STEPS {
+            return Err(Error::invalid(
+                "unroll_steps",
+                format!("at most {MAX_UNROLL_STEPS} steps"),
+                self.unroll_steps,
+            ));
         }
         Ok(())
     }

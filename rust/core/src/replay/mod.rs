@@ -43,13 +43,15 @@ use std::collections::VecDeque;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-pub use game::{ArrayRef, GameView, ObsArray, ReplayConfig, POLICY_SUM_TOLERANCE};
+pub use game::{
+    ArrayRef, GameView, ObsArray, ReplayConfig, MAX_ALPHA, MAX_STACK, MAX_UNROLL_STEPS, POLICY_SUM_TOLERANCE,
+};
 pub use storage::{ObsDtype, ObsSlice, ObsVec};
 
 use crate::error::{Error, Result};
 use game::{ensure_policies, ensure_positive, ensure_shape, shape, validate_game};
 use max_tree::MaxTree;
-use storage::{Columns, GameRows};
+use storage::{Columns, GameRows, Ring};
 use sum_tree::SumTree;
 
 /// The priority of a new game's transitions when none is stored.
@@ -287,9 +289,37 @@ impl ReplayBuffer {
     /// the oldest games made room. Only the positions of `game.segment` are sampled.
     pub fn add_game(&mut self, game: &GameView<'_>) -> Result<u64> {
         let steps = validate_game(&self.config, game)?;
+        self.ensure_ids_left(steps)?;
         let game_id = self.next_game_id;
         self.insert(game_id, self.next_index, game, steps);
         Ok(game_id)
+    }
+
+    /// Checks that a game of `steps` transitions leaves its ids and indices within
+    /// `i64` (they reach Python as `int64`); only a loaded snapshot can come near.
+    fn ensure_ids_left(&self, steps: usize) -> Result<()> {
+        let last = i64::MAX as u64;
+        if self.next_game_id >= last || self.next_index.saturating_add(steps as u64) > last {
+            return Err(Error::invalid(
+                "buffer",
+                "game ids and transition indices left below 2^63",
+                format!("next_game_id {}, next_index {}", self.next_game_id, self.next_index),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Creates the columns for observations of `dtype` on `ring`, with `rows` rows
+    /// (and tree leaves) ready: how a snapshot lays out its games before they go in.
+    fn lay_out_ring(&mut self, dtype: ObsDtype, ring: Ring, rows: usize) {
+        let mut columns = Columns::new(ring, self.config.num_actions, self.config.frame_len(), dtype);
+        columns.reserve_rows(rows);
+        self.columns = Some(columns);
+        self.config.obs_dtype = Some(dtype);
+        self.max_tree.grow(rows);
+        if let Some(tree) = &mut self.tree {
+            tree.grow(rows);
+        }
     }
 
     /// Stores a validated game of `steps` transitions as game `game_id` with
@@ -326,8 +356,9 @@ impl ReplayBuffer {
 
         self.config.obs_dtype = Some(dtype);
         let num_actions = self.config.num_actions;
-        let columns =
-            self.columns.get_or_insert_with(|| Columns::new(capacity, num_actions, frame_len, dtype));
+        let columns = self
+            .columns
+            .get_or_insert_with(|| Columns::new(Ring::new(capacity), num_actions, frame_len, dtype));
         columns.write(
             first,
             GameRows {
@@ -340,7 +371,7 @@ impl ReplayBuffer {
                 frames,
             },
         );
-        let slots_used = usize::try_from(first + steps as u64).map_or(capacity, |n| n.min(capacity));
+        let slots_used = columns.ring().rows_to_hold(first, steps);
         self.max_tree.grow_to_hold(slots_used, capacity);
         let segment = game.sampled_positions(steps);
         // positions outside the segment are stored for its targets but never sampled
@@ -382,13 +413,6 @@ impl ReplayBuffer {
                 tree.set(slot, 0.0);
             }
         }
-    }
-
-    /// The stored index whose ring slot is `slot`.
-    fn index_of_slot(&self, slot: usize) -> u64 {
-        let capacity = self.config.capacity as u64;
-        let oldest = self.oldest_index();
-        oldest + (slot as u64 + capacity - oldest % capacity) % capacity
     }
 
     /// Samples `batch_size` positions and assembles their unrolled targets.
@@ -459,11 +483,12 @@ impl ReplayBuffer {
             }
             Some(tree) => {
                 let mut masses: Vec<f64> = try_with_capacity(Some(batch_size), too_big)?;
+                let (ring, oldest) = (columns.ring(), self.oldest_index());
                 for _ in 0..batch_size {
                     let slot = tree.find(rng.random::<f64>() * tree.total()).ok_or_else(|| {
                         Error::invalid("priorities", "p^alpha > 0 for some stored transition", "all 0")
                     })?;
-                    index.push(self.index_of_slot(slot));
+                    index.push(ring.index_of_slot(slot, oldest));
                     masses.push(tree.get(slot));
                 }
                 // w_i = (N P(i))^-beta / max_j (N P(j))^-beta = (m_min / m_i)^beta with

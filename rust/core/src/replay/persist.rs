@@ -19,9 +19,23 @@
 //!
 //! `save` writes a temporary file in the target's directory, flushes it to disk
 //! and renames it over the target, so a crash at any point leaves either the
-//! previous snapshot or the new one. `load` checks every size against the file
-//! length before it allocates, validates every game as `add_game` would, checks
-//! the checksum, and only then returns: a bad file never yields a partial buffer.
+//! previous snapshot or the new one. `load` validates every game as `add_game`
+//! would, checks the checksum, and only then returns: a bad file never yields a
+//! partial buffer, and never aborts the process.
+//!
+//! Memory is bounded by what the file holds, not by what its header claims. Every
+//! size is checked (with overflow-checked products) before it drives an
+//! allocation: the configuration as `ReplayBuffer::new` checks it; counts of
+//! values against the bytes left before the checksum; the live transitions
+//! `first .. next_index` against the capacity, the history of a real buffer (one
+//! that never filled keeps its games from index 0; game `id` starts at index `id`
+//! or later; ids and indices stay within `int64`) and the bytes they need in the
+//! file. The ring is then laid out for the transitions stored
+//! ([`Ring::for_snapshot`]): the saved layout when it takes at most twice their
+//! rows, else shifted so that the oldest transition sits in slot 0, so a huge
+//! capacity or index in the header never makes the columns or trees grow past
+//! twice the transitions in the file.
+//!
 //! Version 1 files (before legal masks were stored) load with every action legal;
 //! files before version 3 (before segments) sample every position of every game.
 
@@ -31,7 +45,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::game::{validate_game, ArrayRef, GameView, ObsArray, ReplayConfig};
-use super::storage::{ObsDtype, ObsSlice, ObsVec};
+use super::storage::{ObsDtype, ObsSlice, ObsVec, Ring};
 use super::ReplayBuffer;
 use crate::error::{Error, Result};
 
@@ -338,7 +352,13 @@ impl<R: Read> Reader<R> {
     }
 }
 
-fn read_body<R: Read>(r: &mut Reader<R>) -> Result<ReplayBuffer> {
+/// The checked product `a x b` of two sizes read from the file.
+fn product<R: Read>(r: &Reader<R>, a: usize, b: usize, what: &str) -> Result<usize> {
+    a.checked_mul(b).ok_or_else(|| r.corrupt(format!("{what}: {a} x {b} overflows")))
+}
+
+/// The magic bytes, the version and the configuration.
+fn read_config<R: Read>(r: &mut Reader<R>) -> Result<(u32, ReplayConfig)> {
     let magic = r.bytes(MAGIC.len(), "the header")?;
     if magic != MAGIC {
         return Err(r.corrupt("not a mzero replay buffer file (bad magic bytes)"));
@@ -382,11 +402,139 @@ fn read_body<R: Read>(r: &mut Reader<R>) -> Result<ReplayBuffer> {
         stack,
         obs_dtype,
     };
+    Ok((version, config))
+}
+
+/// Bytes that each stored transition takes in a file of `version`: its frame, its
+/// action, reward, root value, priority, policy row and (version 2 on) legal row.
+fn bytes_per_transition(config: &ReplayConfig, dtype: ObsDtype, version: u32) -> Option<u64> {
+    let a = config.num_actions as u64;
+    let frame = (config.frame_len() as u64).checked_mul(dtype.itemsize() as u64)?;
+    let legal = if version >= 2 { a } else { 0 };
+    frame.checked_add(8 + 4 + 4 + 4)?.checked_add(a.checked_mul(4)?)?.checked_add(legal)
+}
+
+/// Checks the live transitions `oldest .. next_index` that the header and the
+/// first game (`oldest_id`, `oldest`) imply against the capacity, the history of
+/// a real buffer and the bytes left in the file, then lays out the buffer's ring
+/// for them ([`Ring::for_snapshot`]): nothing is allocated from a size that the
+/// file does not back with its own bytes.
+fn lay_out_snapshot<R: Read>(
+    r: &Reader<R>,
+    buffer: &mut ReplayBuffer,
+    version: u32,
+    (oldest_id, oldest): (u64, u64),
+    next_index: u64,
+) -> Result<()> {
+    let capacity = buffer.config.capacity;
+    let Some(dtype) = buffer.config.obs_dtype else {
+        return Err(r.corrupt("games stored without an observation dtype"));
+    };
+    let len = match next_index.checked_sub(oldest) {
+        Some(len) if (1..=capacity as u64).contains(&len) => len,
+        _ => {
+            return Err(r.corrupt(format!(
+                "next_index {next_index}: the games from first index {oldest} on must hold 1 to \
+                 capacity = {capacity} transitions"
+            )))
+        }
+    };
+    // Every game holds a transition, so game `id` starts at index `id` or later.
+    if oldest_id > oldest {
+        return Err(r.corrupt(format!("game id {oldest_id} is above its first index {oldest}")));
+    }
+    // Games leave only to make room, and only once `capacity` transitions were added.
+    if next_index <= capacity as u64 && (oldest, oldest_id) != (0, 0) {
+        return Err(r.corrupt(format!(
+            "game first index {oldest} (id {oldest_id}): a buffer that never filled \
+             (next_index {next_index} <= capacity {capacity}) keeps its games from index 0"
+        )));
+    }
+    let per_transition = bytes_per_transition(&buffer.config, dtype, version)
+        .ok_or_else(|| r.corrupt("obs_shape: a frame too large to store"))?;
+    r.ensure_available(len, per_transition, "the stored transitions")?;
+    let (ring, rows) = Ring::for_snapshot(capacity, oldest, len as usize);
+    buffer.lay_out_ring(dtype, ring, rows);
+    Ok(())
+}
+
+/// One stored game's data, owned, as the file holds it.
+struct StoredData {
+    terminated: bool,
+    bootstrap_value: f32,
+    segment: Option<(usize, usize)>,
+    observations: ObsVec,
+    actions: Vec<i64>,
+    rewards: Vec<f32>,
+    root_values: Vec<f32>,
+    policies: Vec<f32>,
+    priorities: Vec<f32>,
+    legal: Vec<bool>,
+}
+
+/// The rest of a game of `steps` transitions, after its id, first index and length.
+fn read_game_data<R: Read>(
+    r: &mut Reader<R>,
+    version: u32,
+    config: &ReplayConfig,
+    dtype: ObsDtype,
+    steps: usize,
+) -> Result<StoredData> {
+    let (frame_len, num_actions) = (config.frame_len(), config.num_actions);
+    let terminated = r.bool("terminated")?;
+    let bootstrap_value = r.f32("bootstrap_value")?;
+    let segment =
+        if version >= 3 { Some((r.usize("segment start")?, r.usize("segment stop")?)) } else { None };
+    let frames = r.observations(dtype, product(r, steps, frame_len, "observations")?, "observations")?;
+    let last = r.observations(dtype, frame_len, "observations")?;
+    let actions = r.i64s(steps, "actions")?;
+    let rewards = r.f32s(steps, "rewards")?;
+    let root_values = r.f32s(steps, "root_values")?;
+    let policy_len = product(r, steps, num_actions, "policies")?;
+    let policies = r.f32s(policy_len, "policies")?;
+    let priorities = r.f32s(steps, "priorities")?;
+    let legal: Vec<bool> = if version >= 2 {
+        let bytes = r.bytes(policy_len, "legal")?;
+        if let Some(bad) = bytes.iter().find(|&&b| b > 1) {
+            return Err(r.corrupt(format!("legal: byte {bad}, expected 0 or 1")));
+        }
+        bytes.into_iter().map(|b| b == 1).collect()
+    } else {
+        // as many as the policies just read
+        vec![true; policy_len]
+    };
+    let observations = match (&frames, &last) {
+        (ObsVec::Float32(head), ObsVec::Float32(tail)) => ObsVec::Float32([&head[..], tail].concat()),
+        (ObsVec::Uint8(head), ObsVec::Uint8(tail)) => ObsVec::Uint8([&head[..], tail].concat()),
+        _ => return Err(r.corrupt("mixed observation dtypes")),
+    };
+    Ok(StoredData {
+        terminated,
+        bootstrap_value,
+        segment,
+        observations,
+        actions,
+        rewards,
+        root_values,
+        policies,
+        priorities,
+        legal,
+    })
+}
+
+fn read_body<R: Read>(r: &mut Reader<R>) -> Result<ReplayBuffer> {
+    let (version, config) = read_config(r)?;
+    // checks every field (the product of obs_shape, capacity x row) and allocates nothing
     let mut buffer =
         ReplayBuffer::new(config).map_err(|e| r.corrupt(format!("invalid configuration: {e}")))?;
-    buffer.config.obs_dtype = obs_dtype;
     let next_game_id = r.u64("next_game_id")?;
     let next_index = r.u64("next_index")?;
+    // ids and indices reach Python as int64
+    for (name, x) in [("next_game_id", next_game_id), ("next_index", next_index)] {
+        if x > i64::MAX as u64 {
+            return Err(r.corrupt(format!("{name}: {x} is past the int64 range")));
+        }
+    }
     let max_priority = r.f32("max_priority")?;
     if !(max_priority.is_finite() && max_priority > 0.0) {
         return Err(r.corrupt(format!("max_priority: {max_priority}")));
@@ -395,18 +543,20 @@ fn read_body<R: Read>(r: &mut Reader<R>) -> Result<ReplayBuffer> {
     // Each game takes more than 8 bytes: a bound on the count before the loop.
     r.ensure_available(num_games, 8, "the games")?;
 
-    let frame_len = buffer.config.frame_len();
     for g in 0..num_games {
         let id = r.u64("game id")?;
         let first = r.u64("game first index")?;
         let steps = r.usize("game length")?;
+        if g == 0 {
+            lay_out_snapshot(r, &mut buffer, version, (id, first), next_index)?;
+        }
         let previous_end = buffer.games.back().map(|last| (last.id, last.end()));
         let in_order = match previous_end {
             Some((last_id, end)) => id > last_id && first == end,
             None => true,
         };
         let fits = steps >= 1
-            && buffer.len + steps <= capacity
+            && steps <= buffer.config.capacity - buffer.len
             && id < next_game_id
             && first.checked_add(steps as u64).is_some_and(|end| end <= next_index);
         if !(in_order && fits) {
@@ -414,48 +564,23 @@ fn read_body<R: Read>(r: &mut Reader<R>) -> Result<ReplayBuffer> {
                 "game {g}: id {id}, first index {first}, length {steps} do not fit the buffer's state"
             )));
         }
-        let Some(dtype) = obs_dtype else {
+        let Some(dtype) = buffer.config.obs_dtype else {
             return Err(r.corrupt("games stored without an observation dtype"));
         };
-        let terminated = r.bool("terminated")?;
-        let bootstrap_value = r.f32("bootstrap_value")?;
-        let segment =
-            if version >= 3 { Some((r.usize("segment start")?, r.usize("segment stop")?)) } else { None };
-        let frames = r.observations(dtype, steps * frame_len, "observations")?;
-        let last = r.observations(dtype, frame_len, "observations")?;
-        let actions = r.i64s(steps, "actions")?;
-        let rewards = r.f32s(steps, "rewards")?;
-        let root_values = r.f32s(steps, "root_values")?;
-        let policies = r.f32s(steps * num_actions, "policies")?;
-        let priorities = r.f32s(steps, "priorities")?;
-        let legal: Vec<bool> = if version >= 2 {
-            let bytes = r.bytes(steps * num_actions, "legal")?;
-            if let Some(bad) = bytes.iter().find(|&&b| b > 1) {
-                return Err(r.corrupt(format!("legal: byte {bad}, expected 0 or 1")));
-            }
-            bytes.into_iter().map(|b| b == 1).collect()
-        } else {
-            vec![true; steps * num_actions]
-        };
-
-        let observations = match (&frames, &last) {
-            (ObsVec::Float32(head), ObsVec::Float32(tail)) => ObsVec::Float32([&head[..], tail].concat()),
-            (ObsVec::Uint8(head), ObsVec::Uint8(tail)) => ObsVec::Uint8([&head[..], tail].concat()),
-            _ => return Err(r.corrupt("mixed observation dtypes")),
-        };
+        let data = read_game_data(r, version, &buffer.config, dtype, steps)?;
         let mut shape = vec![steps + 1];
         shape.extend_from_slice(&buffer.config.obs_shape);
         let game = GameView {
-            observations: ObsArray { shape, data: observations.as_slice() },
-            actions: ArrayRef::vector(&actions),
-            rewards: ArrayRef::vector(&rewards),
-            root_values: ArrayRef::vector(&root_values),
-            policies: ArrayRef::matrix(steps, &policies),
-            terminated,
-            bootstrap_value,
-            priorities: Some(ArrayRef::vector(&priorities)),
-            legal_masks: Some(ArrayRef::matrix(steps, &legal)),
-            segment,
+            observations: ObsArray { shape, data: data.observations.as_slice() },
+            actions: ArrayRef::vector(&data.actions),
+            rewards: ArrayRef::vector(&data.rewards),
+            root_values: ArrayRef::vector(&data.root_values),
+            policies: ArrayRef::matrix(steps, &data.policies),
+            terminated: data.terminated,
+            bootstrap_value: data.bootstrap_value,
+            priorities: Some(ArrayRef::vector(&data.priorities)),
+            legal_masks: Some(ArrayRef::matrix(steps, &data.legal)),
+            segment: data.segment,
         };
         validate_game(&buffer.config, &game).map_err(|e| r.corrupt(format!("game {id}: {e}")))?;
         buffer.insert(id, first, &game, steps);

@@ -1,10 +1,14 @@
 //! Contiguous storage of transitions: one array per field, used as a ring.
 //!
 //! Every transition ever added has a global id (`index`), issued in order.
-//! Transition `index` lives in slot `index % capacity` of each column, so the
-//! live transitions (a contiguous range of ids, at most `capacity` long) never
-//! collide. Columns grow on demand (doubling, capped at `capacity` rows) and
-//! then stay put: memory is bounded by the capacity.
+//! Transition `index` lives in slot `(index + shift) % capacity` of each column
+//! ([`Ring`]), so the live transitions (a contiguous range of ids, at most
+//! `capacity` long) never collide. A buffer built by `add_game` has `shift = 0`;
+//! a loaded snapshot may shift its ring so that its oldest transition sits in slot
+//! 0 ([`Ring::for_snapshot`]). Columns grow on demand (doubling, capped at
+//! `capacity` rows) and then stay put: memory is bounded by the capacity, and
+//! after a load by twice the transitions the snapshot holds, whatever its header
+//! says the capacity and indices are.
 
 use std::fmt;
 
@@ -149,10 +153,71 @@ fn write_rows<T: Copy + Default>(
     }
 }
 
-/// The per-transition columns. Transition `index` is row `index % capacity`.
+/// Where transitions live: transition `index` in slot `(index + shift) % capacity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ring {
+    capacity: usize,
+    /// `< capacity`.
+    shift: usize,
+}
+
+impl Ring {
+    /// The ring of a buffer filled by `add_game`: transition `index` in slot
+    /// `index % capacity`.
+    pub fn new(capacity: usize) -> Self {
+        Self { capacity, shift: 0 }
+    }
+
+    /// The ring of a snapshot whose live transitions are `oldest .. oldest + len`
+    /// (`1 <= len <= capacity`), and the rows to allocate before its games go in.
+    ///
+    /// The saved buffer had written every slot below `min(oldest + len, capacity)`.
+    /// Its layout (`shift = 0`) is kept when those rows are at most twice the
+    /// transitions stored: always for a buffer that never filled (its games start
+    /// at index 0), and for one that filled and is at least half full, which then
+    /// gets the `capacity` rows the saved buffer held, so that it samples, grows and
+    /// evicts exactly like the saved one. Otherwise the ring is shifted so that
+    /// `oldest` sits in slot 0 and the rows grow as the games go in: at most `2 len`
+    /// rows, whatever `capacity` and `oldest` are. (Uniform samples are the same
+    /// either way; prioritized ones walk the sum tree in slot order and may pick
+    /// other transitions, with the same probabilities.)
+    pub fn for_snapshot(capacity: usize, oldest: u64, len: usize) -> (Self, usize) {
+        let end = oldest.saturating_add(len as u64);
+        let filled = end > capacity as u64;
+        let saved_rows = if filled { capacity as u64 } else { end };
+        if saved_rows <= 2 * len as u64 {
+            return (Self::new(capacity), if filled { capacity } else { 0 });
+        }
+        // The remainder is < capacity, a usize.
+        let oldest_slot = (oldest % capacity as u64) as usize;
+        (Self { capacity, shift: (capacity - oldest_slot) % capacity }, 0)
+    }
+
+    /// The slot of transition `index`.
+    pub fn slot(&self, index: u64) -> usize {
+        let capacity = self.capacity as u64;
+        // Both terms are < capacity <= isize::MAX: the sum cannot overflow, and the
+        // remainder is a usize.
+        ((index % capacity + self.shift as u64) % capacity) as usize
+    }
+
+    /// The index in slot `slot` of the live transitions that start at `oldest`.
+    pub fn index_of_slot(&self, slot: usize, oldest: u64) -> u64 {
+        let capacity = self.capacity as u64;
+        oldest + (slot as u64 + capacity - self.slot(oldest) as u64) % capacity
+    }
+
+    /// The rows `0..n` that hold the slots of transitions `first .. first + steps`
+    /// (`steps <= capacity`): all of them once the game wraps around the ring.
+    pub fn rows_to_hold(&self, first: u64, steps: usize) -> usize {
+        self.slot(first).saturating_add(steps).min(self.capacity)
+    }
+}
+
+/// The per-transition columns. Transition `index` is row `ring.slot(index)`.
 #[derive(Debug, Clone)]
 pub(crate) struct Columns {
-    capacity: usize,
+    ring: Ring,
     num_actions: usize,
     frame_len: usize,
     /// `a_t`, int64.
@@ -185,9 +250,9 @@ pub(crate) struct GameRows<'a> {
 }
 
 impl Columns {
-    pub fn new(capacity: usize, num_actions: usize, frame_len: usize, dtype: ObsDtype) -> Self {
+    pub fn new(ring: Ring, num_actions: usize, frame_len: usize, dtype: ObsDtype) -> Self {
         Self {
-            capacity,
+            ring,
             num_actions,
             frame_len,
             actions: Vec::new(),
@@ -200,15 +265,41 @@ impl Columns {
         }
     }
 
+    /// How transitions map to rows.
+    pub fn ring(&self) -> Ring {
+        self.ring
+    }
+
     /// The ring slot of transition `index`.
     pub fn slot(&self, index: u64) -> usize {
-        // The remainder is < capacity, a usize.
-        (index % self.capacity as u64) as usize
+        self.ring.slot(index)
+    }
+
+    /// Grows every column to `rows` rows (`<= capacity`), as a buffer that has
+    /// written every slot below `rows` holds them.
+    pub fn reserve_rows(&mut self, rows: usize) {
+        fn grow<T: Copy + Default>(column: &mut Vec<T>, len: usize) {
+            if len > column.len() {
+                column.reserve_exact(len - column.len());
+                column.resize(len, T::default());
+            }
+        }
+        let (a, f) = (self.num_actions, self.frame_len);
+        grow(&mut self.actions, rows);
+        grow(&mut self.rewards, rows);
+        grow(&mut self.root_values, rows);
+        grow(&mut self.policies, rows * a);
+        grow(&mut self.priorities, rows);
+        grow(&mut self.legal, rows * a);
+        match &mut self.frames {
+            ObsVec::Float32(column) => grow(column, rows * f),
+            ObsVec::Uint8(column) => grow(column, rows * f),
+        }
     }
 
     /// Writes one game whose first transition has id `first`. The caller made room.
     pub fn write(&mut self, first: u64, rows: GameRows<'_>) {
-        let (c, s) = (self.capacity, self.slot(first));
+        let (c, s) = (self.ring.capacity, self.slot(first));
         write_rows(&mut self.actions, 1, c, s, rows.actions);
         write_rows(&mut self.rewards, 1, c, s, rows.rewards);
         write_rows(&mut self.root_values, 1, c, s, rows.root_values);
@@ -276,6 +367,38 @@ mod tests {
         write_rows(&mut column, 3, 1000, 999, &[1.0; 6]);
         assert_eq!(column.capacity(), 3000);
         assert_eq!(&column[..3], &[1.0; 3]);
+    }
+
+    #[test]
+    fn a_shifted_ring_maps_slots_back_to_their_indices() {
+        for (capacity, oldest, len) in [(7, 0, 7), (7, 12, 3), (10, 95, 2), (1 << 36, (1 << 37) - 2, 1)] {
+            let (ring, _) = Ring::for_snapshot(capacity, oldest, len);
+            for index in oldest..oldest + len as u64 {
+                assert_eq!(
+                    ring.index_of_slot(ring.slot(index), oldest),
+                    index,
+                    "{capacity} {oldest} {index}"
+                );
+            }
+        }
+        let (sparse, rows) = Ring::for_snapshot(10, 95, 2);
+        assert_eq!((sparse.slot(95), sparse.slot(96), sparse.slot(105), rows), (0, 1, 0, 0));
+        assert_eq!(sparse.rows_to_hold(95, 2), 2);
+        // the next games wrap at the ring's end, as in any ring
+        assert_eq!((sparse.slot(104), sparse.rows_to_hold(103, 3)), (9, 10));
+    }
+
+    #[test]
+    fn a_snapshot_keeps_its_layout_unless_it_costs_more_than_twice_its_rows() {
+        // never filled: the saved layout, rows grown as the games go in
+        assert_eq!(Ring::for_snapshot(100, 0, 30), (Ring::new(100), 0));
+        // filled and at least half full: the saved layout and its `capacity` rows
+        assert_eq!(Ring::for_snapshot(100, 170, 50), (Ring::new(100), 100));
+        // filled and sparse: the oldest transition moves to slot 0
+        let (ring, rows) = Ring::for_snapshot(100, 170, 49);
+        assert_eq!((ring.slot(170), rows), (0, 0));
+        let (ring, rows) = Ring::for_snapshot(1 << 36, (1 << 37) - 2, 1);
+        assert_eq!((ring.slot((1 << 37) - 2), ring.rows_to_hold((1 << 37) - 2, 1), rows), (0, 1, 0));
     }
 
     #[test]

@@ -221,8 +221,13 @@ fn config_fields_are_checked() {
         ("discount", ReplayConfig { discount: 1.5, ..ok.clone() }),
         ("discount", ReplayConfig { discount: f64::NAN, ..ok.clone() }),
         ("alpha", ReplayConfig { alpha: -1.0, ..ok.clone() }),
+        ("alpha", ReplayConfig { alpha: f64::NAN, ..ok.clone() }),
+        ("alpha", ReplayConfig { alpha: MAX_ALPHA * 1.01, ..ok.clone() }),
+        ("obs_shape", ReplayConfig { obs_shape: vec![1 << 32, 1 << 32], ..ok.clone() }),
         ("beta", ReplayConfig { beta: f64::INFINITY, ..ok.clone() }),
         ("stack", ReplayConfig { stack: 0, ..ok.clone() }),
+        ("stack", ReplayConfig { stack: MAX_STACK + 1, ..ok.clone() }),
+        ("unroll_steps", ReplayConfig { unroll_steps: MAX_UNROLL_STEPS + 1, ..ok.clone() }),
         ("capacity", ReplayConfig { capacity: usize::MAX / 2, obs_shape: vec![1 << 20], ..ok }),
     ];
     for (name, bad) in cases {
@@ -486,6 +491,18 @@ fn extreme_betas_give_finite_weights() {
 }
 
 #[test]
+fn the_largest_alpha_keeps_every_priority_a_finite_positive_mass() {
+    let cfg = ReplayConfig { alpha: MAX_ALPHA, ..config(10, &[1], 2) };
+    let mut buffer = ReplayBuffer::new(cfg).unwrap();
+    let mut game = make_game(3, &[1], 2, 0);
+    game.priorities = Some(vec![f32::MAX, f32::from_bits(1), 1.0]);
+    buffer.add_game(&game.view()).unwrap();
+    let batch = buffer.sample(64, 0).unwrap();
+    assert!(batch.weight.iter().all(|w| w.is_finite() && (0.0..=1.0).contains(w)), "{:?}", batch.weight);
+    assert!(batch.position.iter().all(|&t| t == 0));
+}
+
+#[test]
 fn prioritized_sampling_frequencies_follow_priorities() {
     let mut buffer = ReplayBuffer::new(ReplayConfig { alpha: 0.5, ..config(100, &[1], 2) }).unwrap();
     let mut game = make_game(4, &[1], 2, 0);
@@ -522,15 +539,14 @@ fn sampling_an_empty_buffer_or_a_zero_batch_fails() {
 
 #[test]
 fn a_batch_too_big_for_memory_is_an_error_not_an_abort() {
-    for cfg in [
-        ReplayConfig { stack: usize::MAX / 2, ..config(10, &[3], 2) },
-        ReplayConfig { unroll_steps: usize::MAX, ..config(10, &[3], 2) },
-        ReplayConfig { unroll_steps: 1 << 40, ..config(10, &[3], 1 << 20) },
+    for (cfg, batch_size) in [
+        (ReplayConfig { stack: MAX_STACK, ..config(10, &[3], 2) }, usize::MAX / 2),
+        (ReplayConfig { unroll_steps: MAX_UNROLL_STEPS, ..config(10, &[3], 2) }, usize::MAX / 16),
     ] {
         let mut buffer = ReplayBuffer::new(cfg).unwrap();
         let num_actions = buffer.config().num_actions;
         buffer.add_game(&make_game(2, &[3], num_actions, 0).view()).unwrap();
-        let err = buffer.sample(1 << 20, 0).unwrap_err().to_string();
+        let err = buffer.sample(batch_size, 0).unwrap_err().to_string();
         assert!(err.starts_with("batch_size: expected a batch that fits in memory"), "{err}");
     }
 }
@@ -934,5 +950,199 @@ fn segments_survive_a_snapshot_and_their_eviction() {
     let loaded = ReplayBuffer::load(&path).unwrap();
     assert_eq!(loaded.positions(), 7);
     assert_eq!(loaded.sample(64, 5).unwrap(), buffer.sample(64, 5).unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// --------------------------------------------------------------------------- //
+// Snapshots whose header lies                                                 //
+// --------------------------------------------------------------------------- //
+
+/// Byte offsets of header fields in a snapshot with a 1-D `obs_shape`.
+mod at {
+    pub const CAPACITY: usize = 12;
+    pub const OBS_SHAPE: usize = 81;
+    pub const NEXT_GAME_ID: usize = 90;
+    pub const NEXT_INDEX: usize = 98;
+    /// The first game's id, first index and length.
+    pub const GAME_ID: usize = 118;
+    pub const GAME_FIRST: usize = 126;
+}
+
+/// `bytes` with the little-endian `u64` of each `(offset, value)` written in, and
+/// a fresh checksum: parsing goes past the checksum to the lie.
+fn patched(bytes: &[u8], patches: &[(usize, u64)]) -> Vec<u8> {
+    let mut body = bytes[..bytes.len() - 4].to_vec();
+    for &(offset, value) in patches {
+        body[offset..offset + 8].copy_from_slice(&value.to_le_bytes());
+    }
+    let crc = crc32fast::hash(&body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    body
+}
+
+/// A snapshot of one game of one transition with `capacity` and `obs_shape = [1]`.
+fn one_step_snapshot(dir: &std::path::Path, capacity: usize) -> Vec<u8> {
+    let mut buffer = ReplayBuffer::new(config(capacity, &[1], 2)).unwrap();
+    buffer.add_game(&make_game(1, &[1], 2, 0).view()).unwrap();
+    let path = dir.join("one-step.bin");
+    buffer.save(&path).unwrap();
+    std::fs::read(&path).unwrap()
+}
+
+fn load_bytes(dir: &std::path::Path, bytes: &[u8]) -> Result<ReplayBuffer> {
+    let path = dir.join("patched.bin");
+    std::fs::write(&path, bytes).unwrap();
+    ReplayBuffer::load(&path)
+}
+
+fn corrupt_reason(result: Result<ReplayBuffer>) -> String {
+    match result {
+        Err(Error::CorruptFile { reason, .. }) => reason,
+        Err(other) => panic!("expected a corrupt file, got {other}"),
+        Ok(_) => panic!("expected a corrupt file, got a buffer"),
+    }
+}
+
+#[test]
+fn a_header_that_lies_about_the_ring_is_refused_before_it_allocates() {
+    let dir = temp_dir("lying-header");
+    let capacity = 1u64 << 36;
+    let bytes = one_step_snapshot(&dir, capacity as usize);
+    // One transition at the end of a ring of 2^36 that never filled: the columns
+    // would have grown to 2^36 rows (this file aborted the process before).
+    let crafted = patched(&bytes, &[(at::GAME_FIRST, capacity - 1), (at::NEXT_INDEX, capacity)]);
+    assert!(crafted.len() < 256, "{} bytes", crafted.len());
+    let reason = corrupt_reason(load_bytes(&dir, &crafted));
+    assert!(reason.contains("first index") && reason.contains("never filled"), "{reason}");
+
+    let lies: [(&[(usize, u64)], &str); 6] = [
+        // more live transitions than the capacity, or none
+        (&[(at::NEXT_INDEX, capacity + 1)], "next_index"),
+        (&[(at::GAME_FIRST, 5)], "next_index"),
+        // a game id that more games came before than transitions
+        (
+            &[
+                (at::GAME_ID, capacity + 2),
+                (at::NEXT_GAME_ID, capacity + 3),
+                (at::GAME_FIRST, capacity + 1),
+                (at::NEXT_INDEX, capacity + 2),
+            ],
+            "game id",
+        ),
+        // more transitions than the file holds
+        (&[(at::NEXT_INDEX, 1000)], "the stored transitions"),
+        // ids past what int64 carries to Python
+        (&[(at::NEXT_INDEX, 1 << 63)], "next_index"),
+        (&[(at::NEXT_GAME_ID, u64::MAX)], "next_game_id"),
+    ];
+    for (patches, named) in lies {
+        let reason = corrupt_reason(load_bytes(&dir, &patched(&bytes, patches)));
+        assert!(reason.contains(named), "{patches:?}: {reason}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_header_whose_obs_shape_overflows_is_named() {
+    let dir = temp_dir("obs-shape");
+    let buffer = ReplayBuffer::new(config(4, &[1, 1], 2)).unwrap();
+    let path = dir.join("empty.bin");
+    buffer.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let huge = 1u64 << 32;
+    let reason = corrupt_reason(load_bytes(
+        &dir,
+        &patched(&bytes, &[(at::OBS_SHAPE, huge), (at::OBS_SHAPE + 8, huge)]),
+    ));
+    assert!(reason.contains("obs_shape") && reason.contains("overflows"), "{reason}");
+    // a frame that fits alone but not `capacity` times
+    let reason =
+        corrupt_reason(load_bytes(&dir, &patched(&bytes, &[(at::OBS_SHAPE, huge), (at::CAPACITY, huge)])));
+    assert!(reason.contains("capacity"), "{reason}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_filled_ring_holding_few_transitions_loads_compact() {
+    let dir = temp_dir("compact");
+    let capacity = 1u64 << 36;
+    let bytes = one_step_snapshot(&dir, capacity as usize);
+    // A consistent history: the ring filled (2^37 - 1 transitions added), and one
+    // transition is left at the end of the ring. It loads into one row.
+    let first = (1u64 << 37) - 2;
+    let loaded =
+        load_bytes(&dir, &patched(&bytes, &[(at::GAME_FIRST, first), (at::NEXT_INDEX, first + 1)])).unwrap();
+    assert!(loaded.nbytes() < 4096, "{} bytes", loaded.nbytes());
+    assert_eq!((loaded.len(), loaded.oldest_index(), loaded.next_index()), (1, first, first + 1));
+    let batch = loaded.sample(4, 0).unwrap();
+    assert_eq!(batch.index, vec![first as i64; 4]);
+    // it carries on: indices stay global, new games take the next rows
+    let mut loaded = loaded;
+    loaded.update_priorities(&ArrayRef::vector(&[first as i64]), &ArrayRef::vector(&[3.0])).unwrap();
+    assert_eq!(loaded.priorities(), (vec![first as i64], vec![3.0]));
+    loaded.add_game(&make_game(3, &[1], 2, 1).view()).unwrap();
+    assert_eq!(loaded.priorities().0, (first as i64..first as i64 + 4).collect::<Vec<_>>());
+    assert!(loaded.nbytes() < 4096, "{} bytes", loaded.nbytes());
+    // A large capacity that never filled loads as small as the games it holds.
+    let small = load_bytes(&dir, &bytes).unwrap();
+    assert!(small.nbytes() < 4096, "{} bytes", small.nbytes());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_sparse_ring_is_compacted_and_samples_the_same_transitions() {
+    let dir = temp_dir("sparse");
+    for alpha in [0.0, 0.7] {
+        // capacity 40: a game of 35 steps, then one of 3 evicts it and wraps the ring
+        let cfg = ReplayConfig { alpha, stack: 2, ..config(40, &[2], 3) };
+        let mut buffer = ReplayBuffer::new(cfg).unwrap();
+        let mut games = Vec::new();
+        for (salt, steps) in [(0, 35), (1, 3), (2, 4)] {
+            let game = make_game(steps, &[2], 3, salt);
+            games.push((buffer.add_game(&game.view()).unwrap(), game));
+        }
+        assert_eq!((buffer.len(), buffer.oldest_index()), (7, 35));
+        let path = dir.join("sparse.bin");
+        buffer.save(&path).unwrap();
+        let mut loaded = ReplayBuffer::load(&path).unwrap();
+        assert!(loaded.nbytes() < buffer.nbytes(), "{} vs {}", loaded.nbytes(), buffer.nbytes());
+        assert_eq!(loaded.priorities(), buffer.priorities());
+        for seed in 0..4 {
+            let batch =
+                loaded.sample_with(64, seed, SampleOptions { next_observations: true, reanalysis: true });
+            check_batch(&loaded, &games, &batch.unwrap(), 64);
+            if alpha == 0.0 {
+                assert_eq!(loaded.sample(64, seed).unwrap(), buffer.sample(64, seed).unwrap());
+            }
+        }
+        // The sampled indices address the same transitions in both buffers.
+        let index: Vec<i64> = (35..42).collect();
+        let priorities: Vec<f32> = (1..8).map(|p| p as f32).collect();
+        for b in [&mut buffer, &mut loaded] {
+            b.update_priorities(&ArrayRef::vector(&index), &ArrayRef::vector(&priorities)).unwrap();
+        }
+        assert_eq!(loaded.priorities(), buffer.priorities());
+        // Both carry on alike, through a wrap of the shifted ring and an eviction.
+        for salt in 3..8 {
+            let game = make_game(6 + salt as usize, &[2], 3, salt);
+            let id = buffer.add_game(&game.view()).unwrap();
+            assert_eq!(loaded.add_game(&game.view()).unwrap(), id);
+            games.push((id, game));
+        }
+        assert_eq!(loaded.priorities(), buffer.priorities());
+        assert_eq!((loaded.len(), loaded.num_games()), (buffer.len(), buffer.num_games()));
+        let batch = loaded.sample(64, 9).unwrap();
+        check_batch(&loaded, &games, &batch, 64);
+        // A second snapshot, now of a full ring, takes the saved layout again: the
+        // same transitions, the same uniform samples.
+        loaded.save(&path).unwrap();
+        let again = ReplayBuffer::load(&path).unwrap();
+        assert_eq!(again.priorities(), loaded.priorities());
+        let batch = again.sample(64, 3).unwrap();
+        check_batch(&again, &games, &batch, 64);
+        if alpha == 0.0 {
+            assert_eq!(batch, loaded.sample(64, 3).unwrap());
+        }
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

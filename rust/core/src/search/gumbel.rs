@@ -183,12 +183,20 @@ pub(crate) fn score_considered(
 
 /// Overwrites `sigma` with the improved policy `softmax(logits + sigma)` over the
 /// legal actions (0 elsewhere), computed as `P(a) exp(sigma(a)) / Z` from the priors
-/// `P = softmax(logits)`.
+/// `P = softmax(logits)`. `sigma` is shifted by its largest value over the actions of
+/// positive prior, so `Z >= P(top) > 0` even where logits far apart leave priors
+/// of exactly 0 (which then keep probability 0).
 pub(crate) fn improved_policy(priors: &[f64], legal: &[bool], sigma: &mut [f64]) {
-    let top = sigma.iter().zip(legal).filter(|(_, &l)| l).fold(f64::NEG_INFINITY, |m, (&s, _)| m.max(s));
+    let supported = |p: f64, l: bool| l && p > 0.0;
+    let top = sigma
+        .iter()
+        .zip(priors)
+        .zip(legal)
+        .filter(|((_, &p), &l)| supported(p, l))
+        .fold(f64::NEG_INFINITY, |m, ((&s, _), _)| m.max(s));
     let mut z = 0.0;
     for ((s, &p), &l) in sigma.iter_mut().zip(priors).zip(legal) {
-        *s = if l { p * (*s - top).exp() } else { 0.0 };
+        *s = if supported(p, l) { p * (*s - top).exp() } else { 0.0 };
         z += *s;
     }
     let inv = 1.0 / z;
@@ -228,5 +236,13 @@ mod tests {
         improved_policy(&[0.5, 0.5, 0.0], &[true, true, false], &mut s);
         let e = std::f64::consts::E;
         assert!((s[0] - 1.0 / (1.0 + e)).abs() < 1e-12 && s[2] == 0.0, "{s:?}");
+    }
+
+    #[test]
+    fn an_action_of_prior_zero_cannot_make_the_improved_policy_nan() {
+        // logits far apart underflow a prior to exactly 0; its sigma is the largest
+        let mut s = [0.0, 1000.0];
+        improved_policy(&[1.0, 0.0], &[true, true], &mut s);
+        assert_eq!(s, [1.0, 0.0]);
     }
 }

@@ -50,6 +50,12 @@ use tree::{masked_softmax_into, Tree, ROOT};
 /// Largest supported `num_simulations` (node ids are stored as `u32`).
 pub const MAX_SIMULATIONS: usize = 1 << 24;
 
+/// The largest `c_visit` and `c_scale`: `sigma = (c_visit + max N) * c_scale * q` of
+/// Gumbel MuZero, with `q` rescaled to [0, 1], then stays finite for every
+/// `num_simulations` (about 1e200 at most), so no policy can turn NaN. (mctx uses 50
+/// and 0.1.)
+pub const MAX_GUMBEL_CONSTANT: f64 = 1e100;
+
 /// Batches at least this large spread the per-game work over rayon's threads.
 /// Each simulation is one fork-join, and during a real model call (about 1 ms on a
 /// CPU) the workers fall asleep: waking them costs more than it saves below about
@@ -171,8 +177,10 @@ impl SearchConfig {
             ));
         }
         check("gumbel_scale", self.gumbel_scale, self.gumbel_scale >= 0.0, "a finite number >= 0")?;
-        check("c_visit", self.c_visit, self.c_visit >= 0.0, "a finite number >= 0")?;
-        check("c_scale", self.c_scale, self.c_scale >= 0.0, "a finite number >= 0")?;
+        let gumbel_constant = |x: f64| (0.0..=MAX_GUMBEL_CONSTANT).contains(&x);
+        let expected = format!("a number in [0, {MAX_GUMBEL_CONSTANT:e}]");
+        check("c_visit", self.c_visit, gumbel_constant(self.c_visit), &expected)?;
+        check("c_scale", self.c_scale, gumbel_constant(self.c_scale), &expected)?;
         Ok(())
     }
 

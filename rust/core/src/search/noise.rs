@@ -38,7 +38,9 @@ pub(crate) fn dirichlet_into(
         if l {
             let y: f64 = gamma.sample(rng);
             let u: f64 = rng.sample(Open01);
-            *o = y.ln() + u.ln() / alpha;
+            // clamped: for a subnormal alpha the quotient overflows, and components
+            // at -inf would make the normalisation below NaN
+            *o = y.ln() + (u.ln() / alpha).max(f64::MIN);
             max = max.max(*o);
         }
     }
@@ -72,7 +74,7 @@ mod tests {
     #[test]
     fn dirichlet_is_a_distribution_over_legal_actions_even_for_tiny_alpha() {
         let legal = [true, false, true, true];
-        for alpha in [1e-3, 0.3, 10.0] {
+        for alpha in [f64::from_bits(1), 1e-300, 1e-3, 0.3, 10.0] {
             let mut out = [0.0; 4];
             dirichlet_into(&mut game_rng(7, 0), alpha, &legal, &mut out).unwrap();
             assert_eq!(out[1], 0.0);

@@ -359,6 +359,8 @@ fn config_validation_names_the_field() {
         (SearchConfig { gumbel_scale: -1.0, ..SearchConfig::default() }, "gumbel_scale"),
         (SearchConfig { c_visit: f64::INFINITY, ..SearchConfig::default() }, "c_visit"),
         (SearchConfig { c_scale: -0.1, ..SearchConfig::default() }, "c_scale"),
+        (SearchConfig { c_scale: MAX_GUMBEL_CONSTANT * 10.0, ..SearchConfig::default() }, "c_scale"),
+        (SearchConfig { c_visit: f64::MAX, ..SearchConfig::default() }, "c_visit"),
         (SearchConfig { pb_c_init: -0.1, ..SearchConfig::default() }, "pb_c_init"),
     ];
     for (cfg, name) in bad {
