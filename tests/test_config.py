@@ -192,6 +192,11 @@ def test_overrides_parse_strings_to_the_field_types() -> None:
         ({"train.consistency-weight": "1"}, r"network\.projection_dim: expected > 0 when"),
         ({"train.temperature-moves": "-1"}, r"train\.temperature_moves: expected a value >= 0"),
         ({"train.reward-loss-weight": "-1"}, r"train\.reward_loss_weight: expected a value"),
+        # the engine's bounds, named before a buffer or a search is built
+        ({"replay.alpha": "4.5"}, r"replay\.alpha: expected in \[0, 4\]"),
+        ({"train.unroll-steps": "1025"}, r"train\.unroll_steps: expected at most 1024"),
+        ({"env.frame-stack": "1025"}, r"env\.frame_stack: expected at most 1024"),
+        ({"search.c-scale": "1e101"}, r"search\.c_scale: expected in \[0, 1e100\]"),
     ],
 )
 def test_overrides_reject_bad_values_naming_the_field(

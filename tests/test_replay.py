@@ -908,3 +908,28 @@ def test_legal_masks_are_checked() -> None:
     with pytest.raises(mzero.InvalidArgumentError, match="legal_masks"):
         game.add_to(buf)
     assert len(buf) == 0
+
+
+def test_a_buffer_a_panic_left_half_updated_is_never_used_again() -> None:
+    """A panic in the engine while it held the buffer for writing (a bug) poisons its
+    lock: every later call raises mzero.MZeroError instead of using the buffer."""
+    buffer = mzero.ReplayBuffer(100, (2,), 2)
+    with pytest.raises(BaseException, match="a panic while the buffer is held"):
+        buffer._core._panic_while_writing()
+    calls = [
+        lambda: len(buffer),
+        lambda: buffer.positions,
+        lambda: buffer.sample(4, seed=0),
+        lambda: buffer.priorities(),
+        lambda: buffer.update_priorities(np.zeros(1, np.int64), np.ones(1, np.float32)),
+        lambda: buffer.add_game(
+            observations=np.zeros((3, 2), np.float32),
+            actions=np.zeros(2, np.int64),
+            rewards=np.zeros(2, np.float32),
+            root_values=np.zeros(2, np.float32),
+            policies=np.full((2, 2), 0.5, np.float32),
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(mzero.MZeroError, match="an earlier call panicked"):
+            call()

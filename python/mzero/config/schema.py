@@ -68,6 +68,7 @@ class EnvConfig:
         _check(self.workers >= 0, "env.workers", ">= 0", self.workers)
         _check_positive("env.max_episode_steps", self.max_episode_steps, optional=True)
         _check_positive("env.frame_stack", self.frame_stack)
+        _check(self.frame_stack <= 1024, "env.frame_stack", "at most 1024", self.frame_stack)
 
 
 @dataclass
@@ -219,8 +220,9 @@ class SearchSettings:
         )
         _check_positive("search.max_considered_actions", self.max_considered_actions)
         _check(self.gumbel_scale >= 0.0, "search.gumbel_scale", "a value >= 0", self.gumbel_scale)
-        _check(self.c_visit >= 0.0, "search.c_visit", "a value >= 0", self.c_visit)
-        _check(self.c_scale >= 0.0, "search.c_scale", "a value >= 0", self.c_scale)
+        # (the engine's bound: past it sigma(q) overflows to inf and the policy to NaN)
+        _check(0.0 <= self.c_visit <= 1e100, "search.c_visit", "in [0, 1e100]", self.c_visit)
+        _check(0.0 <= self.c_scale <= 1e100, "search.c_scale", "in [0, 1e100]", self.c_scale)
 
     @property
     def greedy_simulations(self) -> int:
@@ -313,7 +315,8 @@ class ReplaySettings:
     def validate(self) -> None:
         """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
         _check_positive("replay.capacity", self.capacity)
-        _check(self.alpha >= 0.0, "replay.alpha", "a value >= 0", self.alpha)
+        # (the engine's bound: past it p^alpha can overflow to inf)
+        _check(0.0 <= self.alpha <= 4.0, "replay.alpha", "in [0, 4]", self.alpha)
         _check(self.beta >= 0.0, "replay.beta", "a value >= 0", self.beta)
 
 
@@ -527,6 +530,7 @@ class TrainConfig:
         _check_positive("train.max_train_steps", self.max_train_steps, optional=True)
         _check_positive("train.batch_size", self.batch_size)
         _check_positive("train.unroll_steps", self.unroll_steps)
+        _check(self.unroll_steps <= 1024, "train.unroll_steps", "at most 1024", self.unroll_steps)
         _check_positive("train.td_steps", self.td_steps)
         _check(self.lr > 0.0, "train.lr", "a value > 0", self.lr)
         _check(self.lr_warmup_steps >= 0, "train.lr_warmup_steps", ">= 0", self.lr_warmup_steps)

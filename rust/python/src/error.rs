@@ -4,6 +4,7 @@
 
 use pyo3::PyErr;
 
+pyo3::import_exception!(mzero.errors, MZeroError);
 pyo3::import_exception!(mzero.errors, InvalidArgumentError);
 pyo3::import_exception!(mzero.errors, InvalidTypeError);
 pyo3::import_exception!(mzero.errors, CorruptFileError);

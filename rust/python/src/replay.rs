@@ -8,7 +8,7 @@
 //! taken with the GIL released, so a thread waiting for it never blocks the others.
 
 use std::path::PathBuf;
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use mzero_core::replay::{
     ArrayRef, GameView, ObsArray, ObsDtype, ObsSlice, ObsVec, ReplayBuffer, ReplayConfig, SampleOptions,
@@ -23,7 +23,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyTuple};
 
 use crate::arrays::row_major;
-use crate::error::{to_py, wrong_type, InvalidArgumentError};
+use crate::error::{to_py, wrong_type, InvalidArgumentError, MZeroError};
 
 /// A numpy argument's shape and a copy of its elements in row-major order.
 struct Owned<T> {
@@ -125,6 +125,7 @@ enum ObsOwned {
 enum Refused {
     Core(mzero_core::Error),
     Dtype { expected: ObsDtype, got: ObsDtype },
+    Poisoned(Poisoned),
 }
 
 /// A write-back of the core buffer: `update_values` or `update_policies`.
@@ -143,12 +144,14 @@ pub struct PyReplayBuffer {
 }
 
 impl PyReplayBuffer {
-    fn read(&self) -> RwLockReadGuard<'_, ReplayBuffer> {
-        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    /// The buffer for reading, unless a call panicked while it held it for writing.
+    fn read(&self) -> Result<RwLockReadGuard<'_, ReplayBuffer>, Poisoned> {
+        self.inner.read().map_err(|_| Poisoned)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, ReplayBuffer> {
-        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    /// The buffer for writing, unless a call panicked while it held it for writing.
+    fn write(&self) -> Result<RwLockWriteGuard<'_, ReplayBuffer>, Poisoned> {
+        self.inner.write().map_err(|_| Poisoned)
     }
 
     /// A write-back by (game id, position): copies the arrays, then runs `update` on the
@@ -165,12 +168,30 @@ impl PyReplayBuffer {
         let position = copy::<i64>(position, "position", "int64")?;
         let rows = copy::<f32>(rows, name, "float32")?;
         let (game_id, position, rows) = (game_id.view(), position.view(), rows.view());
-        py.detach(|| update(&mut self.write(), &game_id, &position, &rows)).map_err(to_py)
+        py.detach(|| self.write().map(|mut buffer| update(&mut buffer, &game_id, &position, &rows)))?
+            .map_err(to_py)
     }
 
     /// Runs `f` on the buffer with the GIL released and the shared lock held.
-    fn with_read<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&ReplayBuffer) -> T + Send) -> T {
-        py.detach(|| f(&self.read()))
+    fn with_read<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&ReplayBuffer) -> T + Send) -> PyResult<T> {
+        Ok(py.detach(|| self.read().map(|buffer| f(&buffer)))?)
+    }
+}
+
+/// `(index int64 [N], priority float32 [N])`.
+type IndexedPriorities<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>);
+
+/// A call panicked while it held the buffer for writing (a bug in the engine): the
+/// buffer may be half-updated, so no later call uses it.
+#[derive(Debug)]
+struct Poisoned;
+
+impl From<Poisoned> for PyErr {
+    fn from(_: Poisoned) -> Self {
+        MZeroError::new_err(
+            "replay buffer: an earlier call panicked while it was updating the buffer, which \
+             may be inconsistent; load a snapshot or make a new buffer",
+        )
     }
 }
 
@@ -276,7 +297,7 @@ impl PyReplayBuffer {
             segment,
         };
         let added = py.detach(|| {
-            let mut buffer = self.write();
+            let mut buffer = self.write().map_err(Refused::Poisoned)?;
             match buffer.obs_dtype() {
                 Some(expected) if expected != game.observations.data.dtype() => {
                     Err(Refused::Dtype { expected, got: game.observations.data.dtype() })
@@ -286,6 +307,7 @@ impl PyReplayBuffer {
         });
         added.map_err(|refused| match refused {
             Refused::Core(e) => to_py(e),
+            Refused::Poisoned(poisoned) => poisoned.into(),
             Refused::Dtype { expected, got } => wrong_type(
                 "observations",
                 &format!("dtype {expected}, the dtype of this buffer"),
@@ -325,8 +347,9 @@ impl PyReplayBuffer {
             }
             Err(_) => return Err(wrong_type("seed", "an int", type_name(seed))),
         };
-        let (config, batch) = self
-            .with_read(py, |buffer| (buffer.config().clone(), buffer.sample_with(batch_size, seed, options)));
+        let (config, batch) = self.with_read(py, |buffer| {
+            (buffer.config().clone(), buffer.sample_with(batch_size, seed, options))
+        })?;
         let batch = batch.map_err(to_py)?;
         let (b, k, a) = (batch_size, config.unroll_steps, config.num_actions);
         // [*leading, stack, *obs_shape]
@@ -368,7 +391,8 @@ impl PyReplayBuffer {
         let index = copy::<i64>(index, "index", "int64")?;
         let priorities = copy::<f32>(priorities, "priorities", "float32")?;
         let (index, priorities) = (index.view(), priorities.view());
-        py.detach(|| self.write().update_priorities(&index, &priorities)).map_err(to_py)
+        py.detach(|| self.write().map(|mut buffer| buffer.update_priorities(&index, &priorities)))?
+            .map_err(to_py)
     }
 
     fn update_values(
@@ -392,7 +416,16 @@ impl PyReplayBuffer {
     }
 
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        self.with_read(py, |buffer| buffer.save(&path)).map_err(to_py)
+        self.with_read(py, |buffer| buffer.save(&path))?.map_err(to_py)
+    }
+
+    /// For tests: panics while holding the buffer for writing, as a bug in the engine
+    /// would (Python sees a `PanicException`); every later call raises `MZeroError`.
+    fn _panic_while_writing(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| {
+            let _held = self.write()?;
+            panic!("replay buffer: a panic while the buffer is held for writing (a test)")
+        })
     }
 
     #[staticmethod]
@@ -401,44 +434,44 @@ impl PyReplayBuffer {
         Ok(Self { inner: RwLock::new(buffer) })
     }
 
-    fn __len__(&self, py: Python<'_>) -> usize {
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
         self.with_read(py, ReplayBuffer::len)
     }
 
     #[getter]
-    fn positions(&self, py: Python<'_>) -> usize {
+    fn positions(&self, py: Python<'_>) -> PyResult<usize> {
         self.with_read(py, ReplayBuffer::positions)
     }
 
     /// `(index int64 [N], priority float32 [N])` of the stored transitions, oldest first.
-    fn priorities<'py>(&self, py: Python<'py>) -> (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>) {
-        let (index, priorities) = self.with_read(py, ReplayBuffer::priorities);
-        (index.into_pyarray(py), priorities.into_pyarray(py))
+    fn priorities<'py>(&self, py: Python<'py>) -> PyResult<IndexedPriorities<'py>> {
+        let (index, priorities) = self.with_read(py, ReplayBuffer::priorities)?;
+        Ok((index.into_pyarray(py), priorities.into_pyarray(py)))
     }
 
     #[getter]
-    fn nbytes(&self, py: Python<'_>) -> usize {
+    fn nbytes(&self, py: Python<'_>) -> PyResult<usize> {
         self.with_read(py, ReplayBuffer::nbytes)
     }
 
     #[getter]
-    fn num_games(&self, py: Python<'_>) -> usize {
+    fn num_games(&self, py: Python<'_>) -> PyResult<usize> {
         self.with_read(py, ReplayBuffer::num_games)
     }
 
     #[getter]
-    fn max_priority(&self, py: Python<'_>) -> f32 {
+    fn max_priority(&self, py: Python<'_>) -> PyResult<f32> {
         self.with_read(py, ReplayBuffer::max_priority)
     }
 
     #[getter]
-    fn obs_dtype(&self, py: Python<'_>) -> Option<&'static str> {
+    fn obs_dtype(&self, py: Python<'_>) -> PyResult<Option<&'static str>> {
         self.with_read(py, |b| b.obs_dtype().map(ObsDtype::name))
     }
 
     /// The constructor's arguments as a dict (`obs_shape` a tuple).
     fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let c = self.with_read(py, |b| b.config().clone());
+        let c = self.with_read(py, |b| b.config().clone())?;
         let out = PyDict::new(py);
         out.set_item("capacity", c.capacity)?;
         out.set_item("obs_shape", PyTuple::new(py, &c.obs_shape)?)?;

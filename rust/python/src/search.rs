@@ -4,7 +4,7 @@
 //! leaves go to `recurrent_fn` as four fresh int64 arrays, its outputs are checked
 //! and copied, and the core expands and backs up with the GIL released again.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use mzero_core::search::{Algorithm, BatchSearch, Roots, SearchConfig};
 use mzero_core::Error;
@@ -23,14 +23,24 @@ static POOL: Mutex<Vec<BatchSearch>> = Mutex::new(Vec::new());
 const POOL_MAX_SEARCHES: usize = 4;
 const POOL_MAX_BYTES: usize = 256 << 20;
 
+/// The pool of kept searches. A panic while a caller held it (a bug) may have left one
+/// half-changed: the pool is then emptied, not reused.
+fn pool() -> MutexGuard<'static, Vec<BatchSearch>> {
+    POOL.lock().unwrap_or_else(|poisoned| {
+        let mut pool = poisoned.into_inner();
+        pool.clear();
+        POOL.clear_poison();
+        pool
+    })
+}
+
 fn take_search() -> BatchSearch {
-    let mut pool = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    pool.pop().unwrap_or_default()
+    pool().pop().unwrap_or_default()
 }
 
 fn give_back(search: BatchSearch) {
     if search.capacity_bytes() <= POOL_MAX_BYTES {
-        let mut pool = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut pool = pool();
         if pool.len() < POOL_MAX_SEARCHES {
             pool.push(search);
         }

@@ -22,7 +22,7 @@ pub const MAX_UNROLL_STEPS: usize = 1024;
 pub const MAX_STACK: usize = 1024;
 
 /// The configuration of a [`ReplayBuffer`](super::ReplayBuffer). Fields and
-/// defaults follow the Replay contract of `DESIGN.md`.
+/// defaults follow the Replay contract of `docs/design.md`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplayConfig {
     /// Transitions kept; the oldest whole games leave first.

@@ -1,5 +1,5 @@
 //! MuZero's PUCT rule (Schrittwieser et al. 2020, appendix B), made exact by the
-//! Search contract in DESIGN.md.
+//! Search contract in docs/design.md.
 
 use super::tree::Tree;
 
