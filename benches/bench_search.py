@@ -9,12 +9,21 @@ algorithm in {muzero, gumbel} x callback in {constant, mlp}:
   of 128) that keeps ``latent[node, game]`` and gathers the parents, as self-play
   does; torch runs on one thread.
 
+Chance trees (``mzero.stochastic_search``, Stochastic MuZero): rows with algorithm
+``stochastic`` time our search with a tabular chance model in numpy (afterstate and
+dynamics callbacks gathering from tables, latents kept per node) and, next to them,
+rows with algorithm ``stochastic-mctx`` time ``mctx.stochastic_muzero_policy`` jitted
+on the same tables (CPU, compile excluded, dirichlet_fraction 0), at B = 256,
+num_simulations = 50, A = 9, C = 6 (``--quick``: B = 16, no mctx). The ``ratio`` field of
+the ``stochastic`` row is its simulations/s over mctx's.
+
 Each configuration runs whole searches repeatedly, the two algorithms alternating
 repeat by repeat; the medians over the repeats are reported. Results go to JSON
 (``--out``, default ``benches/results/search.json``).
 
     python benches/bench_search.py            # the full grid (about a minute)
     python benches/bench_search.py --quick    # a smoke run
+    python benches/bench_search.py --callbacks none   # only the chance-tree rows
     python benches/bench_search.py --callbacks mlp --device cuda --batches 256 1024 4096 \
         --simulations 50 --actions 9             # the model on a GPU (benches/gpu_check.sh)
 """
@@ -169,6 +178,121 @@ def measure(
     return rows
 
 
+def measure_stochastic(
+    batch: int,
+    num_simulations: int,
+    num_actions: int,
+    num_codes: int,
+    min_seconds: float,
+    min_repeats: int,
+    with_mctx: bool,
+) -> list[dict[str, Any]]:
+    """Chance trees: our stochastic search with a numpy tabular model, and mctx's
+    ``stochastic_muzero_policy`` jitted on the same tables; one row each."""
+    from mzero.testing import StochasticTabularModel
+
+    rng = np.random.default_rng(0)
+    model = StochasticTabularModel.random(rng, 64, num_actions, num_codes)
+    roots = rng.integers(0, 64, size=batch)
+    config = mzero.SearchConfig(num_simulations=num_simulations)
+
+    def ours() -> None:
+        v, lg = model.reset(roots)
+        mzero.stochastic_search(v, lg, model.afterstate, model.dynamics, num_codes, config)
+
+    runners = {"stochastic": ours}
+    if with_mctx:
+        runners["stochastic-mctx"] = _mctx_stochastic(model, roots, num_simulations)
+    walls: dict[str, list[float]] = {k: [] for k in runners}
+    for run in runners.values():  # warm-up (and mctx's compilation)
+        run()
+    start = time.perf_counter()
+    repeats = 0
+    while repeats < min_repeats or time.perf_counter() - start < min_seconds:
+        for name, run in runners.items():
+            t = time.perf_counter()
+            run()
+            walls[name].append(time.perf_counter() - t)
+        repeats += 1
+    rows = []
+    for name in runners:
+        median = statistics.median(walls[name])
+        rows.append(
+            {
+                "algorithm": name,
+                "callback": "tabular",
+                "device": "cpu",
+                "batch": batch,
+                "num_simulations": num_simulations,
+                "num_actions": num_actions,
+                "num_chance_outcomes": num_codes,
+                "repeats": repeats,
+                "median_seconds": median,
+                "median_sims_per_s": batch * num_simulations / median,
+                "median_callback_share": 0.0,
+            }
+        )
+    if with_mctx:
+        rows[0]["ratio"] = rows[0]["median_sims_per_s"] / rows[1]["median_sims_per_s"]
+    return rows
+
+
+def _mctx_stochastic(model: Any, roots: np.ndarray, num_simulations: int) -> Any:
+    """A no-argument callable running jitted mctx on ``model``'s tables (blocking)."""
+    import jax
+    import mctx
+
+    jnp = jax.numpy
+    a = model.num_actions
+    tables = [
+        jnp.asarray(x)
+        for x in (
+            model.next_state.astype(np.int32),
+            model.reward,
+            model.afterstate_value,
+            model.code_logits,
+            model.value,
+            model.logits,
+            roots.astype(np.int32),
+        )
+    ]
+
+    @jax.jit
+    def run(next_state, reward, as_value, code_logits, value, logits, roots, key):
+        def decision_fn(params, rng_key, action, state):
+            out = mctx.DecisionRecurrentFnOutput(
+                chance_logits=code_logits[state, action], afterstate_value=as_value[state, action]
+            )
+            return out, state * a + action
+
+        def chance_fn(params, rng_key, code, afterstate):
+            s, act = afterstate // a, afterstate % a
+            nxt = next_state[s, act, code]
+            out = mctx.ChanceRecurrentFnOutput(
+                action_logits=logits[nxt],
+                value=value[nxt],
+                reward=reward[s, act, code],
+                discount=jnp.full(nxt.shape, 0.997, dtype=jnp.float32),
+            )
+            return out, nxt
+
+        root = mctx.RootFnOutput(prior_logits=logits[roots], value=value[roots], embedding=roots)
+        policy = mctx.stochastic_muzero_policy(
+            params=(),
+            rng_key=key,
+            root=root,
+            decision_recurrent_fn=decision_fn,
+            chance_recurrent_fn=chance_fn,
+            num_simulations=num_simulations,
+            dirichlet_fraction=0.0,
+            temperature=0.0,
+        )
+        return policy.search_tree.summary().visit_counts
+
+    key = jax.random.PRNGKey(0)
+    return lambda: run(*tables, key).block_until_ready()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("benches/results/search.json"))
@@ -178,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, nargs="+", help="B values (default: the grid's)")
     parser.add_argument("--simulations", type=int, nargs="+", help="num_simulations values")
     parser.add_argument("--actions", type=int, nargs="+", help="A values")
+    parser.add_argument(
+        "--no-mctx", action="store_true", help="chance trees: skip the mctx comparison"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -200,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     columns = ("algorithm", "callback", "B", "n", "A", "Msims/s", "cb share")
     widths = (9, 8, 4, 4, 3, 8, 8)
     print(" ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
-    for callback in args.callbacks.split(","):
+    for callback in [c for c in args.callbacks.split(",") if c and c != "none"]:
         for batch in batches:
             for n in sims:
                 for a in actions:
@@ -215,6 +342,22 @@ def main(argv: list[str] | None = None) -> int:
                             f"{r['algorithm']:>9} {callback:>8} {batch:>4} {n:>4} {a:>3} "
                             f"{rate:>8.3f} {share:>8.1%}"
                         )
+    # Chance trees next to mctx (jax on CPU; skipped without it or with --quick).
+    with_mctx = not (args.quick or args.no_mctx)
+    if with_mctx:
+        try:
+            import mctx  # noqa: F401
+        except ImportError:
+            with_mctx = False
+    b = 16 if args.quick else 256
+    for r in measure_stochastic(b, 50, 9, 6, min_seconds, min_repeats, with_mctx):
+        results.append(r)
+        rate = r["median_sims_per_s"] / 1e6
+        ratio = f"  {r['ratio']:.1f}x mctx" if "ratio" in r else ""
+        print(
+            f"{r['algorithm']:>9} {r['callback']:>8} {b:>4} {50:>4} {9:>3} {rate:>8.3f} "
+            f"{'-':>8}{ratio}"
+        )
     report = {
         "benchmark": "search",
         "quick": args.quick,

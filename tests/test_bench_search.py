@@ -11,7 +11,9 @@ def test_bench_search_quick_writes_json(run_bench: RunBench) -> None:
     rows = report["results"]
     assert {(r["algorithm"], r["callback"]) for r in rows} == {
         (a, c) for a in ("muzero", "gumbel") for c in ("constant", "mlp")
-    }
+    } | {("stochastic", "tabular")}  # --quick: chance trees without the mctx row
+    (chance,) = [r for r in rows if r["algorithm"] == "stochastic"]
+    assert chance["num_chance_outcomes"] == 6 and chance["num_simulations"] == 50
     for r in rows:
         assert r["median_sims_per_s"] > 0 and r["median_seconds"] > 0
         assert 0.0 <= r["median_callback_share"] <= 1.0

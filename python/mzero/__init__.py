@@ -19,7 +19,7 @@ from mzero.errors import (
     MZeroIOError,
 )
 from mzero.replay import ReplayBuffer, SampleBatch
-from mzero.search import SearchConfig, SearchOutput, search, select_action
+from mzero.search import SearchConfig, SearchOutput, search, select_action, stochastic_search
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -55,4 +55,5 @@ __all__ = [
     "__version__",
     "search",
     "select_action",
+    "stochastic_search",
 ]

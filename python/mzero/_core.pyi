@@ -91,3 +91,23 @@ def search(
     npt.NDArray[np.int64],
 ]:
     """Runs the batched search; returns (visit_counts, policy, root_value, q_values, action)."""
+
+def stochastic_search(
+    root_value: npt.NDArray[np.float32],
+    root_logits: npt.NDArray[np.float32],
+    afterstate_fn: Any,
+    dynamics_fn: Any,
+    num_chance_outcomes: int,
+    config: Any,
+    legal_mask: npt.NDArray[np.bool_] | None = None,
+    seed: int | None = None,
+    first_game: int | None = None,
+) -> tuple[
+    npt.NDArray[np.int32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.int64],
+]:
+    """Runs the batched Stochastic MuZero search; returns (visit_counts, policy,
+    root_value, q_values, action)."""

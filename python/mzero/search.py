@@ -1,4 +1,4 @@
-"""Batched Monte Carlo Tree Search: MuZero's PUCT and Gumbel MuZero, run in Rust.
+"""Batched Monte Carlo Tree Search: MuZero's PUCT, Gumbel MuZero and Stochastic MuZero, run in Rust.
 
 ``search`` plans for ``B`` games at once. Rust owns ``B`` trees of
 ``num_simulations + 1`` nodes; per simulation it selects one leaf per game (on
@@ -7,9 +7,16 @@ batch. The latent states never enter Rust: node 0 is the root and the node
 expanded by simulation ``k`` has id ``k + 1`` in every game, so the caller keeps
 ``latent[node, game, ...]`` and gathers ``latent[parent, game]``.
 
+``stochastic_search`` plans with chance nodes (Stochastic MuZero): an action leads
+to an afterstate, whose chance node picks one of ``C`` codes; per simulation each
+game's leaf needs either the afterstate model or the dynamics, and each of the two
+is called once for the games that need it.
+
 References: MuZero, Schrittwieser et al. 2020 (https://arxiv.org/abs/1911.08265),
 appendix B; Gumbel MuZero, Danihelka et al. 2022
-(https://openreview.net/forum?id=bERaNdoegnO). The exact semantics are in docs/design.md.
+(https://openreview.net/forum?id=bERaNdoegnO); Stochastic MuZero, Antonoglou et al.
+2022 (https://openreview.net/forum?id=X6D9bAHhBQ1). The exact semantics are in
+docs/design.md.
 """
 
 from __future__ import annotations
@@ -27,12 +34,15 @@ from mzero import _core
 from mzero.errors import InvalidArgumentError, InvalidTypeError
 
 __all__ = [
+    "AfterstateFn",
+    "DynamicsFn",
     "RecurrentFn",
     "SearchConfig",
     "SearchOutput",
     "search",
     "select_action",
     "select_action_with_uniforms",
+    "stochastic_search",
 ]
 
 RecurrentFn = Callable[
@@ -45,6 +55,32 @@ Inputs are int64 ``[N]`` (``N = B``, one leaf per game): the model steps the lat
 state of ``(game, parent)`` with ``action``, stores the new latent under
 ``(game, node)`` and returns ``reward`` float32 ``[N]``, ``value`` float32 ``[N]``
 and ``logits`` float32 ``[N, A]`` (float64 is accepted and rounded to float32).
+"""
+
+AfterstateFn = Callable[
+    [npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+]
+"""``(game, parent, action, node) -> (value, code_logits)``, for :func:`stochastic_search`.
+
+Inputs are int64 ``[N]``, ``1 <= N <= B``: the games whose leaf this simulation
+hangs below a decision node. The model maps the state of ``(game, parent)`` and
+``action`` to an afterstate, stores it under ``(game, node)`` and returns its
+``value`` float32 ``[N]`` and the logits of the chance codes ``code_logits``
+float32 ``[N, C]``.
+"""
+
+DynamicsFn = Callable[
+    [npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]],
+]
+"""``(game, parent, code, node) -> (reward, value, logits)``, for :func:`stochastic_search`.
+
+Inputs are int64 ``[N]``, ``1 <= N <= B``: the games whose leaf this simulation
+hangs below a chance node. The model maps the afterstate of ``(game, parent)`` and
+chance ``code`` in ``[0, C)`` to the next state, stores it under ``(game, node)``
+and returns ``reward`` float32 ``[N]``, ``value`` float32 ``[N]`` and action
+``logits`` float32 ``[N, A]``.
 """
 
 _INT_FIELDS = ("num_simulations", "max_considered_actions")
@@ -166,6 +202,81 @@ def search(
         )
     visit_counts, policy, value, q_values, action = _core.search(
         root_value, root_logits, recurrent_fn, config, legal_mask, seed, first_game
+    )
+    return SearchOutput(
+        visit_counts=visit_counts,
+        policy=policy,
+        root_value=value,
+        q_values=q_values,
+        action=action,
+    )
+
+
+def stochastic_search(
+    root_value: npt.NDArray[np.float32],
+    root_logits: npt.NDArray[np.float32],
+    afterstate_fn: AfterstateFn,
+    dynamics_fn: DynamicsFn,
+    num_chance_outcomes: int,
+    config: SearchConfig,
+    legal_mask: npt.NDArray[np.bool_] | None = None,
+    seed: int = 0,
+    first_game: int = 0,
+) -> SearchOutput:
+    """Stochastic MuZero: plans ``B`` games with decision and chance nodes.
+
+    The semantics are those of ``mctx.stochastic_muzero_policy`` (docs/design.md):
+    decision nodes select by PUCT with Q normalised per node by its own value and
+    its children's Q (mctx's ``qtransform_by_parent_and_siblings``; ties to the
+    lowest action); chance nodes take the code maximising ``P(c) / (N(c) + 1)``;
+    edges into afterstates carry reward 0 and discount 1, edges out of them the
+    dynamics' reward and the discount (``-discount`` when ``two_player``).
+
+    Per simulation, the games whose leaf hangs below a decision node go to one call
+    of ``afterstate_fn``, those below a chance node to one call of ``dynamics_fn``
+    (afterstate first; a kind with no leaves is not called), so one simulation makes
+    one or two batched calls that together cover the ``B`` games. Node ids are as
+    for :func:`search`: node 0 is the root and simulation ``k`` expands node
+    ``k + 1``, a state or an afterstate, so one ``latent[node, game]`` store (or one
+    for states and one for afterstates) serves both models.
+
+    Args:
+        root_value: float32 ``[B]``, the network's value of each root state.
+        root_logits: float32 ``[B, A]``, the prior logits of each root.
+        afterstate_fn: see :data:`AfterstateFn`.
+        dynamics_fn: see :data:`DynamicsFn`.
+        num_chance_outcomes: ``C >= 1``, the number of chance codes.
+        config: a :class:`SearchConfig` with ``algorithm="muzero"`` (Dirichlet root
+            noise as for :func:`search`; the Gumbel fields are unused).
+        legal_mask: bool ``[B, A]``, legal actions at the root; ``None``: all legal.
+        seed: seeds the root Dirichlet noise, per game as for :func:`search`.
+        first_game: as for :func:`search`.
+
+    Returns:
+        A :class:`SearchOutput`: ``visit_counts`` int32 ``[B, A]`` (rows sum to
+        ``num_simulations``), ``policy`` float32 ``[B, A]`` (the visit
+        distribution), ``root_value`` float32 ``[B]``, ``q_values`` float32
+        ``[B, A]`` (the afterstates' values, 0 where unvisited) and ``action`` int64
+        ``[B]`` (the most visited, lowest index on ties).
+
+    Bad shapes, dtypes, NaN or inf raise :class:`mzero.InvalidArgumentError` or
+    :class:`mzero.InvalidTypeError` naming the argument (a callback's output as
+    ``afterstate_fn output logits``, ``dynamics_fn output reward``, ...).
+    """
+    if not isinstance(config, SearchConfig):
+        raise InvalidTypeError(
+            f"config: expected an mzero.SearchConfig, got {type(config).__name__}"
+        )
+    visit_counts, policy, value, q_values, action = _core.stochastic_search(
+        root_value,
+        root_logits,
+        afterstate_fn,
+        dynamics_fn,
+        num_chance_outcomes,
+        config,
+        legal_mask,
+        seed,
+        first_game,
     )
     return SearchOutput(
         visit_counts=visit_counts,

@@ -1,5 +1,8 @@
 """Tools to property-test searches: hypothesis strategies, random models, invariants.
 
+Chance trees (:func:`mzero.stochastic_search`): :class:`StochasticTabularModel`,
+:func:`stochastic_tabular_models` and :func:`stochastic_search_problems`.
+
 Needs ``hypothesis`` (in the ``test`` extra); ``import mzero`` does not import it.
 
 >>> from hypothesis import given
@@ -13,20 +16,25 @@ Needs ``hypothesis`` (in the ``test`` extra); ``import mzero`` does not import i
 from __future__ import annotations
 
 from mzero.testing.checks import check_search_output, return_bounds
-from mzero.testing.models import TabularModel
+from mzero.testing.models import StochasticTabularModel, TabularModel
 from mzero.testing.strategies import (
     SearchProblem,
+    StochasticSearchProblem,
     legal_masks,
     logits,
     rewards,
     search_configs,
     search_problems,
+    stochastic_search_problems,
+    stochastic_tabular_models,
     tabular_models,
     values,
 )
 
 __all__ = [
     "SearchProblem",
+    "StochasticSearchProblem",
+    "StochasticTabularModel",
     "TabularModel",
     "check_search_output",
     "legal_masks",
@@ -35,6 +43,8 @@ __all__ = [
     "rewards",
     "search_configs",
     "search_problems",
+    "stochastic_search_problems",
+    "stochastic_tabular_models",
     "tabular_models",
     "values",
 ]

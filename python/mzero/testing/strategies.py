@@ -9,17 +9,20 @@ import numpy.typing as npt
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mzero.search import SearchConfig, SearchOutput, search
+from mzero.search import SearchConfig, SearchOutput, search, stochastic_search
 from mzero.testing.checks import return_bounds
-from mzero.testing.models import TabularModel
+from mzero.testing.models import StochasticTabularModel, TabularModel
 
 __all__ = [
     "SearchProblem",
+    "StochasticSearchProblem",
     "legal_masks",
     "logits",
     "rewards",
     "search_configs",
     "search_problems",
+    "stochastic_search_problems",
+    "stochastic_tabular_models",
     "tabular_models",
     "values",
 ]
@@ -162,6 +165,118 @@ def search_problems(
         roots=roots,
         legal_mask=draw(legal_masks(b, a)),
         config=draw(configs if configs is not None else search_configs()),
+        seed=draw(st.integers(0, 2**32)),
+        reward_range=reward_range,
+        value_range=value_range,
+    )
+
+
+def _size(
+    draw: st.DrawFn, value: int | st.SearchStrategy[int] | None, default: st.SearchStrategy[int]
+) -> int:
+    if value is None:
+        value = default
+    return draw(value) if isinstance(value, st.SearchStrategy) else value
+
+
+@st.composite
+def stochastic_tabular_models(
+    draw: st.DrawFn,
+    num_actions: int | st.SearchStrategy[int] | None = None,
+    num_chance_outcomes: int | st.SearchStrategy[int] | None = None,
+    *,
+    num_states: int | st.SearchStrategy[int] | None = None,
+    max_states: int = 8,
+    reward_range: tuple[float, float] = (-1.0, 1.0),
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    logit_scale: float = 3.0,
+) -> StochasticTabularModel:
+    """Random :class:`StochasticTabularModel` (chance trees for :func:`mzero.stochastic_search`).
+
+    ``num_actions`` (``A``), ``num_chance_outcomes`` (``C``) and ``num_states``
+    (``S``): an int, a strategy, or ``None`` for 1 to 6, 1 to 4 and 1 to
+    ``max_states``. Afterstate values lie in ``value_range`` like state values, so
+    :func:`return_bounds` bounds the search's returns.
+    """
+    a = _size(draw, num_actions, st.integers(1, 6))
+    c = _size(draw, num_chance_outcomes, st.integers(1, 4))
+    s = _size(draw, num_states, st.integers(1, max_states))
+
+    def floats(shape: tuple[int, ...], lo: float, hi: float) -> npt.NDArray[np.float32]:
+        return draw(hnp.arrays(np.float32, shape, elements=_floats(lo, hi)))
+
+    return StochasticTabularModel(
+        draw(hnp.arrays(np.int64, (s, a, c), elements=st.integers(0, s - 1))),
+        floats((s, a, c), *reward_range),
+        floats((s, a), *value_range),
+        floats((s, a, c), -logit_scale, logit_scale),
+        floats((s,), *value_range),
+        floats((s, a), -logit_scale, logit_scale),
+    )
+
+
+@dataclass
+class StochasticSearchProblem:
+    """A complete :func:`mzero.stochastic_search` input: a chance model, roots, mask, config."""
+
+    model: StochasticTabularModel
+    roots: npt.NDArray[np.int64]
+    legal_mask: npt.NDArray[np.bool_]
+    config: SearchConfig
+    seed: int
+    reward_range: tuple[float, float]
+    value_range: tuple[float, float]
+
+    def run(self) -> SearchOutput:
+        """Searches from the roots with the model's afterstate and dynamics functions."""
+        root_value, root_logits = self.model.reset(self.roots)
+        return stochastic_search(
+            root_value,
+            root_logits,
+            self.model.afterstate,
+            self.model.dynamics,
+            self.model.num_chance_outcomes,
+            self.config,
+            self.legal_mask,
+            self.seed,
+        )
+
+    def value_bounds(self) -> tuple[float, float]:
+        """Bounds that the root value and Q values must respect (:func:`return_bounds`):
+        only chance edges add a reward and a discount."""
+        return return_bounds(
+            self.reward_range,
+            self.value_range,
+            self.config.discount,
+            two_player=self.config.two_player,
+            depth=self.config.num_simulations,
+        )
+
+
+@st.composite
+def stochastic_search_problems(
+    draw: st.DrawFn,
+    *,
+    max_batch: int = 4,
+    max_actions: int = 6,
+    max_chance_outcomes: int = 4,
+    configs: st.SearchStrategy[SearchConfig] | None = None,
+    reward_range: tuple[float, float] = (-1.0, 1.0),
+    value_range: tuple[float, float] = (-1.0, 1.0),
+) -> StochasticSearchProblem:
+    """A random :class:`StochasticSearchProblem` (``algorithm="muzero"`` configs)."""
+    a = draw(st.integers(1, max_actions))
+    c = draw(st.integers(1, max_chance_outcomes))
+    model = draw(
+        stochastic_tabular_models(a, c, reward_range=reward_range, value_range=value_range)
+    )
+    b = draw(st.integers(1, max_batch))
+    roots = draw(hnp.arrays(np.int64, (b,), elements=st.integers(0, model.num_states - 1)))
+    return StochasticSearchProblem(
+        model=model,
+        roots=roots,
+        legal_mask=draw(legal_masks(b, a)),
+        config=draw(configs if configs is not None else search_configs(algorithm="muzero")),
         seed=draw(st.integers(0, 2**32)),
         reward_range=reward_range,
         value_range=value_range,

@@ -17,6 +17,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<replay::PyReplayBuffer>()?;
     m.add_function(wrap_pyfunction!(search::search, m)?)?;
+    m.add_function(wrap_pyfunction!(search::stochastic_search, m)?)?;
     m.add_function(wrap_pyfunction!(search::check_search_config, m)?)?;
     Ok(())
 }

@@ -6,7 +6,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use mzero_core::search::{Algorithm, BatchSearch, Roots, SearchConfig};
+use mzero_core::search::{Algorithm, BatchSearch, Roots, SearchConfig, StochasticSearch};
 use mzero_core::Error;
 use numpy::ndarray::{Array1, Array2};
 use numpy::{IntoPyArray, PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
@@ -43,6 +43,29 @@ fn give_back(search: BatchSearch) {
         let mut pool = pool();
         if pool.len() < POOL_MAX_SEARCHES {
             pool.push(search);
+        }
+    }
+}
+
+/// Stochastic searches kept between calls, as [`POOL`].
+static STOCHASTIC_POOL: Mutex<Vec<StochasticSearch>> = Mutex::new(Vec::new());
+
+fn take_stochastic() -> StochasticSearch {
+    let mut pool = STOCHASTIC_POOL.lock().unwrap_or_else(|poisoned| {
+        let mut pool = poisoned.into_inner();
+        pool.clear();
+        STOCHASTIC_POOL.clear_poison();
+        pool
+    });
+    pool.pop().unwrap_or_default()
+}
+
+fn give_back_stochastic(search: StochasticSearch) {
+    if search.capacity_bytes() <= POOL_MAX_BYTES {
+        if let Ok(mut pool) = STOCHASTIC_POOL.lock() {
+            if pool.len() < POOL_MAX_SEARCHES {
+                pool.push(search);
+            }
         }
     }
 }
@@ -218,6 +241,29 @@ pub fn search<'py>(
     if !recurrent_fn.is_callable() {
         return Err(wrong_type("recurrent_fn", "a callable", type_name(recurrent_fn)));
     }
+    let (values, logits, mask, a) = read_roots(root_value, root_logits, legal_mask)?;
+    let mut search = take_search();
+    let result = run(
+        py,
+        &mut search,
+        &config,
+        Roots { value: &values, logits: &logits, num_actions: a, legal_mask: mask.as_deref() },
+        (seed, first_game),
+        recurrent_fn,
+    );
+    give_back(search);
+    result
+}
+
+/// `(root_value, root_logits, legal_mask, A)` read from numpy.
+type RootArrays = (Vec<f32>, Vec<f32>, Option<Vec<bool>>, usize);
+
+/// Reads `root_value` `[B]`, `root_logits` `[B, A]` and the optional `legal_mask` `[B, A]`.
+fn read_roots(
+    root_value: &Bound<'_, PyAny>,
+    root_logits: &Bound<'_, PyAny>,
+    legal_mask: Option<&Bound<'_, PyAny>>,
+) -> PyResult<RootArrays> {
     // Shapes: B from root_value, A from root_logits.
     let b = match root_value.cast::<PyUntypedArray>() {
         Ok(a) if a.ndim() == 1 => a.shape()[0],
@@ -243,18 +289,7 @@ pub fn search<'py>(
         Some(m) if !m.is_none() => Some(read_mask("legal_mask", m, &[b, a])?),
         _ => None,
     };
-
-    let mut search = take_search();
-    let result = run(
-        py,
-        &mut search,
-        &config,
-        Roots { value: &values, logits: &logits, num_actions: a, legal_mask: mask.as_deref() },
-        (seed, first_game),
-        recurrent_fn,
-    );
-    give_back(search);
-    result
+    Ok((values, logits, mask, a))
 }
 
 fn run<'py>(
@@ -306,4 +341,149 @@ fn run<'py>(
 
 fn matrix<T>(v: Vec<T>, b: usize, a: usize) -> PyResult<Array2<T>> {
     Array2::from_shape_vec((b, a), v).map_err(|e| to_py(Error::invalid("output", "a [B, A] result", e)))
+}
+
+/// Renames a core error about the callbacks' outputs of a stochastic search.
+fn stochastic_callback_error(err: Error) -> PyErr {
+    match err {
+        Error::InvalidArgument { name, expected, got } => {
+            let name = match name.as_str() {
+                "afterstate_value" => "afterstate_fn output value".to_owned(),
+                "code_logits" => "afterstate_fn output logits".to_owned(),
+                "reward" | "value" | "logits" => format!("dynamics_fn output {name}"),
+                _ => name,
+            };
+            to_py(Error::InvalidArgument { name, expected, got })
+        }
+        other => to_py(other),
+    }
+}
+
+/// Calls `f(game, parent, action, node)` and returns its output tuple, checked to
+/// have `len` items (`doc` names them).
+fn call_model<'py>(
+    py: Python<'py>,
+    f: &Bound<'py, PyAny>,
+    name: &str,
+    leaves: &mzero_core::search::LeafRequests,
+    len: usize,
+    doc: &str,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let args = (
+        PyArray1::from_slice(py, &leaves.game),
+        PyArray1::from_slice(py, &leaves.parent),
+        PyArray1::from_slice(py, &leaves.action),
+        PyArray1::from_slice(py, &leaves.node),
+    );
+    let out = f.call1(args)?;
+    let out = out.cast_into::<PyTuple>().map_err(|e| {
+        wrong_type(name, &format!("to return a tuple {doc}"), type_name(e.into_inner().as_any()))
+    })?;
+    if out.len() != len {
+        return Err(PyTypeError::new_err(format!(
+            "{name}: expected to return a tuple {doc}, got a tuple of length {}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// stochastic_search(root_value, root_logits, afterstate_fn, dynamics_fn, num_chance_outcomes, config, legal_mask=None, seed=0, first_game=0)
+/// --
+///
+/// Runs the batched Stochastic MuZero search; returns `(visit_counts, policy,
+/// root_value, q_values, action)` as fresh numpy arrays. See `mzero.stochastic_search`.
+#[pyfunction]
+#[pyo3(signature = (root_value, root_logits, afterstate_fn, dynamics_fn, num_chance_outcomes, config, legal_mask=None, seed=None, first_game=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn stochastic_search<'py>(
+    py: Python<'py>,
+    root_value: &Bound<'py, PyAny>,
+    root_logits: &Bound<'py, PyAny>,
+    afterstate_fn: &Bound<'py, PyAny>,
+    dynamics_fn: &Bound<'py, PyAny>,
+    num_chance_outcomes: &Bound<'py, PyAny>,
+    config: &Bound<'py, PyAny>,
+    legal_mask: Option<&Bound<'py, PyAny>>,
+    seed: Option<&Bound<'py, PyAny>>,
+    first_game: Option<&Bound<'py, PyAny>>,
+) -> PyResult<SearchArrays<'py>> {
+    let config = config_from_py(config)?;
+    let seed: u64 = int_arg("seed", seed, "an integer in [0, 2**64)")?;
+    let first_game: usize = int_arg("first_game", first_game, "an integer >= 0")?;
+    let num_codes: usize = int_arg("num_chance_outcomes", Some(num_chance_outcomes), "an integer >= 1")?;
+    for (name, f) in [("afterstate_fn", afterstate_fn), ("dynamics_fn", dynamics_fn)] {
+        if !f.is_callable() {
+            return Err(wrong_type(name, "a callable", type_name(f)));
+        }
+    }
+    let (values, logits, mask, a) = read_roots(root_value, root_logits, legal_mask)?;
+    let roots = Roots { value: &values, logits: &logits, num_actions: a, legal_mask: mask.as_deref() };
+    let mut search = take_stochastic();
+    let result = run_stochastic(
+        py,
+        &mut search,
+        &config,
+        roots,
+        num_codes,
+        (seed, first_game),
+        (afterstate_fn, dynamics_fn),
+    );
+    give_back_stochastic(search);
+    result
+}
+
+fn run_stochastic<'py>(
+    py: Python<'py>,
+    search: &mut StochasticSearch,
+    config: &SearchConfig,
+    roots: Roots<'_>,
+    num_codes: usize,
+    (seed, first_game): (u64, usize),
+    (afterstate_fn, dynamics_fn): (&Bound<'py, PyAny>, &Bound<'py, PyAny>),
+) -> PyResult<SearchArrays<'py>> {
+    py.detach(|| search.begin_at(config, roots, num_codes, seed, first_game)).map_err(to_py)?;
+    let (b, a, c) = (search.batch(), search.num_actions(), num_codes);
+    let (mut as_value, mut code_logits) = (Vec::new(), Vec::new());
+    let (mut reward, mut value, mut logits) = (Vec::new(), Vec::new(), Vec::new());
+    while !search.is_done() {
+        // The simulation's leaves below decision nodes go to afterstate_fn, those below
+        // chance nodes to dynamics_fn, in this order; a kind without leaves is not called.
+        let leaves = search.afterstate_requests();
+        let na = leaves.game.len();
+        as_value.clear();
+        code_logits.clear();
+        if na > 0 {
+            let out = call_model(py, afterstate_fn, "afterstate_fn", leaves, 2, "(value, logits)")?;
+            read_floats("afterstate_fn output value", &out.get_item(0)?, &[na], "[N]", &mut as_value)?;
+            read_floats(
+                "afterstate_fn output logits",
+                &out.get_item(1)?,
+                &[na, c],
+                "[N, C]",
+                &mut code_logits,
+            )?;
+        }
+        let leaves = search.dynamics_requests();
+        let nd = leaves.game.len();
+        reward.clear();
+        value.clear();
+        logits.clear();
+        if nd > 0 {
+            let out = call_model(py, dynamics_fn, "dynamics_fn", leaves, 3, "(reward, value, logits)")?;
+            read_floats("dynamics_fn output reward", &out.get_item(0)?, &[nd], "[N]", &mut reward)?;
+            read_floats("dynamics_fn output value", &out.get_item(1)?, &[nd], "[N]", &mut value)?;
+            read_floats("dynamics_fn output logits", &out.get_item(2)?, &[nd, a], "[N, A]", &mut logits)?;
+        }
+        py.detach(|| search.advance(&as_value, &code_logits, &reward, &value, &logits))
+            .map_err(stochastic_callback_error)?;
+    }
+    let out = search.output().map_err(to_py)?;
+    Ok((
+        matrix(out.visit_counts, b, a)?.into_pyarray(py).into_any(),
+        matrix(out.policy, b, a)?.into_pyarray(py).into_any(),
+        Array1::from_vec(out.root_value).into_pyarray(py).into_any(),
+        matrix(out.q_values, b, a)?.into_pyarray(py).into_any(),
+        Array1::from_vec(out.action).into_pyarray(py).into_any(),
+    ))
 }

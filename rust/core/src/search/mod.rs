@@ -1,5 +1,5 @@
 //! Batched Monte Carlo Tree Search: MuZero's PUCT and Gumbel MuZero over `B` games
-//! at once.
+//! at once, and Stochastic MuZero's decision and chance nodes ([`StochasticSearch`]).
 //!
 //! The caller owns the model. A search is a loop of one model call per simulation
 //! for the whole batch:
@@ -33,6 +33,7 @@
 mod gumbel;
 mod noise;
 mod puct;
+mod stochastic;
 mod tree;
 
 use std::fmt;
@@ -45,6 +46,7 @@ use crate::{Error, Result};
 pub use gumbel::considered_visits;
 use gumbel::{Gumbel, RootNoise};
 use puct::{MinMax, Puct};
+pub use stochastic::{run_stochastic, AfterstateEvaluation, StochasticSearch};
 use tree::{masked_softmax_into, Tree, ROOT};
 
 /// Largest supported `num_simulations` (node ids are stored as `u32`).
@@ -407,6 +409,54 @@ impl Game {
     }
 }
 
+/// Checks a search's config and roots (shapes, finiteness, legal rows, sizes); returns `B`.
+fn check_roots(config: &SearchConfig, roots: &Roots<'_>, first_game: usize) -> Result<usize> {
+    let Roots { value: root_value, logits: root_logits, num_actions, legal_mask } = *roots;
+    config.validate()?;
+    let batch = root_value.len();
+    if batch == 0 {
+        return Err(Error::invalid("root_value", "at least one game (B >= 1)", "B = 0"));
+    }
+    if num_actions == 0 {
+        return Err(Error::invalid("root_logits", "at least one action (A >= 1)", "A = 0"));
+    }
+    let expected = batch.checked_mul(num_actions).ok_or_else(|| {
+        Error::invalid("root_logits", "a size that fits in memory", format!("[{batch}, {num_actions}]"))
+    })?;
+    if root_logits.len() != expected {
+        return Err(Error::invalid(
+            "root_logits",
+            format!("{expected} values ([B, A] = [{batch}, {num_actions}])"),
+            root_logits.len(),
+        ));
+    }
+    ensure_finite("root_value", root_value)?;
+    ensure_finite("root_logits", root_logits)?;
+    if let Some(mask) = legal_mask {
+        if mask.len() != expected {
+            return Err(Error::invalid(
+                "legal_mask",
+                format!("{expected} values ([B, A] = [{batch}, {num_actions}])"),
+                mask.len(),
+            ));
+        }
+        if let Some(row) = mask.chunks_exact(num_actions).position(|r| !r.contains(&true)) {
+            return Err(Error::invalid(
+                "legal_mask",
+                "at least one legal action in every row",
+                format!("none in row {row}"),
+            ));
+        }
+    }
+    (config.num_simulations + 1).checked_mul(num_actions).ok_or_else(|| {
+        Error::invalid("num_simulations", "a tree that fits in memory", config.num_simulations)
+    })?;
+    first_game.checked_add(batch).ok_or_else(|| {
+        Error::invalid("first_game", format!("at most {} for B = {batch}", usize::MAX - batch), first_game)
+    })?;
+    Ok(batch)
+}
+
 /// Whether to spread `batch` games over rayon's threads.
 fn parallel(batch: usize) -> bool {
     batch >= PARALLEL_MIN_GAMES && rayon::current_num_threads() > 1
@@ -461,52 +511,7 @@ impl BatchSearch {
         first_game: usize,
     ) -> Result<()> {
         let Roots { value: root_value, logits: root_logits, num_actions, legal_mask } = roots;
-        config.validate()?;
-        let batch = root_value.len();
-        if batch == 0 {
-            return Err(Error::invalid("root_value", "at least one game (B >= 1)", "B = 0"));
-        }
-        if num_actions == 0 {
-            return Err(Error::invalid("root_logits", "at least one action (A >= 1)", "A = 0"));
-        }
-        let expected = batch.checked_mul(num_actions).ok_or_else(|| {
-            Error::invalid("root_logits", "a size that fits in memory", format!("[{batch}, {num_actions}]"))
-        })?;
-        if root_logits.len() != expected {
-            return Err(Error::invalid(
-                "root_logits",
-                format!("{expected} values ([B, A] = [{batch}, {num_actions}])"),
-                root_logits.len(),
-            ));
-        }
-        ensure_finite("root_value", root_value)?;
-        ensure_finite("root_logits", root_logits)?;
-        if let Some(mask) = legal_mask {
-            if mask.len() != expected {
-                return Err(Error::invalid(
-                    "legal_mask",
-                    format!("{expected} values ([B, A] = [{batch}, {num_actions}])"),
-                    mask.len(),
-                ));
-            }
-            if let Some(row) = mask.chunks_exact(num_actions).position(|r| !r.contains(&true)) {
-                return Err(Error::invalid(
-                    "legal_mask",
-                    "at least one legal action in every row",
-                    format!("none in row {row}"),
-                ));
-            }
-        }
-        (config.num_simulations + 1).checked_mul(num_actions).ok_or_else(|| {
-            Error::invalid("num_simulations", "a tree that fits in memory", config.num_simulations)
-        })?;
-        first_game.checked_add(batch).ok_or_else(|| {
-            Error::invalid(
-                "first_game",
-                format!("at most {} for B = {batch}", usize::MAX - batch),
-                first_game,
-            )
-        })?;
+        let batch = check_roots(config, &roots, first_game)?;
 
         // Until every game has begun, this is no search (a failed begin leaves none).
         self.started = false;

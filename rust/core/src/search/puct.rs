@@ -67,7 +67,7 @@ impl Puct {
     }
 
     #[inline]
-    fn factors(&self, n: usize) -> (f64, f64) {
+    pub(crate) fn factors(&self, n: usize) -> (f64, f64) {
         match (self.sqrt_n.get(n), self.pb_c.get(n)) {
             (Some(&s), Some(&p)) => (s, p),
             _ => self.compute(n),
