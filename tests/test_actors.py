@@ -25,7 +25,8 @@ from mzero.actors import ActorTrainer, _cpu_state  # noqa: E402
 from mzero.config import apply_overrides, preset  # noqa: E402
 from mzero.errors import InvalidArgumentError  # noqa: E402
 from mzero.reanalyze import Reanalysis, Reanalyzer  # noqa: E402
-from mzero.train import _postfix, _trainer_class  # noqa: E402
+from mzero.recorder import _postfix  # noqa: E402
+from mzero.train import _trainer_class  # noqa: E402
 
 SMALL = {
     "train.num_envs": 8,
@@ -75,7 +76,7 @@ def test_actors_on_two_nodes_survive_killed_actors(cluster, tmp_path: Path) -> N
         },
     )
     trainer = ActorTrainer(config, tmp_path, progress=False)
-    assert trainer.selfplay is None
+    assert not hasattr(trainer, "selfplay")  # self-play runs in the actors
     outcome: dict[str, object] = {}
     thread = threading.Thread(target=lambda: outcome.update(metrics=trainer.run()))
     thread.start()
@@ -260,8 +261,36 @@ def test_actors_that_cannot_start_stop_the_run_with_an_error(
     assert ray.is_initialized() is False
 
 
+def test_a_failing_actor_run_shuts_ray_down_and_lets_go_of_the_directory(
+    cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = apply_overrides(
+        preset("cartpole"),
+        SMALL
+        | {
+            "train.max_env_steps": 10**6,
+            "train.eval_interval": 0,
+            "actors.num_actors": 1,
+            "actors.ray_address": cluster.address,
+        },
+    )
+    trainer = ActorTrainer(config, tmp_path, progress=False)
+
+    def fail(*args: object) -> None:
+        raise RuntimeError("the learner failed")
+
+    monkeypatch.setattr(trainer.learner, "train_step", fail)
+    with pytest.raises(RuntimeError, match="the learner failed"):
+        trainer.run()
+    assert ray.is_initialized() is False
+    assert trainer.experience.fleet is None and trainer.recorder.writer is None
+    rundir = trainer.rundir.__class__(tmp_path)
+    rundir.hold()  # released
+    rundir.release()
+
+
 class _FakeRay:
-    """Just enough of Ray for :class:`mzero.actors._AsyncEvaluation`: the evaluations
+    """Just enough of Ray for :class:`mzero.actors.AsyncEvaluation`: the evaluations
     sent, and the answers that :meth:`get` gives in turn (an exception is raised)."""
 
     exceptions = ray.exceptions
@@ -311,16 +340,17 @@ def test_an_evaluation_survives_its_process_and_a_snapshot(
     network = _cpu_state(trainer.network)
     pending = {"checkpoint": trainer.checkpoint() | {"network": network}, "env_steps": 1_234}
     trainer.pending_evaluation = pending | {"seed": 5}
-    evaluation = trainer._start_evaluation(fake)
+    trainer.experience.ray = fake
+    evaluation = trainer._start_evaluation()
     assert evaluation is not None and trainer.evaluation is evaluation
     assert fake.options == {"num_cpus": 0, "max_restarts": -1, "max_task_retries": 0}
     assert trainer.pending_evaluation is None and fake.sent == [(network, 5)]
 
     # a snapshot keeps the evaluation in flight (torch-saveable, weights only)
     buffer = io.BytesIO()
-    torch.save(trainer._extra_state(), buffer)
+    torch.save(trainer._evaluation_in_flight(), buffer)
     buffer.seek(0)
-    saved = torch.load(buffer, weights_only=True)["pending_evaluation"]
+    saved = torch.load(buffer, weights_only=True)
     assert saved["env_steps"] == 1_234 and saved["seed"] == 5
     for name, weights in network.items():
         assert torch.equal(saved["checkpoint"]["network"][name], weights)
@@ -335,7 +365,7 @@ def test_an_evaluation_survives_its_process_and_a_snapshot(
     fake.answers = [({"eval_return_mean": 9.0}, 101)]
     assert evaluation.poll() == {"eval_return_mean": 9.0}
     assert kept == [({"eval_return_mean": 9.0}, pending["checkpoint"], 1_234)]
-    assert evaluation.idle and trainer._extra_state()["pending_evaluation"] is None
+    assert evaluation.idle and trainer._evaluation_in_flight() is None
 
     # a death between two evaluations shows as a new process id
     evaluation.submit()

@@ -80,3 +80,32 @@ def test_state_round_trips_and_bad_arguments_are_named() -> None:
     ]:
         with pytest.raises(InvalidArgumentError, match=name):
             SampleToInsertRatio(**kwargs)
+
+
+def test_lock_step_catches_up_exactly_and_never_ahead() -> None:
+    # the in-process schedule: after each insert the learner is allowed exactly up to
+    # ceil(samples_per_insert * inserts) samples (no off-by-one at an integer target)
+    limiter = SampleToInsertRatio(0.25, min_size_to_sample=0, error_buffer=None)
+    assert limiter.lock_step and not limiter.can_sample()
+    for inserts in range(1, 200):
+        limiter.inserted()
+        assert limiter.can_insert(10**6)  # inserts never wait
+        while limiter.can_sample():
+            limiter.sampled()
+        assert limiter.samples == -(-inserts // 4)  # ceil(inserts / 4)
+    # a start with samples taken before (a run continued from the other mode)
+    limiter.load_state_dict({"inserts": 40, "samples": 10})
+    assert not limiter.can_sample()
+    limiter.inserted(8)
+    assert limiter.can_sample()
+    limiter.sampled(2)
+    assert not limiter.can_sample()
+    # ratios that are not binary fractions: the product is the loop's own
+    limiter = SampleToInsertRatio(0.3, min_size_to_sample=0, error_buffer=None)
+    for inserts in range(8, 400, 8):
+        limiter.inserted(8)
+        while limiter.can_sample():
+            limiter.sampled()
+        assert limiter.samples == next(n for n in range(400) if not n < 0.3 * inserts)
+    with pytest.raises(InvalidArgumentError, match="min_size"):
+        SampleToInsertRatio(1.0, min_size_to_sample=-1, error_buffer=None)

@@ -272,6 +272,45 @@ def test_a_failing_run_closes_its_environments_and_lets_go_of_the_directory(
     rundir.release()
 
 
+def test_an_environment_failing_mid_run_closes_everything_and_leaves_a_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mzero.envs.pool import LocalEnvs
+    from mzero.recorder import RunRecorder
+
+    config = apply_overrides(preset("cartpole"), SMALL | {"train.max_env_steps": 400})
+    trainer = Trainer(config, tmp_path, progress=True)
+    opened = []
+    open_writer = RunRecorder.open_writer
+    monkeypatch.setattr(
+        RunRecorder, "open_writer", lambda self, steps: opened.append(open_writer(self, steps))
+    )
+    step, calls = LocalEnvs.step, []
+
+    def failing_step(self: LocalEnvs, actions: list[int]) -> object:
+        calls.append(1)
+        if len(calls) > 30:  # mid-run: after the learner started
+            raise RuntimeError("the environment failed")
+        return step(self, actions)
+
+    monkeypatch.setattr(LocalEnvs, "step", failing_step)
+    with pytest.raises(RuntimeError, match="the environment failed"):
+        trainer.run()
+    monkeypatch.setattr(LocalEnvs, "step", step)
+    recorder = trainer.recorder
+    assert (recorder.log, recorder.writer, recorder.bar) == (None, None, None)
+    assert len(opened) == 1 and opened[0].all_writers is None  # the writer was closed
+    assert trainer.experience._closed
+    rundir = RunDirectory(tmp_path)
+    rundir.hold()  # released
+    rundir.release()
+    # the start-of-run snapshot (snapshot_interval 0: the last one before the failure)
+    resumed = Trainer.resume(tmp_path, progress=False)
+    assert 0 < resumed.env_steps <= 30 * config.train.num_envs
+    resumed.run()
+    assert _lines(tmp_path)[-1]["env_steps"] == 400
+
+
 def test_a_kill_right_after_an_evaluation_rewinds_to_the_snapshot(tmp_path: Path) -> None:
     """A life killed after an evaluation but before its next snapshot: on resume,
     ``best.pt``, the kept checkpoints, ``evals.jsonl``, ``metrics.jsonl`` and ``last.pt``

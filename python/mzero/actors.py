@@ -1,7 +1,9 @@
 """One run, many processes: self-play actors on Ray, the learner in the driver.
 
 ``mzero train PRESET --actors N`` (``actors.num_actors = N``) runs
-:class:`ActorTrainer`, the actor-learner split of Acme and muzero-general:
+:class:`ActorTrainer`, the training loop of :class:`mzero.train.Trainer` with the
+experience source :class:`RayExperience` and the evaluations of
+:class:`AsyncEvaluation`: the actor-learner split of Acme and muzero-general:
 
 * **Self-play actors.** N :class:`SelfPlayActor` Ray actors each play
   ``train.num_envs`` games (:class:`mzero.selfplay.SelfPlay`) with their own copy of
@@ -15,15 +17,16 @@
   two tasks, so neither side waits for the other.
 * **Rate limiter.** :class:`mzero.ratelimit.SampleToInsertRatio` keeps the learner
   steps per inserted env step near ``train.train_ratio``: the learner pauses when it
-  is ahead, and actors get no new task while it is behind. It replaces the lock-step
-  ``train_ratio`` of the in-process loop.
+  is ahead, and actors get no new task while it is behind (in-process, the same
+  limiter runs in lock step).
 * **Reanalyze workers** (``actors.reanalyze_workers = M``, ``--reanalyze-workers M``):
   M :class:`ReanalyzeActor` processes compute the fresh targets of sampled batches
   (:mod:`mzero.reanalyze`) with their copy of the target network, which the learner
   publishes whenever it refreshes it. The learner samples ahead, two batches per
   worker, writes the fresh targets back to the buffer and trains on them as they
   come back, so reanalysis no longer takes the learner's time.
-* **Evaluation** runs in its own :class:`EvaluationActor` on a copy of the weights,
+* **Evaluation** runs in its own :class:`EvaluationActor` on a copy of the weights
+  (:class:`AsyncEvaluation`),
   so it never stalls the learner; its result is logged when it arrives and
   ``best.pt`` is the network that was evaluated.
 * **Faults.** Actors restart after their process dies (``max_restarts=-1``): the
@@ -62,8 +65,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -72,6 +75,7 @@ import torch
 from mzero.config import Config
 from mzero.errors import InvalidArgumentError
 from mzero.evaluate import Evaluator
+from mzero.experience import Experience, learn_paced
 from mzero.learner import build_network
 from mzero.ratelimit import SampleToInsertRatio
 from mzero.reanalyze import Reanalysis, Reanalyzer
@@ -79,7 +83,14 @@ from mzero.selfplay import EpisodeStats, SelfPlay
 from mzero.throughput import Throughput
 from mzero.train import Trainer
 
-__all__ = ["ActorTrainer", "EvaluationActor", "ReanalyzeActor", "SelfPlayActor"]
+__all__ = [
+    "ActorTrainer",
+    "AsyncEvaluation",
+    "EvaluationActor",
+    "RayExperience",
+    "ReanalyzeActor",
+    "SelfPlayActor",
+]
 
 log = logging.getLogger("mzero")
 
@@ -358,27 +369,63 @@ class ReanalyzeActor:
         return self.reanalyzer(sample, np.random.default_rng(seed))
 
 
-class ActorTrainer(Trainer):
-    """The learner of a run whose self-play runs in Ray actors (module docstring).
+def _start_ray(config: Config) -> tuple[Any, bool]:
+    """``(ray, started_here)``: joins ``actors.ray_address`` (with a warning if it is not
+    on loopback) or starts a local Ray; Ray's usage statistics off unless the user
+    chose (``RAY_USAGE_STATS_ENABLED``). A Ray already initialised is used as it is."""
+    ray = _ray()
+    address = config.actors.ray_address
+    if ray.is_initialized():
+        return ray, False
+    _usage_stats_off()
+    if address is not None:
+        _warn_if_exposed(address)
+        kwargs: dict[str, Any] = {}
+        if address.split(":")[0] in ("127.0.0.1", "localhost"):
+            # a cluster on this machine's loopback: the driver's node is there too
+            _keep_ray_on_loopback()
+            kwargs["_node_ip_address"] = "127.0.0.1"
+        ray.init(address=address, log_to_driver=False, **kwargs)
+        return ray, True
+    _keep_ray_on_loopback()
+    actors = config.actors
+    cpus = max(os.cpu_count() or 1, actors.num_actors + actors.reanalyze_workers + 1)
+    root = _start_watchdog()
+    ray.init(
+        address="local",  # a new instance, even where RAY_ADDRESS names another
+        num_cpus=cpus,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+        configure_logging=False,
+        **({} if root is None else {"_temp_dir": root}),
+    )
+    return ray, True
 
-    Same constructor, run directory, snapshots and :meth:`resume` as
-    :class:`mzero.train.Trainer`; :meth:`run` starts Ray (or joins
-    ``actors.ray_address``), the actors and the evaluation actor, and stops them
-    when it returns.
+
+class RayExperience:
+    """The experience source of an actor run (:class:`mzero.experience.ExperienceSource`):
+    the self-play actors and the reanalyze workers on Ray (module docstring).
+
+    :meth:`start` starts Ray (or joins ``actors.ray_address``), the actors and the
+    workers; :meth:`close` stops them, and Ray if it started it. Its limiter counts
+    the transitions of finished games and keeps ``train.train_ratio`` learner steps per
+    transition in a band of ``actors.rate_error_buffer`` (default: one task's worth for
+    every actor).
     """
 
-    evaluation: _AsyncEvaluation | None = None
-    """The evaluation actor and its evaluation in flight, while :meth:`run` runs (with
-    ``train.eval_interval``)."""
-
-    def _make_selfplay(self) -> SelfPlay | None:
-        if self.config.actors.num_actors < 1:
+    def __init__(self, trainer: Trainer) -> None:
+        config = trainer.config
+        actors, train = config.actors, config.train
+        if actors.num_actors < 1:
             raise InvalidArgumentError(
-                f"actors.num_actors: expected >= 1 for ActorTrainer, got "
-                f"{self.config.actors.num_actors}"
+                f"actors.num_actors: expected >= 1 for ActorTrainer, got {actors.num_actors}"
             )
-        actors = self.config.actors
-        train = self.config.train
+        self.config = config
+        self.obs_shape, self.num_actions = trainer.obs_shape, trainer.num_actions
+        self.two_player = trainer.two_player
+        self.learner = trainer.learner
+        self.replay = trainer.replay
         task = actors.steps_per_task * train.num_envs
         error_buffer = actors.rate_error_buffer or max(
             1.0, train.train_ratio * task * actors.num_actors
@@ -387,36 +434,107 @@ class ActorTrainer(Trainer):
         self.throughput = Throughput()
         self.actor_restarts = 0
         self.weight_lags: list[int] = []
-        self.reanalysis: _ReanalysisPool | None = None
-        """The reanalyze workers while :meth:`run` runs (``actors.reanalyze_workers``)."""
         self.actor_places: dict[int, tuple[str, int]] = {}
         """Actor index -> (node id, process id), as last seen (monitoring, fault tests)."""
-        return None
+        self.ray: Any = None
+        self.fleet: _Fleet | None = None
+        """The self-play actors, from :meth:`start` to :meth:`stop`."""
+        self.reanalysis: _ReanalysisPool | None = None
+        """The reanalyze workers (``actors.reanalyze_workers``), from :meth:`start` to
+        :meth:`stop`."""
+        self._started_ray = False
+        self._unconfirmed = False
+        """Actors and workers started but not yet seen running."""
 
-    def _selfplay_counts(self) -> Throughput:
+    @property
+    def network(self) -> torch.nn.Module:
+        return self.learner.network
+
+    @property
+    def train_steps(self) -> int:
+        return self.learner.train_steps
+
+    def start(self) -> None:
+        self.ray, self._started_ray = _start_ray(self.config)
+        self.fleet = _Fleet(self.ray, self)
+        if self.config.actors.reanalyze_workers > 0:
+            self.reanalysis = _ReanalysisPool(self.ray, self)
+        # waited for at the first step: the actors, workers and evaluation start together
+        self._unconfirmed = True
+
+    def step(self, temperature: float, learner_busy: bool) -> Experience:
+        fleet = self._fleet()
+        if self._unconfirmed:  # a cluster without room fails here
+            fleet.wait_started()
+            if self.reanalysis is not None:
+                self.reanalysis.wait_started()
+            self._unconfirmed = False
+        fleet.dispatch(temperature)
+        # nothing learned: wait a little for the actors (briefly while reanalysed
+        # batches are due)
+        wait = 0.0 if learner_busy else 0.005 if self.reanalysis is not None else 0.05
+        experience = Experience()
+        for result in fleet.collect(timeout=wait):
+            experience.episodes.extend(self._insert(result, fleet.version))
+            experience.env_steps += result["env_steps"]
+        return experience
+
+    def _fleet(self) -> _Fleet:
+        if self.fleet is None:
+            raise InvalidArgumentError("RayExperience: not started (or stopped)")
+        return self.fleet
+
+    def _insert(self, result: dict[str, Any], version: int) -> list[EpisodeStats]:
+        """Puts an actor task's finished games into the replay buffer and counts them;
+        returns their statistics."""
+        transitions = 0
+        for game in result["games"]:
+            self.replay.add_game(**game)
+            # the positions it adds to be sampled: a segment's own, or the game's moves
+            segment = game["segment"]
+            transitions += len(game["actions"]) if segment is None else segment[1] - segment[0]
+        # the limiter counts what the learner can sample: transitions of finished games
+        self.limiter.inserted(transitions)
+        self.throughput.add(**result["counts"])
+        if result["version"] >= 0:
+            self.weight_lags.append(version - result["version"])
+        return [EpisodeStats(r, n, terminated=t) for r, n, t in result["stats"]]
+
+    def begin_learning(self, env_steps: int, learning_start: int, train_steps: int) -> None:
+        pass  # the limiter counted every transition from the start
+
+    def learn(self, learner: Any, more: Callable[[], bool]) -> tuple[int, dict[str, float]]:
+        """Up to 8 learner steps while the limiter allows; with reanalyze workers, on
+        the batches they finished."""
+        if self.reanalysis is not None:
+            return self.reanalysis.learn(learner, self.limiter, more)
+        return learn_paced(self.limiter, learner, more, most=8)
+
+    def publish(self, train_steps: int, network: torch.nn.Module) -> None:
+        """Sends the weights to the actors every ``actors.weight_sync_interval`` steps."""
+        fleet = self._fleet()
+        if train_steps - fleet.version >= self.config.actors.weight_sync_interval:
+            fleet.publish(train_steps, network)
+
+    def take_counts(self) -> Throughput:
         return self.throughput.take()
 
-    def _metrics(self, start: float, temperature: float) -> dict[str, float]:
-        metrics = super()._metrics(start, temperature)
-        metrics["samples_per_insert"] = round(self.limiter.ratio, 4)
+    def metrics(self) -> dict[str, float]:
+        metrics: dict[str, float] = {"samples_per_insert": round(self.limiter.ratio, 4)}
         if self.weight_lags:
             metrics["weight_lag"] = float(np.mean(self.weight_lags))
             self.weight_lags.clear()
         metrics["actor_restarts"] = self.actor_restarts
         return metrics
 
-    def _extra_state(self) -> dict[str, Any]:
-        # the evaluation in flight (or a resumed one not yet sent) is kept, to be
-        # evaluated first by a resumed run
-        evaluation = self.evaluation
-        pending = evaluation.pending() if evaluation is not None else self.pending_evaluation
+    def state_dict(self) -> dict[str, Any]:
         return {
+            "selfplay_rng": None,
             "limiter": self.limiter.state_dict(),
             "actor_restarts": self.actor_restarts,
-            "pending_evaluation": pending,
         }
 
-    def _restore_extra(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], env_steps: int) -> None:
         if "limiter" in state:
             self.limiter.load_state_dict(state["limiter"])
             self.actor_restarts = state["actor_restarts"]
@@ -425,198 +543,74 @@ class ActorTrainer(Trainer):
             balanced = max(0, round((stored - train.min_replay) * train.train_ratio))
             self.limiter.load_state_dict({"inserts": stored, "samples": balanced})
 
-    # -- Ray --------------------------------------------------------------------------------
-
-    def _start_ray(self) -> tuple[Any, bool]:
-        """``(ray, started_here)``: joins ``actors.ray_address`` (with a warning if it is
-        not on loopback) or starts a local Ray; Ray's usage statistics off unless the
-        user chose (``RAY_USAGE_STATS_ENABLED``)."""
-        ray = _ray()
-        address = self.config.actors.ray_address
-        if ray.is_initialized():
-            return ray, False
-        _usage_stats_off()
-        if address is not None:
-            _warn_if_exposed(address)
-            kwargs: dict[str, Any] = {}
-            if address.split(":")[0] in ("127.0.0.1", "localhost"):
-                # a cluster on this machine's loopback: the driver's node is there too
-                _keep_ray_on_loopback()
-                kwargs["_node_ip_address"] = "127.0.0.1"
-            ray.init(address=address, log_to_driver=False, **kwargs)
-            return ray, True
-        _keep_ray_on_loopback()
-        actors = self.config.actors
-        cpus = max(os.cpu_count() or 1, actors.num_actors + actors.reanalyze_workers + 1)
-        root = _start_watchdog()
-        ray.init(
-            address="local",  # a new instance, even where RAY_ADDRESS names another
-            num_cpus=cpus,
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            log_to_driver=False,
-            configure_logging=False,
-            **({} if root is None else {"_temp_dir": root}),
-        )
-        return ray, True
-
-    def run(self) -> dict[str, float]:
-        """Trains until a limit of ``config.train`` is reached; returns the last metrics."""
-        writer = self._open_run()
+    def stop(self) -> None:
+        """Stops the actors and workers (their games and batches in flight are dropped)."""
+        fleet, self.fleet = self.fleet, None
+        pool, self.reanalysis = self.reanalysis, None
         try:
-            ray, started_here = self._start_ray()
-            try:
-                return self._run(ray, writer)
-            finally:
-                if started_here:
-                    ray.shutdown()
+            if fleet is not None:
+                fleet.kill()
         finally:
-            writer.close()
-            self.rundir.release()
+            if pool is not None:
+                pool.kill()
 
-    def _run(self, ray: Any, writer: Any) -> dict[str, float]:
-        train = self.config.train
-        fleet = _Fleet(ray, self)
-        if self.config.actors.reanalyze_workers > 0:
-            self.reanalysis = _ReanalysisPool(ray, self)
-        evaluator = self._start_evaluation(ray)
-        # the actors, workers and evaluation start together; a cluster without room fails
+    def close(self) -> None:
+        """:meth:`stop`, and Ray shut down if :meth:`start` started it."""
         try:
-            fleet.wait_started()
-            if self.reanalysis is not None:
-                self.reanalysis.wait_started()
-        except InvalidArgumentError:
-            fleet.kill()
-            if self.reanalysis is not None:
-                self.reanalysis.kill()
-                self.reanalysis = None
-            if evaluator is not None:
-                evaluator.kill()
-                self.evaluation = None
-            raise
-        bar = self._progress_bar()
-        start = time.monotonic()
-        self._last_log = (start, self.train_steps)
-        last_snapshot = start
-        metrics: dict[str, float] = {}
-        with open(self.rundir.metrics, "a", encoding="utf-8") as log_file:
-            self.log = log_file
-            while not self._done(start):
-                temperature = train.temperature(self.train_steps)
-                fleet.dispatch(temperature)
-                # learn while the limiter allows; otherwise wait a little for the actors
-                learned = self._learn_some(start)
-                # nothing to learn from: wait a little for the actors (briefly while
-                # reanalysed batches are due)
-                wait = 0.0 if learned else 0.005 if self.reanalysis is not None else 0.05
-                for result in fleet.collect(timeout=wait):
-                    self._insert(result, fleet.version)
-                if self.train_steps - fleet.version >= self.config.actors.weight_sync_interval:
-                    fleet.publish(self.train_steps, self.network)
-                evaluated = None
-                if evaluator is not None:
-                    evaluated = evaluator.poll()
-                    if evaluator.idle and self.env_steps >= self.next_eval:
-                        self.next_eval += train.eval_interval
-                        evaluator.submit()
-                if evaluated is not None or self.train_steps >= self.next_log:
-                    metrics = self._metrics(start, temperature) | (evaluated or {})
-                    self._log_metrics(writer, bar, metrics)
-                last_snapshot = self._save_due(bar, last_snapshot)
-            # the end: the actors stop, and the final network is evaluated here
-            fleet.kill()
-            if self.reanalysis is not None:
-                self.reanalysis.kill()
-                self.reanalysis = None
-            if evaluator is not None:
-                evaluator.kill()  # an evaluation in flight gives way to the final one
-                self.evaluation = None
-            metrics = self._metrics(start, train.temperature(self.train_steps))
-            if evaluator is not None:
-                metrics |= self.evaluate()
-                self._keep_best(metrics)
-            self._write_metrics(writer, metrics)
-            self._save_final()
-        if bar is not None:
-            bar.close()
-        return metrics
+            self.stop()
+        finally:
+            if self._started_ray:
+                self._started_ray = False
+                self.ray.shutdown()
 
-    def _start_evaluation(self, ray: Any) -> _AsyncEvaluation | None:
-        """The evaluation actor, also as :attr:`evaluation` (None without
-        ``train.eval_interval``). A resumed run first evaluates the evaluation that was
-        in flight at its snapshot (``pending_evaluation``), with its own network, env
-        steps and seed."""
-        if self.config.train.eval_interval <= 0:
-            return None
-        self.evaluation = _AsyncEvaluation(ray, self)
-        pending = self.pending_evaluation
-        if pending is not None:
-            self.evaluation.submit(pending)
-            self.pending_evaluation = None
-        return self.evaluation
 
-    def _insert(self, result: dict[str, Any], version: int) -> None:
-        """Puts an actor task's finished games into the replay buffer and counts them."""
-        transitions = 0
-        for game in result["games"]:
-            self.replay.add_game(**game)
-            # the positions it adds to be sampled: a segment's own, or the game's moves
-            segment = game["segment"]
-            transitions += len(game["actions"]) if segment is None else segment[1] - segment[0]
-        self.env_steps += result["env_steps"]
-        # the limiter counts what the learner can sample: transitions of finished games
-        self.limiter.inserted(transitions)
-        stats = [EpisodeStats(r, n, terminated=t) for r, n, t in result["stats"]]
-        self.episodes += len(stats)
-        self.recent.extend(stats)
-        self.throughput.add(**result["counts"])
-        if result["version"] >= 0:
-            self.weight_lags.append(version - result["version"])
+class ActorTrainer(Trainer):
+    """The training loop of :class:`mzero.train.Trainer` with self-play in Ray actors
+    (:class:`RayExperience`) and evaluations in an :class:`EvaluationActor`
+    (:class:`AsyncEvaluation`); module docstring.
 
-    def _learn_some(self, start: float, most: int = 8) -> bool:
-        """Up to ``most`` learner steps while the replay holds ``train.min_replay``
-        transitions and the limiter allows (with reanalyze workers: the batches they
-        finished); whether any was taken."""
-        if self.replay.positions < self.config.train.min_replay:
-            return False
-        if self.learning_start_env_steps is None:
-            self.learning_start_env_steps = self.env_steps
-        began = time.perf_counter()
-        steps = 0
-        if self.reanalysis is not None:
-            steps = self._learn_reanalysed(self.reanalysis, start)
-        else:
-            while steps < most and self.limiter.can_sample() and not self._done(start):
-                self.last_losses = self.learner.train_step()
-                self.limiter.sampled()
-                steps += 1
-        self.learner_seconds += time.perf_counter() - began
-        return steps > 0
+    Same constructor, run directory, snapshots and :meth:`resume` as
+    :class:`mzero.train.Trainer`; :meth:`run` starts Ray (or joins
+    ``actors.ray_address``), the actors and the evaluation actor, and stops them
+    when it returns, however it ends.
+    """
 
-    def _learn_reanalysed(self, pool: _ReanalysisPool, start: float) -> int:
-        """Learner steps on the batches the reanalyze workers finished; then samples
-        ahead for them while the rate limiter allows (a batch counts as sampled when it
-        is drawn). Returns the steps taken."""
-        steps = 0
-        learner = self.learner
-        for sample, reanalysis in pool.finished():
-            if self._done(start):
-                break
-            self.last_losses = learner.learn(learner.take_reanalysis(sample, reanalysis))
-            steps += 1
-            if learner.target_update_due():
-                learner.update_target_network()
-                pool.publish(learner.train_steps, learner.target_network)
-        while pool.has_room() and self.limiter.can_sample() and not self._done(start):
-            pool.submit(learner.sample(), int(learner.rng.integers(2**63)))
-            self.limiter.sampled()
-        return steps
+    experience: RayExperience
+
+    def _make_experience(self) -> RayExperience:
+        return RayExperience(self)
+
+    def _make_evaluation(self) -> AsyncEvaluation:
+        return AsyncEvaluation(self.experience.ray, self)
+
+    @property
+    def actor_restarts(self) -> int:
+        """Deaths of actors, workers and the evaluation actor, over the run's lives."""
+        return self.experience.actor_restarts
+
+    @actor_restarts.setter
+    def actor_restarts(self, value: int) -> None:
+        self.experience.actor_restarts = value
+
+    @property
+    def actor_places(self) -> dict[int, tuple[str, int]]:
+        """Actor index -> (node id, process id), as last seen."""
+        return self.experience.actor_places
+
+    @property
+    def reanalysis(self) -> _ReanalysisPool | None:
+        """The reanalyze workers while :meth:`run` runs."""
+        return self.experience.reanalysis
+
+    @property
+    def limiter(self) -> SampleToInsertRatio:
+        return self.experience.limiter
 
 
 class _Fleet:
     """The self-play actors of a run and their tasks in flight."""
 
-    def __init__(self, ray: Any, trainer: ActorTrainer) -> None:
+    def __init__(self, ray: Any, trainer: RayExperience) -> None:
         config = trainer.config
         self.ray = ray
         self.trainer = trainer
@@ -717,7 +711,7 @@ def _owned(reanalysis: Reanalysis) -> Reanalysis:
 class _ReanalysisPool:
     """The reanalyze workers of a run and the sampled batches in flight to them."""
 
-    def __init__(self, ray: Any, trainer: ActorTrainer) -> None:
+    def __init__(self, ray: Any, trainer: RayExperience) -> None:
         config = trainer.config
         self.ray = ray
         self.trainer = trainer
@@ -791,13 +785,34 @@ class _ReanalysisPool:
                 done.append((sample, _owned(reanalysis)))
         return done
 
+    def learn(
+        self, learner: Any, limiter: SampleToInsertRatio, more: Callable[[], bool]
+    ) -> tuple[int, dict[str, float]]:
+        """Learner steps on the batches the workers finished (the target network
+        published again when it is refreshed); then samples ahead for them while
+        ``limiter`` allows (a batch counts as sampled when it is drawn). Returns the
+        steps taken and the last losses."""
+        steps, losses = 0, {}
+        for sample, reanalysis in self.finished():
+            if not more():
+                break
+            losses = learner.learn(learner.take_reanalysis(sample, reanalysis))
+            steps += 1
+            if learner.target_update_due():
+                learner.update_target_network()
+                self.publish(learner.train_steps, learner.target_network)
+        while self.has_room() and limiter.can_sample() and more():
+            self.submit(learner.sample(), int(learner.rng.integers(2**63)))
+            limiter.sampled()
+        return steps, losses
+
     def kill(self) -> None:
         """Stops every worker (the batches in flight are dropped)."""
         for worker in self.workers:
             self.ray.kill(worker)
 
 
-class _AsyncEvaluation:
+class AsyncEvaluation:
     """Evaluations in an :class:`EvaluationActor`, one at a time, on copies of the weights.
 
     Ray restarts the actor after its process dies (``max_restarts=-1``); the evaluation
@@ -821,6 +836,9 @@ class _AsyncEvaluation:
         """Process id of the actor at its last evaluation; None before the first."""
         self.failed = False
         """The last evaluation failed (its process died, already counted)."""
+        self.env_steps: int | None = None
+        """Env steps of the network of the last result."""
+        self.closed = False
 
     @property
     def idle(self) -> bool:
@@ -865,6 +883,7 @@ class _AsyncEvaluation:
             self._died(None)  # between two evaluations
         self.pid, self.failed = pid, False
         self.running = None
+        self.env_steps = evaluation["env_steps"]
         self.trainer._keep_best(metrics, evaluation["checkpoint"], evaluation["env_steps"])
         return metrics
 
@@ -879,5 +898,8 @@ class _AsyncEvaluation:
                 evaluation["env_steps"],
             )
 
-    def kill(self) -> None:
-        self.ray.kill(self.actor)
+    def close(self) -> None:
+        """Stops the actor (an evaluation in flight is dropped)."""
+        if not self.closed:
+            self.closed = True
+            self.ray.kill(self.actor)

@@ -1,26 +1,39 @@
-"""The in-process run: self-play, the learner and evaluation taking turns, with a run directory.
+"""The training loop: self-play, the learner and evaluation taking turns, with a run directory.
 
-:class:`Trainer` composes the parts of a run: :class:`mzero.selfplay.SelfPlay` (the
-game groups), :class:`mzero.learner.Learner` (networks, optimizer, train step),
-evaluation, and :class:`mzero.rundir.RunDirectory` (metrics, checkpoints, snapshots).
-One loop (MuZero, Schrittwieser et al. 2020, appendix G, run synchronously):
+:class:`Trainer` runs one loop (MuZero, Schrittwieser et al. 2020, appendix G), for
+in-process runs and for runs with self-play actors on Ray alike, composed of:
 
-1. :class:`mzero.selfplay.SelfPlay` plays one move in each of the B environments
-   (one batched search) and puts finished games into the Rust replay buffer;
-2. once ``train.min_replay`` transitions are stored, the learner takes steps until
+* an experience source (:mod:`mzero.experience`): in-process
+  :class:`mzero.selfplay.SelfPlay` (:class:`mzero.experience.InProcessExperience`),
+  or the Ray actors and reanalyze workers (:class:`mzero.actors.RayExperience`,
+  :class:`mzero.actors.ActorTrainer`);
+* the learner (:class:`mzero.learner.Learner`: networks, optimizer, train step),
+  paced by the source's :class:`mzero.ratelimit.SampleToInsertRatio`;
+* the evaluations: :class:`SyncEvaluation` in this process, or
+  :class:`mzero.actors.AsyncEvaluation` in a Ray actor, both ``submit`` / ``poll``;
+* the run recorder (:class:`mzero.recorder.RunRecorder`: metrics, TensorBoard, the
+  progress bar, checkpoints) and the snapshots of :class:`mzero.rundir.RunDirectory`.
+
+One turn of the loop:
+
+1. the source plays: in-process, one move in each of the B environments (one batched
+   search), finished games into the Rust replay buffer;
+2. once ``train.min_replay`` transitions are stored, the learner takes steps while the
+   limiter allows. In-process it runs in lock step: the learner catches up to
    ``learner steps = train_ratio * (environment steps - E_0)``, with ``E_0`` the
    environment steps when ``min_replay`` was reached (so learning ramps in instead
-   of taking hundreds of catch-up steps on the first games): sample a
-   batch (prioritised when ``replay.alpha > 0``), refresh its targets with the
+   of taking hundreds of catch-up steps on the first games). A step samples a
+   batch (prioritised when ``replay.alpha > 0``), refreshes its targets with the
    target network when ``reanalyze`` is on (:mod:`mzero.reanalyze`, written back to
-   the buffer), unroll K steps, minimise
+   the buffer), unrolls K steps, minimises
    :func:`mzero.networks.muzero_loss` with AdamW, a learning-rate schedule and
-   gradient clipping, and write the new priorities ``|v^0 - z_t|`` back;
+   gradient clipping, and writes the new priorities ``|v^0 - z_t|`` back;
 3. every ``train.eval_interval`` environment steps, a greedy evaluation (search
    without noise, :class:`mzero.evaluate.Evaluator`): mean return over
    ``train.eval_episodes`` episodes, or for two-player games the scores against the
    game's opponents (``train.eval_opponents``: TicTacToe's minimax and random,
-   Connect Four's uct:100 and random).
+   Connect Four's uct:100 and random);
+4. metrics lines, ``last.pt`` and snapshots when due.
 
 The run directory holds ``config.json`` (the resolved config), ``metrics.jsonl``
 (one JSON object per line: ``env_steps``, ``train_steps``, ``wall_s``, losses,
@@ -36,7 +49,7 @@ evaluation), each written atomically.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import math
 import os
@@ -54,12 +67,15 @@ from mzero.config import Config
 from mzero.envs import make_env_from_config
 from mzero.errors import InvalidArgumentError
 from mzero.evaluate import Evaluator
+from mzero.experience import ExperienceSource, InProcessExperience, learning_start
 from mzero.learner import Learner, build_network, learning_rate_factor, resolve_device
+from mzero.recorder import RunRecorder
 from mzero.rundir import RunDirectory
 from mzero.selfplay import EpisodeStats, SelfPlay
 
 __all__ = [
     "CHECKPOINT_VERSION",
+    "SyncEvaluation",
     "Trainer",
     "build_network",
     "learning_rate_factor",
@@ -69,14 +85,57 @@ __all__ = [
     "train",
 ]
 
-_TRAINING_STATE = ("optimizer", "scheduler", "target_network")
-"""What a checkpoint holds only to continue training (not in kept evaluation networks)."""
+
+class SyncEvaluation:
+    """Evaluations in the training process: :meth:`submit` evaluates at once and the
+    next :meth:`poll` returns the metrics (the interface of
+    :class:`mzero.actors.AsyncEvaluation`, which evaluates in a Ray actor)."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.result: dict[str, float] | None = None
+        self.env_steps: int | None = None
+        """Env steps of the network of the last result."""
+
+    @property
+    def idle(self) -> bool:
+        return True
+
+    def submit(self, evaluation: dict[str, Any] | None = None) -> None:
+        """Evaluates ``evaluation`` (a snapshot's ``pending_evaluation``: its network,
+        env steps and seed), or by default the current network, and keeps ``best.pt``."""
+        trainer = self.trainer
+        if evaluation is None:
+            self.result = trainer.evaluate()
+            self.env_steps = trainer.env_steps
+            trainer._keep_best(self.result)
+            return
+        network = build_network(trainer.config, trainer.obs_shape, trainer.num_actions)
+        network = network.to(trainer.device)
+        network.load_state_dict(evaluation["checkpoint"]["network"])
+        self.result = trainer.evaluator(network, seed=evaluation["seed"])
+        self.env_steps = evaluation["env_steps"]
+        trainer._keep_best(self.result, evaluation["checkpoint"], evaluation["env_steps"])
+
+    def poll(self) -> dict[str, float] | None:
+        """The metrics of the last :meth:`submit`, once."""
+        result, self.result = self.result, None
+        return result
+
+    def pending(self) -> dict[str, Any] | None:
+        """None: nothing is ever in flight."""
+        return None
+
+    def close(self) -> None:
+        pass
 
 
 class Trainer:
     """Self-play and learning for ``config`` in the run directory ``run_dir``.
 
-    ``progress``: show a progress bar (tqdm) on stderr. Call :meth:`run`.
+    ``progress``: show a progress bar (tqdm) on stderr. Call :meth:`run`. Self-play runs
+    in this process (:attr:`selfplay`); :class:`mzero.actors.ActorTrainer` is the same
+    loop with self-play actors on Ray.
     """
 
     def __init__(self, config: Config, run_dir: str | os.PathLike[str], progress: bool = True):
@@ -117,22 +176,20 @@ class Trainer:
         )
         self.network = self.learner.network
         self.target_network = self.learner.target_network
-        self.selfplay: SelfPlay | None = self._make_selfplay()
-        """In-process self-play; None when actors play (:class:`mzero.actors.ActorTrainer`)."""
         self.evaluator = Evaluator(config, self.two_player)
+        self.recorder = RunRecorder(self.run_dir, self.config, progress)
+        self.rundir = self.recorder.rundir
 
         self.env_steps = 0
         self.learning_start_env_steps: int | None = None
         """Environment steps when ``train.min_replay`` was reached (learning ramps in)."""
+        self._pacing = False
+        """Whether the experience source was told that learning began (this life)."""
         self.episodes = 0
-        self.best_eval: tuple[float, ...] | None = None
         self.recent: deque[EpisodeStats] = deque(maxlen=100)
         self.last_losses: dict[str, float] = {}
         self.learner_seconds = 0.0
         """Seconds in learner steps since the last metrics line."""
-        self.rundir = RunDirectory(self.run_dir)
-        self.resumed = False
-        """True until the first metrics record of a resumed run is written."""
         self.metrics_length = 0
         """Bytes of metrics.jsonl that the snapshot resumed from had seen."""
         self.resumed_from: tuple[Path, list[str] | None] | None = None
@@ -140,16 +197,55 @@ class Trainer:
         self.pending_evaluation: dict[str, Any] | None = None
         """An evaluation in flight when the snapshot resumed from was taken (actor mode):
         ``checkpoint``, ``env_steps`` and ``seed`` of the evaluated network."""
-        self.log: Any = None
-        """``metrics.jsonl``, open for appending while :meth:`run` runs."""
+        self.evaluation: Any = None
+        """The evaluations (:class:`SyncEvaluation`, or in actor mode
+        :class:`mzero.actors.AsyncEvaluation`) while :meth:`run` runs with
+        ``train.eval_interval``."""
         self.next_eval = train.eval_interval if train.eval_interval > 0 else math.inf
         self.next_log = 0
         self.next_checkpoint = train.checkpoint_interval
         self._last_log = (time.monotonic(), 0)
         """(time, train_steps) at the last metrics line."""
+        self.experience: ExperienceSource = self._make_experience()
 
-    def _make_selfplay(self) -> SelfPlay | None:
-        return SelfPlay(self.network, self.config, self.replay, seed=self.config.train.seed)
+    def _make_experience(self) -> ExperienceSource:
+        """The source of games: in-process self-play (:attr:`selfplay`)."""
+        source = InProcessExperience(self.network, self.config, self.replay)
+        self.selfplay: SelfPlay = source.selfplay
+        """The in-process self-play."""
+        return source
+
+    def _make_evaluation(self) -> Any:
+        """The evaluations of this mode: in-process, at once."""
+        return SyncEvaluation(self)
+
+    # -- what the recorder holds ------------------------------------------------------------
+
+    @property
+    def resumed(self) -> bool:
+        """True until the first metrics record of a resumed run is written."""
+        return self.recorder.resumed
+
+    @resumed.setter
+    def resumed(self, value: bool) -> None:
+        self.recorder.resumed = value
+
+    @property
+    def log(self) -> Any:
+        """``metrics.jsonl``, open for appending while :meth:`run` runs."""
+        return self.recorder.log
+
+    @log.setter
+    def log(self, value: Any) -> None:
+        self.recorder.log = value
+
+    @property
+    def best_eval(self) -> tuple[float, ...] | None:
+        return self.recorder.best_eval
+
+    @best_eval.setter
+    def best_eval(self, value: tuple[float, ...] | None) -> None:
+        self.recorder.best_eval = value
 
     # -- the learner ------------------------------------------------------------------------
 
@@ -177,6 +273,33 @@ class Trainer:
     def _eval_key(self, metrics: dict[str, float]) -> tuple[float, ...]:
         """Orders evaluations: the higher, the better checkpoint."""
         return self.evaluator.key(metrics)
+
+    def _start_evaluation(self) -> Any:
+        """The evaluations, also as :attr:`evaluation` (None without
+        ``train.eval_interval``). A resumed run first evaluates the evaluation that was
+        in flight at its snapshot (``pending_evaluation``), with its own network, env
+        steps and seed."""
+        if self.config.train.eval_interval <= 0:
+            return None
+        self.evaluation = self._make_evaluation()
+        pending, self.pending_evaluation = self.pending_evaluation, None
+        if pending is not None:
+            self.evaluation.submit(pending)
+        return self.evaluation
+
+    def _keep_best(
+        self,
+        metrics: dict[str, float],
+        checkpoint: dict[str, Any] | None = None,
+        env_steps: int | None = None,
+    ) -> None:
+        """Writes ``best.pt`` if this evaluation is the best so far, and the evaluated
+        network as ``env_steps_N.pt`` if ``train.keep_eval_checkpoints`` (weights only,
+        at most ``train.max_eval_checkpoints``). ``checkpoint`` and ``env_steps``: of
+        the evaluated network, if not the current one."""
+        checkpoint = checkpoint if checkpoint is not None else self.checkpoint()
+        env_steps = env_steps if env_steps is not None else self.env_steps
+        self.recorder.keep_best(self._eval_key(metrics), checkpoint, env_steps)
 
     # -- checkpoints ------------------------------------------------------------------------
 
@@ -214,115 +337,108 @@ class Trainer:
         """Trains until a limit of ``config.train`` is reached; returns the last metrics.
 
         A fresh run needs a run directory that holds no run; a resumed one
-        (:meth:`resume`) continues its own.
+        (:meth:`resume`) continues its own. However it ends, the environments, the
+        actors (and a Ray started here), the metrics file, the TensorBoard writer and the
+        progress bar are closed and the directory is let go of.
         """
-        selfplay = self.selfplay
-        if selfplay is None:
-            raise InvalidArgumentError("run: this trainer has no in-process self-play")
-        writer = self._open_run()
-        try:
-            return self._run_in_process(selfplay, writer)
-        finally:
-            self.rundir.release()
+        with contextlib.ExitStack() as stack:
+            stack.callback(self.experience.close)
+            stack.callback(self.recorder.close)
+            self._open_run()
+            self.recorder.open_log()
+            self.experience.start()
+            stack.callback(self._close_evaluation)
+            return self._loop()
+        raise AssertionError("unreachable")  # (for type checkers)
 
-    def _run_in_process(self, selfplay: SelfPlay, writer: Any) -> dict[str, float]:
-        """The loop of :meth:`run`: self-play, learning, evaluations and snapshots. The
-        environments, the TensorBoard writer and the progress bar are closed however it
-        ends."""
-        bar = self._progress_bar()
-        try:
-            with open(self.rundir.metrics, "a", encoding="utf-8") as log:
-                self.log = log
-                return self._loop(selfplay, writer, bar)
-        finally:
-            self.log = None
-            writer.close()
-            if bar is not None:
-                bar.close()
-            selfplay.close()
+    def _close_evaluation(self) -> None:
+        evaluation, self.evaluation = self.evaluation, None
+        if evaluation is not None:
+            evaluation.close()
 
-    def _loop(self, selfplay: SelfPlay, writer: Any, bar: Any) -> dict[str, float]:
-        """Self-play moves, learner steps, evaluations and snapshots until a limit."""
+    def _loop(self) -> dict[str, float]:
+        """Games from the experience source, learner steps, evaluations and snapshots
+        until a limit; the final evaluation, ``last.pt`` and snapshot."""
         train = self.config.train
         start = time.monotonic()
         self._last_log = (start, self.train_steps)
         last_snapshot = start
         metrics: dict[str, float] = {}
-        if self.pending_evaluation is not None:
-            metrics = self._metrics(start, train.temperature(self.train_steps))
-            metrics |= self._evaluate_pending()
-            self._write_metrics(writer, metrics)
+        evaluation = self._start_evaluation()
+        evaluated = evaluation.poll() if evaluation is not None else None
+        if evaluated is not None:  # the snapshot's evaluation, evaluated at once
+            metrics = self._metrics(start, train.temperature(self.train_steps)) | evaluated
+            self.recorder.write(metrics, self.env_steps)
+        learned = False
         while not self._done(start):
             temperature = train.temperature(self.train_steps)
-            finished = selfplay.step(temperature)
-            self.env_steps = selfplay.env_steps
-            self.episodes += len(finished)
-            self.recent.extend(finished)
-            self._learn(start)
-            evaluated = self.env_steps >= self.next_eval
-            if evaluated or self.train_steps >= self.next_log or self._done(start):
-                metrics = self._metrics(start, temperature)
-                if evaluated:
+            experience = self.experience.step(temperature, learner_busy=learned)
+            self.env_steps += experience.env_steps
+            self.episodes += len(experience.episodes)
+            self.recent.extend(experience.episodes)
+            learned = self._learn(start)
+            self.experience.publish(self.train_steps, self.network)
+            evaluated = None
+            if evaluation is not None:
+                evaluated = evaluation.poll()
+                if evaluation.idle and self.env_steps >= self.next_eval:
                     self.next_eval += train.eval_interval
-                    metrics |= self.evaluate()
-                    self._keep_best(metrics)
-                self._log_metrics(writer, bar, metrics)
-            last_snapshot = self._save_due(bar, last_snapshot)
-        if train.eval_interval > 0 and "eval_return_mean" not in metrics:
+                    evaluation.submit()
+                    evaluated = evaluated or evaluation.poll()
+            if evaluated is not None or self.train_steps >= self.next_log or self._done(start):
+                metrics = self._metrics(start, temperature) | (evaluated or {})
+                self.next_log = self.train_steps + train.log_interval
+                self.recorder.write(metrics, self.env_steps)
+                self.recorder.show(metrics)
+            last_snapshot = self._save_due(last_snapshot)
+        # the end: self-play stops, and the final network is evaluated here (an
+        # evaluation in flight gives way to it)
+        self.experience.stop()
+        final_evaluated = evaluation is not None and evaluation.env_steps == self.env_steps
+        self._close_evaluation()
+        if train.eval_interval > 0 and not ("eval_return_mean" in metrics and final_evaluated):
             metrics = self._metrics(start, train.temperature(self.train_steps))
             metrics |= self.evaluate()
             self._keep_best(metrics)
-            self._write_metrics(writer, metrics)
-        self._save_final()
+            self.recorder.write(metrics, self.env_steps)
+        self.recorder.save_last(self.checkpoint())
+        self.snapshot()
         return metrics
 
-    def _evaluate_pending(self) -> dict[str, float]:
-        """Evaluates the network of :attr:`pending_evaluation` (keeping ``best.pt``)."""
-        pending, self.pending_evaluation = self.pending_evaluation, None
-        assert pending is not None
-        network = build_network(self.config, self.obs_shape, self.num_actions).to(self.device)
-        network.load_state_dict(pending["checkpoint"]["network"])
-        metrics = self.evaluator(network, seed=pending["seed"])
-        self._keep_best(metrics, pending["checkpoint"], pending["env_steps"])
-        return metrics
+    def _learn(self, start: float) -> bool:
+        """Learner steps once the replay holds ``train.min_replay`` transitions, paced by
+        the experience source's limiter; whether any was taken."""
+        train = self.config.train
+        if self.replay.positions < train.min_replay:
+            return False
+        if self.learning_start_env_steps is None:
+            self.learning_start_env_steps = learning_start(
+                self.env_steps, self.train_steps, train.train_ratio
+            )
+        if not self._pacing:
+            self.experience.begin_learning(
+                self.env_steps, self.learning_start_env_steps, self.train_steps
+            )
+            self._pacing = True
+        began = time.perf_counter()
+        steps, losses = self.experience.learn(self.learner, lambda: not self._done(start))
+        if steps:
+            self.last_losses = losses
+        self.learner_seconds += time.perf_counter() - began
+        return steps > 0
 
-    def _log_metrics(self, writer: Any, bar: Any, metrics: dict[str, float]) -> None:
-        """A scheduled metrics record: written, shown on the progress bar, and the next
-        one due ``train.log_interval`` learner steps later."""
-        self.next_log = self.train_steps + self.config.train.log_interval
-        self._write_metrics(writer, metrics)
-        if bar is not None:
-            bar.set_postfix(_postfix(metrics), refresh=False)
-
-    def _save_due(self, bar: Any, last_snapshot: float) -> float:
+    def _save_due(self, last_snapshot: float) -> float:
         """The loop's housekeeping: advances the progress bar, writes ``last.pt`` every
         ``train.checkpoint_interval`` learner steps and a snapshot every
         ``train.snapshot_interval`` seconds; returns the time of the last snapshot."""
-        if bar is not None:
-            bar.update(self.env_steps - bar.n)
+        self.recorder.show({}, self.env_steps)
         if self.train_steps >= self.next_checkpoint:
             self.next_checkpoint = self.train_steps + self.config.train.checkpoint_interval
-            save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
+            self.recorder.save_last(self.checkpoint())
         if time.monotonic() - last_snapshot >= self.config.train.snapshot_interval:
             self.snapshot()
             return time.monotonic()
         return last_snapshot
-
-    def _save_final(self) -> None:
-        """The end of a run: the final ``last.pt`` and a snapshot to resume from."""
-        save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
-        self.snapshot()
-
-    def _write_metrics(self, writer: Any, metrics: dict[str, float]) -> None:
-        """One line of ``metrics.jsonl`` (flushed) and the TensorBoard scalars; the first
-        line of a resumed life says ``"resumed": true``."""
-        if self.resumed:
-            metrics = {"resumed": True, **metrics}
-            self.resumed = False  # only the first record of a life says so
-        self.log.write(json.dumps(metrics) + "\n")
-        self.log.flush()
-        for key, value in metrics.items():
-            writer.add_scalar(_tensorboard_tag(key), value, self.env_steps)
 
     def _open_run(self) -> Any:
         """Checks the limits, holds the run directory and writes the config. A fresh run
@@ -352,13 +468,43 @@ class Trainer:
         if self.resumed_from is not None:
             snapshot, kept = self.resumed_from
             self.rundir.rewind(snapshot, self.metrics_length, kept, self.env_steps)
-            save_checkpoint(self.rundir.checkpoints / "last.pt", self.checkpoint())
+            self.recorder.save_last(self.checkpoint())
         else:
             self.snapshot()
-        from torch.utils.tensorboard import SummaryWriter  # imported late: slow import
+        return self.recorder.open_writer(self.env_steps)
 
-        purge_step = self.env_steps if self.resumed else None
-        return SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=purge_step)
+    def _metrics(self, start: float, temperature: float) -> dict[str, float]:
+        metrics: dict[str, float] = {
+            "env_steps": self.env_steps,
+            "train_steps": self.train_steps,
+            "wall_s": round(time.monotonic() - start, 3),
+            "episodes": self.episodes,
+            "temperature": temperature,
+            "replay_transitions": len(self.replay),
+        }
+        if self.learner.reanalyzer is not None:
+            metrics["reanalyze_s"] = round(self.learner.reanalyze_seconds, 3)
+        metrics |= self._throughput()
+        if self.recent:
+            metrics["return_mean"] = float(np.mean([e.episode_return for e in self.recent]))
+            metrics["episode_length_mean"] = float(np.mean([e.length for e in self.recent]))
+        return metrics | self.last_losses | self.experience.metrics()
+
+    def _throughput(self) -> dict[str, float]:
+        """Rates and shares of wall time since the previous metrics line."""
+        now = time.monotonic()
+        since, train_steps = self._last_log
+        self._last_log = (now, self.train_steps)
+        wall = now - since
+        counts = self.experience.take_counts()
+        if wall <= 0:
+            return {}
+        rates = counts.rates(wall) | {
+            "train_steps_per_s": (self.train_steps - train_steps) / wall,
+            "learner_share": self.learner_seconds / wall,
+        }
+        self.learner_seconds = 0.0
+        return {key: round(value, 4) for key, value in rates.items()}
 
     # -- snapshots and resume ------------------------------------------------------------------
 
@@ -366,11 +512,6 @@ class Trainer:
         """Writes a consistent snapshot of the run (:mod:`mzero.rundir`) that
         :meth:`resume` continues from; the metrics written so far (on disk first) are
         kept with it."""
-        metrics_length = 0
-        if self.log is not None:
-            self.log.flush()
-            os.fsync(self.log.fileno())
-            metrics_length = self.log.tell()
         state = {
             "checkpoint": self.checkpoint(),
             "episodes": self.episodes,
@@ -381,19 +522,20 @@ class Trainer:
             "reanalyze_seconds": self.learner.reanalyze_seconds,
             "recent": [(e.episode_return, e.length, e.terminated) for e in self.recent],
             "rng": self.rng.bit_generator.state,
-            "selfplay_rng": (
-                None if self.selfplay is None else self.selfplay.rng.bit_generator.state
-            ),
             "torch_rng": torch.get_rng_state(),
-            "metrics_length": metrics_length,
+            "metrics_length": self.recorder.metrics_length(),
             "kept_checkpoints": self.rundir.kept_checkpoints(),
-            **self._extra_state(),
+            "pending_evaluation": self._evaluation_in_flight(),
+            **self.experience.state_dict(),
         }
         self.rundir.write_snapshot(state, self.replay)
 
-    def _extra_state(self) -> dict[str, Any]:
-        """More state for the snapshot (subclasses)."""
-        return {}
+    def _evaluation_in_flight(self) -> dict[str, Any] | None:
+        """The evaluation in flight (actor mode), or a resumed one not yet sent: kept in
+        snapshots, to be evaluated first by a resumed run."""
+        if self.evaluation is not None:
+            return self.evaluation.pending()
+        return self.pending_evaluation
 
     @classmethod
     def resume(
@@ -439,13 +581,16 @@ class Trainer:
         self.learner.load_state_dict(checkpoint | {"reanalyze_seconds": state["reanalyze_seconds"]})
         self.replay = replay
         self.learner.replay = replay
-        if self.selfplay is not None:
-            self.selfplay.replay = replay
+        self.experience.replay = replay
         self.env_steps = checkpoint["env_steps"]
         best = checkpoint.get("best_eval")
         self.best_eval = tuple(best) if best is not None else None
         self.episodes = state["episodes"]
         self.learning_start_env_steps = state["learning_start_env_steps"]
+        if self.experience.limiter.lock_step and "limiter" in state:
+            # an actor run continued in-process: E_0 is derived at the next learner step,
+            # so that the target starts at the learner steps taken
+            self.learning_start_env_steps = None
         self.next_eval = state["next_eval"]
         self.next_log = state["next_log"]
         self.next_checkpoint = state["next_checkpoint"]
@@ -453,114 +598,10 @@ class Trainer:
         self.recent.extend(EpisodeStats(r, n, terminated=t) for r, n, t in state["recent"])
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
-        if self.selfplay is not None:
-            rng_state = state["selfplay_rng"]
-            if rng_state is None:  # an actor run, continued in-process: new games
-                seed = [self.config.train.seed, self.env_steps]
-                rng_state = np.random.default_rng(seed).bit_generator.state
-            self.selfplay.restart(rng_state, env_steps=self.env_steps)
+        self.experience.load_state_dict(state, self.env_steps)
         self.metrics_length = state["metrics_length"]
         self.pending_evaluation = state.get("pending_evaluation")
         self.resumed = True
-        self._restore_extra(state)
-
-    def _restore_extra(self, state: dict[str, Any]) -> None:
-        """Restores what :meth:`_extra_state` saved (subclasses)."""
-
-    def _learn(self, start: float) -> None:
-        train = self.config.train
-        if self.replay.positions < train.min_replay:
-            return
-        if self.learning_start_env_steps is None:
-            # so that the target starts at the learner steps taken so far: none in a
-            # fresh run, the actors' in an actor run continued in-process
-            self.learning_start_env_steps = self.env_steps - round(
-                self.train_steps / train.train_ratio if train.train_ratio > 0 else 0
-            )
-        target = train.train_ratio * (self.env_steps - self.learning_start_env_steps)
-        began = time.perf_counter()
-        while self.train_steps < target and not self._done(start):
-            self.last_losses = self.learner.train_step()
-        self.learner_seconds += time.perf_counter() - began
-
-    def _keep_best(
-        self,
-        metrics: dict[str, float],
-        checkpoint: dict[str, Any] | None = None,
-        env_steps: int | None = None,
-    ) -> None:
-        """Writes ``best.pt`` if this evaluation is the best so far, and the evaluated
-        network as ``env_steps_N.pt`` if ``train.keep_eval_checkpoints`` (weights only,
-        at most ``train.max_eval_checkpoints``). ``checkpoint`` and ``env_steps``: of
-        the evaluated network, if not the current one."""
-        checkpoint = checkpoint if checkpoint is not None else self.checkpoint()
-        env_steps = env_steps if env_steps is not None else self.env_steps
-        if self.config.train.keep_eval_checkpoints:
-            self._keep_evaluated(checkpoint, env_steps)
-        key = self._eval_key(metrics)
-        if self.best_eval is None or key >= self.best_eval:
-            self.best_eval = key
-            save_checkpoint(self.rundir.checkpoints / "best.pt", checkpoint)
-
-    def _keep_evaluated(self, checkpoint: dict[str, Any], env_steps: int) -> None:
-        """Keeps the evaluated network as ``env_steps_N.pt``, without the optimizer's
-        state. Past ``train.max_eval_checkpoints``, the networks whose removal leaves
-        the smallest gap in env steps go (never the first or the newest), so that
-        those kept stay spread over the run."""
-        weights = {k: v for k, v in checkpoint.items() if k not in _TRAINING_STATE}
-        save_checkpoint(self.rundir.checkpoints / f"env_steps_{env_steps:09d}.pt", weights)
-        kept = self.rundir.kept_checkpoints()
-        steps = [int(name.removeprefix("env_steps_").removesuffix(".pt")) for name in kept]
-        while len(kept) > self.config.train.max_eval_checkpoints:
-            i = min(range(1, len(kept) - 1), key=lambda i: steps[i + 1] - steps[i - 1])
-            (self.rundir.checkpoints / kept.pop(i)).unlink(missing_ok=True)
-            steps.pop(i)
-
-    def _metrics(self, start: float, temperature: float) -> dict[str, float]:
-        metrics: dict[str, float] = {
-            "env_steps": self.env_steps,
-            "train_steps": self.train_steps,
-            "wall_s": round(time.monotonic() - start, 3),
-            "episodes": self.episodes,
-            "temperature": temperature,
-            "replay_transitions": len(self.replay),
-        }
-        if self.learner.reanalyzer is not None:
-            metrics["reanalyze_s"] = round(self.learner.reanalyze_seconds, 3)
-        metrics |= self._throughput()
-        if self.recent:
-            metrics["return_mean"] = float(np.mean([e.episode_return for e in self.recent]))
-            metrics["episode_length_mean"] = float(np.mean([e.length for e in self.recent]))
-        return metrics | self.last_losses
-
-    def _throughput(self) -> dict[str, float]:
-        """Rates and shares of wall time since the previous metrics line."""
-        now = time.monotonic()
-        since, train_steps = self._last_log
-        self._last_log = (now, self.train_steps)
-        wall = now - since
-        counts = self._selfplay_counts()
-        if wall <= 0:
-            return {}
-        rates = counts.rates(wall) | {
-            "train_steps_per_s": (self.train_steps - train_steps) / wall,
-            "learner_share": self.learner_seconds / wall,
-        }
-        self.learner_seconds = 0.0
-        return {key: round(value, 4) for key, value in rates.items()}
-
-    def _selfplay_counts(self) -> Any:
-        """Self-play's :class:`mzero.throughput.Counts` since the previous metrics line."""
-        assert self.selfplay is not None  # ActorTrainer overrides this
-        return self.selfplay.throughput.take()
-
-    def _progress_bar(self) -> Any:
-        if not self.progress:
-            return None
-        from tqdm import tqdm
-
-        total = self.config.train.max_env_steps
-        return tqdm(total=total, unit="step", desc="env steps", dynamic_ncols=True)
 
 
 def _read_newest_snapshot(rundir: RunDirectory) -> tuple[Path, dict[str, Any], Any]:
@@ -582,33 +623,6 @@ def _read_newest_snapshot(rundir: RunDirectory) -> tuple[Path, dict[str, Any], A
             continue
         return snapshot, state, replay
     raise mzero.CorruptFileError(f"resume: every snapshot is damaged: {'; '.join(damaged)}")
-
-
-def _tensorboard_tag(key: str) -> str:
-    """CleanRL-style tags: ``losses/...``, ``eval/...``, ``charts/...``."""
-    if key.startswith("loss") or key in ("grad_norm", "lr"):
-        return f"losses/{key}"
-    if key.startswith("eval_"):
-        return f"eval/{key[5:]}"
-    return f"charts/{key}"
-
-
-_SHOWN: dict[str, str] = {
-    "return_mean": "return",
-    "eval_return_mean": "eval",
-    "train_steps": "learner",
-    "loss": "loss",
-    "env_steps_per_s": "env/s",
-    "train_steps_per_s": "learner/s",
-    "samples_per_insert": "spi",
-    "weight_lag": "lag",
-    "actor_restarts": "restarts",
-}
-"""Metrics on the progress bar -> their short labels (the last three in actor mode)."""
-
-
-def _postfix(metrics: dict[str, float]) -> dict[str, str]:
-    return {label: f"{metrics[key]:.4g}" for key, label in _SHOWN.items() if key in metrics}
 
 
 def _trainer_class(config: Config) -> type[Trainer]:
