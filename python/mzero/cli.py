@@ -306,132 +306,30 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from mzero.evaluate import evaluate_returns
+    """``mzero eval``: one JSON line per evaluated network (:mod:`mzero.evals`)."""
+    from mzero.evals import evaluate_checkpoint, evaluate_kept_checkpoints
 
     if args.num_simulations is not None and args.num_simulations < 1:
         raise InvalidArgumentError(f"--num-simulations: expected >= 1, got {args.num_simulations}")
     if args.checkpoint == "all":
-        return _eval_kept_checkpoints(args)
-    agent, result = _load_agent(args, args.checkpoint)
-    network, config = agent.network, agent.config
-    if args.opponent is not None:
-        result |= _score_against(agent, args.opponent, args.games, args.seed)
-        _record(args, agent, result)
-    elif not agent.two_player:
-        returns = evaluate_returns(network, config, args.episodes, seed=args.seed)
-        result |= {
-            "episodes": args.episodes,
-            "return_mean": sum(returns) / len(returns),
-            "return_min": min(returns),
-            "return_max": max(returns),
-        }
-    else:
-        result |= _against_eval_opponents(agent, args.episodes, args.seed)
+        if args.opponent is None:
+            raise InvalidArgumentError("--checkpoint all: expected --opponent NAME as well")
+        for result in evaluate_kept_checkpoints(
+            args.run_dir, args.opponent, args.games, args.seed, args.num_simulations
+        ):
+            print(json.dumps(result), flush=True)
+        return 0
+    result = evaluate_checkpoint(
+        args.run_dir,
+        args.checkpoint,
+        opponent=args.opponent,
+        games=args.games,
+        episodes=args.episodes,
+        seed=args.seed,
+        num_simulations=args.num_simulations,
+    )
     print(json.dumps(result))
     return 0
-
-
-def _eval_kept_checkpoints(args: argparse.Namespace) -> int:
-    """``--checkpoint all``: every kept network against ``--opponent``, one JSON line each."""
-    from mzero.evals import kept_checkpoints
-
-    if args.opponent is None:
-        raise InvalidArgumentError("--checkpoint all: expected --opponent NAME as well")
-    for path in kept_checkpoints(args.run_dir):
-        agent, result = _load_agent(args, path)
-        result |= _score_against(agent, args.opponent, args.games, args.seed)
-        _record(args, agent, result)
-        print(json.dumps(result), flush=True)
-    return 0
-
-
-def _load_agent(args: argparse.Namespace, checkpoint: Any) -> tuple[Any, dict[str, Any]]:
-    """The agent of ``checkpoint`` with ``--num-simulations`` applied, and its result header."""
-    from mzero.agent import Agent
-
-    agent = Agent.load(args.run_dir, checkpoint=checkpoint)
-    if args.num_simulations is not None:
-        agent.config.search.eval_simulations = args.num_simulations
-    header = {
-        "run_dir": str(args.run_dir),
-        "checkpoint": str(agent.checkpoint_path),
-        "env_steps": agent.env_steps,
-        "num_simulations": agent.config.search.greedy_simulations,
-    }
-    return agent, header
-
-
-def _record(args: argparse.Namespace, agent: Any, result: dict[str, Any]) -> None:
-    """Keeps a score against ``--opponent`` in ``RUN/evals.jsonl`` (:mod:`mzero.evals`)."""
-    from mzero.evals import record_eval
-
-    if agent.env_steps is None or Path(args.run_dir).resolve() not in (
-        Path(agent.checkpoint_path).resolve().parents
-    ):
-        return  # a checkpoint from elsewhere: not a point of this run's curve
-    record_eval(
-        args.run_dir,
-        {
-            "env_steps": agent.env_steps,
-            "checkpoint": Path(agent.checkpoint_path).name,
-            "opponent": result["opponent"],
-            "games": result["games"],
-            "seed": args.seed,
-            "num_simulations": result["num_simulations"],
-            "score_first": result["score_first"],
-            "score_second": result["score_second"],
-            "score": result["score"],
-        },
-    )
-
-
-def _score_against(agent: Any, name: str, games: int, seed: int) -> dict[str, Any]:
-    """Scores (win 1, draw 0.5) of ``games`` games against the opponent ``name``."""
-    from mzero.evaluate import score_against
-
-    if not agent.two_player:
-        raise InvalidArgumentError("--opponent: the run is not a two-player game")
-    if games < 2:
-        raise InvalidArgumentError(f"--games: expected >= 2 (half moving first), got {games}")
-    scores = score_against(agent.network, agent.config, name, games, seed=seed)
-    return {
-        "opponent": name,
-        "games": games,
-        "score_first": scores["score_first"],
-        "score_second": scores["score_second"],
-        "score": scores["score"],
-        "first": _tally(scores["first"]),
-        "second": _tally(scores["second"]),
-    }
-
-
-def _against_eval_opponents(agent: Any, games: int, seed: int) -> dict[str, Any]:
-    """Tallies of ``games`` games (half first) against each evaluation opponent of the
-    run, and for games walked whole (``every_line_report``) every line of play."""
-    from mzero.envs.registry import game_class
-    from mzero.evaluate import eval_opponent_names, opponent_slug
-
-    config = agent.config
-    result: dict[str, Any] = {}
-    for name in eval_opponent_names(config):
-        scores = _score_against(agent, name, max(games, 2), seed)
-        slug = opponent_slug(name)
-        result[f"vs_{slug}_first"] = scores["first"]
-        result[f"vs_{slug}_second"] = scores["second"]
-        result[f"vs_{slug}_score"] = scores["score"]
-    every_line_report = getattr(game_class(config.env.id), "every_line_report", None)
-    if every_line_report is not None and config.env.frame_stack == 1:
-
-        def move(observation: Any, legal_mask: Any) -> int:
-            agent.reset()  # one frame: the move depends on the position alone
-            return int(agent.act(observation, legal_mask))
-
-        result |= {key: _tally(results) for key, results in every_line_report(move).items()}
-    return result
-
-
-def _tally(results: list[int]) -> dict[str, int]:
-    return {"wins": results.count(1), "draws": results.count(0), "losses": results.count(-1)}
 
 
 def _play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:

@@ -1,5 +1,8 @@
-"""A run's evaluations against named opponents, kept in ``RUN/evals.jsonl``.
+"""Evaluating a run's networks (``mzero eval``), and the scores against named
+opponents kept in ``RUN/evals.jsonl``.
 
+:func:`evaluate_checkpoint` makes the report of one network and
+:func:`evaluate_kept_checkpoints` that of every network kept during training.
 ``mzero eval RUN --opponent NAME`` records each score it prints here, one JSON line
 per evaluated network: the ``env_steps`` of the checkpoint, its file name
 (``checkpoint``), ``opponent``, ``games``, ``seed``, ``num_simulations``, ``score_first``,
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,15 @@ from filelock import FileLock
 from mzero.checkpoint import atomic_write
 from mzero.errors import CorruptFileError, InvalidArgumentError, MZeroIOError
 
-__all__ = ["EVALS_FILE", "kept_checkpoints", "read_evals", "read_jsonl", "record_eval"]
+__all__ = [
+    "EVALS_FILE",
+    "evaluate_checkpoint",
+    "evaluate_kept_checkpoints",
+    "kept_checkpoints",
+    "read_evals",
+    "read_jsonl",
+    "record_eval",
+]
 
 EVALS_FILE = "evals.jsonl"
 _KEPT = re.compile(r"env_steps_(\d+)\.pt")
@@ -93,3 +105,145 @@ def record_eval(run_dir: str | os.PathLike[str], entry: dict[str, Any]) -> None:
             atomic_write(path, lambda f: f.write(lines), mode="w")
     except OSError as err:
         raise MZeroIOError(f"run: cannot write {path}: {err}") from err
+
+
+# -- evaluating a run's networks (``mzero eval``) -------------------------------------------
+
+
+def evaluate_checkpoint(
+    run_dir: str | os.PathLike[str],
+    checkpoint: str | os.PathLike[str] = "best",
+    *,
+    opponent: str | None = None,
+    games: int = 100,
+    episodes: int = 20,
+    seed: int = 0,
+    num_simulations: int | None = None,
+) -> dict[str, Any]:
+    """The report of ``mzero eval`` for one network of ``run_dir`` (``checkpoint`` as
+    :meth:`mzero.Agent.load` takes it): the scores of ``games`` games against
+    ``opponent`` (kept in ``evals.jsonl``); else, for a single-player game, the greedy
+    returns of ``episodes`` episodes; else the tallies against the run's evaluation
+    opponents (and every line of play, where the game walks them)."""
+    from mzero.evaluate import evaluate_returns
+
+    agent, result = _load_agent(run_dir, checkpoint, num_simulations)
+    if opponent is not None:
+        result |= _score_against(agent, opponent, games, seed)
+        _record(run_dir, agent, result, seed)
+    elif not agent.two_player:
+        returns = evaluate_returns(agent.network, agent.config, episodes, seed=seed)
+        result |= {
+            "episodes": episodes,
+            "return_mean": sum(returns) / len(returns),
+            "return_min": min(returns),
+            "return_max": max(returns),
+        }
+    else:
+        result |= _against_eval_opponents(agent, episodes, seed)
+    return result
+
+
+def evaluate_kept_checkpoints(
+    run_dir: str | os.PathLike[str],
+    opponent: str,
+    games: int,
+    seed: int = 0,
+    num_simulations: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """``mzero eval --checkpoint all``: each kept network against ``opponent``, in the
+    order of env steps, each score kept in ``evals.jsonl`` as it is made."""
+    for path in kept_checkpoints(run_dir):
+        agent, result = _load_agent(run_dir, path, num_simulations)
+        result |= _score_against(agent, opponent, games, seed)
+        _record(run_dir, agent, result, seed)
+        yield result
+
+
+def _load_agent(
+    run_dir: str | os.PathLike[str], checkpoint: Any, num_simulations: int | None
+) -> tuple[Any, dict[str, Any]]:
+    """The agent of ``checkpoint`` with ``num_simulations`` applied, and its report header."""
+    from mzero.agent import Agent
+
+    agent = Agent.load(run_dir, checkpoint=checkpoint)
+    if num_simulations is not None:
+        agent.config.search.eval_simulations = num_simulations
+    header = {
+        "run_dir": str(run_dir),
+        "checkpoint": str(agent.checkpoint_path),
+        "env_steps": agent.env_steps,
+        "num_simulations": agent.config.search.greedy_simulations,
+    }
+    return agent, header
+
+
+def _record(run_dir: str | os.PathLike[str], agent: Any, result: dict[str, Any], seed: int) -> None:
+    """Keeps a score against an opponent in ``RUN/evals.jsonl``."""
+    if agent.env_steps is None or Path(run_dir).resolve() not in (
+        Path(agent.checkpoint_path).resolve().parents
+    ):
+        return  # a checkpoint from elsewhere: not a point of this run's curve
+    record_eval(
+        run_dir,
+        {
+            "env_steps": agent.env_steps,
+            "checkpoint": Path(agent.checkpoint_path).name,
+            "opponent": result["opponent"],
+            "games": result["games"],
+            "seed": seed,
+            "num_simulations": result["num_simulations"],
+            "score_first": result["score_first"],
+            "score_second": result["score_second"],
+            "score": result["score"],
+        },
+    )
+
+
+def _score_against(agent: Any, name: str, games: int, seed: int) -> dict[str, Any]:
+    """Scores (win 1, draw 0.5) of ``games`` games against the opponent ``name``."""
+    from mzero.evaluate import score_against
+
+    if not agent.two_player:
+        raise InvalidArgumentError("--opponent: the run is not a two-player game")
+    if games < 2:
+        raise InvalidArgumentError(f"--games: expected >= 2 (half moving first), got {games}")
+    scores = score_against(agent.network, agent.config, name, games, seed=seed)
+    return {
+        "opponent": name,
+        "games": games,
+        "score_first": scores["score_first"],
+        "score_second": scores["score_second"],
+        "score": scores["score"],
+        "first": _tally(scores["first"]),
+        "second": _tally(scores["second"]),
+    }
+
+
+def _against_eval_opponents(agent: Any, games: int, seed: int) -> dict[str, Any]:
+    """Tallies of ``games`` games (half first) against each evaluation opponent of the
+    run, and for games walked whole (``every_line_report``) every line of play."""
+    from mzero.envs.registry import game_class
+    from mzero.evaluate import eval_opponent_names, opponent_slug
+
+    config = agent.config
+    result: dict[str, Any] = {}
+    for name in eval_opponent_names(config):
+        scores = _score_against(agent, name, max(games, 2), seed)
+        slug = opponent_slug(name)
+        result[f"vs_{slug}_first"] = scores["first"]
+        result[f"vs_{slug}_second"] = scores["second"]
+        result[f"vs_{slug}_score"] = scores["score"]
+    every_line_report = getattr(game_class(config.env.id), "every_line_report", None)
+    if every_line_report is not None and config.env.frame_stack == 1:
+
+        def move(observation: Any, legal_mask: Any) -> int:
+            agent.reset()  # one frame: the move depends on the position alone
+            return int(agent.act(observation, legal_mask))
+
+        result |= {key: _tally(results) for key, results in every_line_report(move).items()}
+    return result
+
+
+def _tally(results: list[int]) -> dict[str, int]:
+    return {"wins": results.count(1), "draws": results.count(0), "losses": results.count(-1)}
