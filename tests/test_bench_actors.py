@@ -9,8 +9,8 @@ from conftest import RunBench
 def test_an_in_process_run_writes_the_documented_json(run_bench: RunBench) -> None:
     stdout, report = run_bench(
         "bench_actors.py",
-        *("--actors", "0", "--seconds", "20", "--repeats", "1"),
-        *("--learner-step", "eager"),  # 20 s: no time to compile the learner
+        *("--actors", "0", "--seconds", "10", "--repeats", "1"),
+        *("--learner-step", "eager"),  # 10 s: no time to compile the learner
     )
     assert "| actors | env steps/s | learner steps/s |" in stdout
     (row,) = report["rows"]

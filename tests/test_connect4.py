@@ -165,6 +165,7 @@ def test_a_short_connect_four_run_trains_and_evaluates_against_its_opponents(tmp
             "train.keep_eval_checkpoints": True,
             "train.log_interval": 10,
             "search.num_simulations": 4,
+            "search.eval_simulations": 4,  # the preset's 400 at play: most of a minute
         },
     )
     metrics = Trainer(config, tmp_path, progress=False).run()

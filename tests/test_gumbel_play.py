@@ -62,6 +62,7 @@ def gumbel_config(num_envs: int = 4, c_scale: float = 0.1) -> Config:
             "search.num_simulations": SIMS,
             "search.c_scale": c_scale,
             "train.num_envs": num_envs,
+            "network.act_inference": None,  # agents act as self-play does: no compiling
         },
     )
 
