@@ -80,11 +80,16 @@ def main(argv: list[str] | None = None) -> None:
         agents[mode].act(obs[0])
         first_move_s[mode] = time.perf_counter() - start
     per_move: dict[str, list[float]] = {mode: [] for mode in args.modes}
+    # the work of the last repeat: each move, and the root visits of each search
+    actions: dict[str, list[int]] = {}
+    visits: dict[str, set[int]] = {}
     for _ in range(args.repeats):
         for mode, agent in agents.items():
+            actions[mode], visits[mode] = [], set()
             start = time.perf_counter()
             for o in obs:
-                agent.act(o)
+                actions[mode].append(agent.act(o))
+                visits[mode].add(int(agent.last_search.visit_counts.sum()))
             per_move[mode].append(1e3 * (time.perf_counter() - start) / len(obs))
     rows = [
         {
@@ -92,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
             "ms_per_move": statistics.median(per_move[mode]),
             "first_move_s": first_move_s[mode],
             "repeats": per_move[mode],
+            "actions": actions[mode],
+            "root_visits": sorted(visits[mode]),
         }
         for mode in args.modes
     ]

@@ -33,7 +33,7 @@ import mzero
 from mzero.config import preset
 from mzero.envs import make_env_from_config
 from mzero.networks import MuZeroNetwork
-from mzero.planner import _steps
+from mzero.planner import RecurrentStep, _steps
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "inference.json"
 NODES = 51  # a 50-simulation search's latent store: root plus one node per simulation
@@ -63,6 +63,14 @@ def measure(mode: str, games: int, calls: int, repeats: int) -> dict[str, Any]:
         stores = [torch.randn(NODES * games, *network.latent_shape) for _ in range(2)]
     recurrent = _steps(network, stores[0]).recurrent  # traced or compiled here, once
     ids = _ids(games, rng)
+    # the step timed computes what the plain module computes (outputs and stored latents)
+    with torch.inference_mode():
+        timed_store, plain_store = stores[0].clone(), stores[0].clone()
+        timed = recurrent(timed_store, ids)
+        plain = RecurrentStep(network)(plain_store, ids)
+        max_abs_diff = max(
+            float((timed - plain).abs().max()), float((timed_store - plain_store).abs().max())
+        )
 
     def work(store: torch.Tensor, n: int) -> None:
         with torch.inference_mode():
@@ -92,6 +100,7 @@ def measure(mode: str, games: int, calls: int, repeats: int) -> dict[str, Any]:
         "ms_per_call_median": statistics.median(alone),
         "two_thread_ratio": ratios,
         "two_thread_ratio_median": statistics.median(ratios),
+        "max_abs_diff_to_eager": max_abs_diff,
     }
 
 

@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
                 "ratio_to_first": statistics.median(ratios),
                 "first_step_s": compile_s[variant],
                 "repeats": rates[variant],
+                "learner_steps": learners[variant].train_steps,
             }
         )
     print(

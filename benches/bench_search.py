@@ -54,13 +54,16 @@ class Constant:
             np.zeros((batch, num_actions), np.float32),
         )
         self.seconds = 0.0
+        self.calls = 0
 
     def reset(self, num_simulations: int) -> None:
         self.seconds = 0.0
+        self.calls = 0
 
     def __call__(self, game, parent, action, node):
         t = time.perf_counter()
         out = self.out
+        self.calls += 1
         self.seconds += time.perf_counter() - t
         return out
 
@@ -95,6 +98,7 @@ class Mlp:
         self.heads.to(self.device)
         self.latent = torch.zeros(0)
         self.seconds = 0.0
+        self.calls = 0
 
     def reset(self, num_simulations: int) -> None:
         torch = self.torch
@@ -102,6 +106,7 @@ class Mlp:
             num_simulations + 1, self.batch, self.latent_dim, device=self.device
         )
         self.seconds = 0.0
+        self.calls = 0
 
     def __call__(self, game, parent, action, node):
         t = time.perf_counter()
@@ -115,6 +120,7 @@ class Mlp:
             self.latent[n, g] = nxt
             out = self.heads(nxt).cpu().numpy()
         result = (out[:, 0].copy(), out[:, 1].copy(), out[:, 2:].copy())
+        self.calls += 1
         self.seconds += time.perf_counter() - t
         return result
 
@@ -144,6 +150,8 @@ def measure(
     }
     walls: dict[str, list[float]] = {a: [] for a in algorithms}
     shares: dict[str, list[float]] = {a: [] for a in algorithms}
+    # what one timed search did: callback calls, and visits per root (min and max)
+    work: dict[str, tuple[int, int, int]] = {}
     for config in configs.values():  # warm-up
         model.reset(num_simulations)
         mzero.search(root_value, root_logits, model, config)
@@ -153,10 +161,12 @@ def measure(
         for algorithm, config in configs.items():
             model.reset(num_simulations)
             t = time.perf_counter()
-            mzero.search(root_value, root_logits, model, config, seed=repeats)
+            out = mzero.search(root_value, root_logits, model, config, seed=repeats)
             wall = time.perf_counter() - t
             walls[algorithm].append(wall)
             shares[algorithm].append(model.seconds / wall)
+            visits = out.visit_counts.sum(axis=1)
+            work[algorithm] = (model.calls, int(visits.min()), int(visits.max()))
         repeats += 1
     rows = []
     for algorithm in algorithms:
@@ -173,6 +183,8 @@ def measure(
                 "median_seconds": median,
                 "median_sims_per_s": batch * num_simulations / median,
                 "median_callback_share": statistics.median(shares[algorithm]),
+                "callback_calls": work[algorithm][0],
+                "root_visits": [work[algorithm][1], work[algorithm][2]],
             }
         )
     return rows

@@ -1,4 +1,5 @@
-"""Smoke test of benches/bench_agent.py: it runs and writes its JSON (no timing is asserted)."""
+"""benches/bench_agent.py times whole searches, the same moves in every inference mode
+(no timing is asserted)."""
 
 from __future__ import annotations
 
@@ -14,3 +15,8 @@ def test_quick_run_writes_the_documented_json(run_bench: RunBench) -> None:
     for row in report["rows"]:
         assert len(row["repeats"]) == 1 and row["ms_per_move"] == row["repeats"][0] > 0
         assert row["first_move_s"] > 0
+        # every timed move was a whole search of the reported size
+        assert row["root_visits"] == [report["simulations"]] and len(row["actions"]) == 5
+    # the modes time the same work: the traced and the eager network pick the same moves
+    trace, eager = report["rows"]
+    assert trace["actions"] == eager["actions"]

@@ -1,6 +1,9 @@
-"""Smoke test of benches/bench_replay.py: it runs and writes its JSON (no timing is asserted)."""
+"""benches/bench_replay.py: it fills each buffer to capacity, stores each frame once, and
+writes its JSON (no timing is asserted)."""
 
 from __future__ import annotations
+
+import math
 
 from conftest import RunBench
 
@@ -18,7 +21,14 @@ def test_quick_run_writes_the_documented_json(run_bench: RunBench) -> None:
     ]
     for r in report["results"]:
         assert r["batch_size"] == 256 and r["unroll_steps"] == 5
-        assert r["stored_transitions"] > 0 and r["nbytes"] > 0
+        scenario = r["scenario"]
+        # filled to capacity with whole games
+        assert r["stored_transitions"] == scenario["capacity"]
+        # each frame stored once, not once per stack it appears in: the bytes per stored
+        # transition are one frame's and little more (issue 33's bound, 1.1 x + 128)
+        frame = math.prod(scenario["obs_shape"]) * (1 if scenario["dtype"] == "uint8" else 4)
+        per_transition = r["nbytes"] / r["stored_transitions"]
+        assert frame <= per_transition <= 1.1 * frame + 128, (scenario["name"], per_transition)
         assert r["add_game"]["transitions_per_s"] > 0
         assert r["sample_reanalysis"]["median_ms"] > 0 and r["update_values"]["values"] > 0
         assert 0 < r["sample"]["median_ms"] <= r["sample"]["p90_ms"]
