@@ -1,5 +1,6 @@
 """OpenSpiel games through make_env("openspiel:GAME"): the same rules as the built-ins,
-refusals, search opponents, training, mzero eval and mzero play."""
+refusals, chance nodes (2048, backgammon), search opponents, training, mzero eval and
+mzero play."""
 
 from __future__ import annotations
 
@@ -130,7 +131,8 @@ def test_an_illegal_move_loses() -> None:
     ("game", "reason"),
     [
         ("kuhn_poker", "perfect information"),
-        ("backgammon", "no chance events"),
+        ("stones_and_gems", "chance events .*explicit outcomes, it has .*SAMPLED"),
+        ("negotiation", "zero-sum"),
         ("goofspiel", "sequential moves"),
         ("matching_pennies_3p", "2 players"),
         ("conect_four", "did you mean connect_four"),
@@ -190,3 +192,92 @@ def test_an_openspiel_run_trains_evaluates_and_plays(tmp_path) -> None:
     play = mzero_cli("play", str(tmp_path), stdin="\n".join(map(str, range(9))) * 5 + "\n")
     assert play.returncode == 0, play.stderr
     assert play.stdout.rstrip().endswith(("Draw.", "You win!", "The agent wins."))
+
+
+def _random_episode(env_id: str, seed: int, max_moves: int | None = None) -> list[tuple]:
+    """(observation bytes, reward, terminated, info) of random legal moves from a seeded
+    reset, to the end or ``max_moves``; the reset's info first."""
+    env = OpenSpielEnv(env_id)
+    _, info = env.reset(seed=seed)
+    trace: list[tuple] = [(None, 0.0, False, info)]
+    rng = np.random.default_rng(seed)
+    while max_moves is None or len(trace) <= max_moves:
+        obs, reward, terminated, _, info = env.step(
+            int(rng.choice(np.flatnonzero(info["legal_mask"])))
+        )
+        trace.append((obs.tobytes(), reward, terminated, info))
+        if terminated:
+            break
+    return trace
+
+
+def test_openspiel_2048_plays_its_own_chance_to_the_end_reproducibly() -> None:
+    env = make_env("openspiel:2048")
+    assert (env.obs_shape, env.num_actions, env.two_player) == ((4, 4), 4, False)
+    trace = _random_episode("2048", seed=3)
+    first = trace[0][3]["chance"]
+    assert len(first) == 2 and all("added to row" in c for c in first)  # the first tiles
+    assert trace[-1][2] and not trace[-1][3]["legal_mask"].any()
+    for _, reward, _, info in trace[1:]:
+        assert info["to_play"] == 0 and reward >= 0 and reward % 4 == 0
+        assert len(info["chance"]) == 1  # a tile after each move (the last one: then stuck)
+    assert sum(r for _, r, _, _ in trace) > 0
+
+    def fingerprint(t: list[tuple]) -> list[tuple]:
+        return [(o, r, d, i["chance"]) for o, r, d, i in t]
+
+    assert fingerprint(trace) == fingerprint(_random_episode("2048", seed=3))
+    assert fingerprint(trace) != fingerprint(_random_episode("2048", seed=4))
+
+
+def test_openspiel_2048_illegal_moves_end_the_episode_without_a_loss() -> None:
+    env = OpenSpielEnv("2048")
+    _, info = env.reset(seed=0)
+    illegal = int(np.flatnonzero(~info["legal_mask"])[0]) if not info["legal_mask"].all() else None
+    if illegal is None:  # every move legal at this seed's start: play one first
+        _, _, _, _, info = env.step(0)
+        illegal = int(np.flatnonzero(~info["legal_mask"])[0])
+    _, reward, terminated, _, info = env.step(illegal)
+    assert (reward, terminated, info["illegal_move"], info["to_play"]) == (0.0, True, True, 0)
+
+
+def test_backgammon_rolls_its_dice_and_reports_them() -> None:
+    env = make_env("openspiel:backgammon")
+    assert env.two_player and env.num_actions == 1352
+    trace = _random_episode("backgammon", seed=0, max_moves=40)
+    assert len(trace) == 41
+    (opening,) = trace[0][3]["chance"]
+    assert "starts" in opening and "roll" in opening  # who starts, and the first roll
+    movers = [trace[0][3]["to_play"]]
+    for _, reward, terminated, info in trace[1:]:
+        assert reward == 0.0 and not terminated
+        if info.get("moved_again"):
+            # the second half of a double: the same player again, no new roll
+            assert info["chance"] == [] and info["to_play"] == movers[-1]
+        else:
+            (roll,) = info["chance"]
+            assert "roll" in roll and info["to_play"] == 1 - movers[-1]
+        movers.append(info["to_play"])
+    assert any(i.get("moved_again") for *_, i in trace)  # a double in 40 moves
+
+    def rolls(t: list[tuple]) -> list[list[str]]:
+        return [i["chance"] for *_, i in t]
+
+    assert rolls(trace) == rolls(_random_episode("backgammon", seed=0, max_moves=40))
+    assert rolls(trace) != rolls(_random_episode("backgammon", seed=1, max_moves=40))
+
+
+def test_a_copy_draws_its_own_chance_and_leaves_the_original_its_own() -> None:
+    def next_tiles(copies: int) -> list[list[str]]:
+        env = OpenSpielEnv("2048")
+        _, info = env.reset(seed=7)
+        tiles = []
+        for _ in range(10):
+            for _ in range(copies):
+                clone = copy.deepcopy(env)
+                clone.step(int(np.flatnonzero(clone.legal_mask())[0]))
+            _, _, _, _, info = env.step(int(np.flatnonzero(info["legal_mask"])[0]))
+            tiles.append(info["chance"])
+        return tiles
+
+    assert next_tiles(0) == next_tiles(3)

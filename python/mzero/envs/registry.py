@@ -1,11 +1,12 @@
 """Environment ids and presets -> environments.
 
-``make_env(id)`` accepts a built-in game (``tictactoe``, ``connect4``), a short alias
+``make_env(id)`` accepts a built-in game (``tictactoe``, ``connect4``, the single-player
+``2048``: :mod:`mzero.envs.game2048`), a short alias
 (``cartpole`` -> ``CartPole-v1``), an OpenSpiel game (``openspiel:GAME``, such as
 ``openspiel:hex(board_size=5)``; :mod:`mzero.envs.openspiel`) or any registered
 gymnasium id, and returns a :class:`~mzero.envs.gym.GymAdapter`. The built-in
 TicTacToe is also registered with gymnasium as ``mzero/TicTacToe-v0``, Connect Four
-as ``mzero/ConnectFour-v0``.
+as ``mzero/ConnectFour-v0``, 2048 as ``mzero/2048-v0``.
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ __all__ = [
     "make_env_from_config",
 ]
 
-BUILTIN: dict[str, str] = {"tictactoe": "mzero/TicTacToe-v0", "connect4": "mzero/ConnectFour-v0"}
-"""Built-in games: name -> gymnasium id."""
+BUILTIN: dict[str, str] = {
+    "tictactoe": "mzero/TicTacToe-v0",
+    "connect4": "mzero/ConnectFour-v0",
+    "2048": "mzero/2048-v0",
+}
+"""Built-in games: name -> gymnasium id (2048 is single-player, not a board game of
+:data:`BUILTIN_GAMES`: it has no opponents and ``mzero play`` does not play it)."""
 
 BUILTIN_GAMES: dict[str, type[Any]] = {
     "tictactoe": TicTacToeEnv,
@@ -69,6 +75,8 @@ if BUILTIN["tictactoe"] not in gymnasium.registry:
     gymnasium.register(BUILTIN["tictactoe"], entry_point="mzero.envs.tictactoe:TicTacToeEnv")
 if BUILTIN["connect4"] not in gymnasium.registry:
     gymnasium.register(BUILTIN["connect4"], entry_point="mzero.envs.connect4:ConnectFourEnv")
+if BUILTIN["2048"] not in gymnasium.registry:
+    gymnasium.register(BUILTIN["2048"], entry_point="mzero.envs.game2048:Game2048Env")
 
 
 def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -> GymAdapter:
