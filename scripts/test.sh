@@ -9,8 +9,14 @@ venv="${MZERO_VENV:-.venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 py="$venv/bin/python"
 
+# Builds for checking, not for shipping: the extension without cross-crate LTO and the
+# test binaries without debug info compile in less of the test command's time (the
+# wheels and `pip install .` keep the release profile's thin LTO).
+export CARGO_PROFILE_RELEASE_LTO="${CARGO_PROFILE_RELEASE_LTO:-false}"
+export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-0}"
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 echo "== install (editable, release build of the Rust engine)"
-"$py" -m pip install --quiet --upgrade pip
 "$py" -m pip install --quiet -e '.[test]'
 
 echo "== format and lint"

@@ -191,7 +191,7 @@ def test_reanalyze_workers_compute_the_learners_targets(
         preset("cartpole-efficient"),
         SMALL
         | {
-            "train.max_env_steps": 1_600,
+            "train.max_env_steps": 1_000,
             "train.eval_interval": 0,
             "reanalyze.num_simulations": 4,
             "reanalyze.target_update_interval": 20,

@@ -40,8 +40,12 @@ def _plan(net: MuZeroNetwork, batch: int, seed: int = 0) -> tuple[np.ndarray, ..
     return out.visit_counts, out.policy, out.root_value, out.q_values, planner.value(obs)
 
 
-@pytest.mark.parametrize("inference", ["trace", "compile"])
-@pytest.mark.parametrize("kind", ["mlp", "resnet"])
+@pytest.mark.parametrize(
+    ("kind", "inference"),
+    # compile on the MLP, as the cartpole presets act; the ResNet's compiled step is the
+    # same module through the same path, and compiling it took 19 s of the test command
+    [("mlp", "trace"), ("mlp", "compile"), ("resnet", "trace")],
+)
 def test_traced_inference_computes_what_eager_inference_computes(kind, inference) -> None:
     traced, eager = _network(kind, inference), _network(kind, "eager")
     eager.load_state_dict(traced.state_dict())
