@@ -14,7 +14,10 @@ seed the greedy mean and min of the fresh episodes (or the score against each
 opponent), the first evaluation during training that reached ``--target`` (env
 steps, learner steps, minutes), the run's env steps, learner steps and wall time;
 and over the seeds the median, the worst and how many seeds passed (score at least
-``--pass-score``), with the host's CPU model and the code's git commit. Nothing is
+``--pass-score``), with the host's CPU model and the code's git commit. With
+``--random-episodes N`` (single-player presets) it also plays N episodes of a
+uniformly random legal policy in the preset's environment and reports their mean
+and the median score's ratio to it. Nothing is
 asserted: ``tests/test_learning.py`` guards the claims.
 
     python benches/bench_learning.py cartpole --seeds 0 4 --minutes 10
@@ -23,6 +26,8 @@ asserted: ``tests/test_learning.py`` guards the claims.
     python benches/bench_learning.py cartpole --seeds 0 4 --minutes 10 -- --train.lr 1e-3
     python benches/bench_learning.py connect4 --seeds 0 0 --minutes 60 \\
         --opponents uct:400 --games 100
+    python benches/bench_learning.py 2048 --seeds 0 0 --minutes 60 --random-episodes 200 \\
+        -- --network.stochastic false
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from mzero.config import preset
+from mzero.envs import make_env_from_config
 from mzero.evaluate import opponent_slug
 
 RESULTS = Path(__file__).parent / "results" / "learning"
@@ -154,6 +163,29 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     return row
 
 
+def random_policy(preset_name: str, episodes: int, seed: int) -> dict[str, Any]:
+    """Returns of ``episodes`` episodes of a uniformly random legal policy in the preset's
+    environment (episode ``i`` reset with ``seed + i``, the moves from ``seed``)."""
+    env = make_env_from_config(preset(preset_name).env)
+    rng = np.random.default_rng(seed)
+    returns = []
+    for i in range(episodes):
+        _, legal = env.reset(seed=seed + i)
+        total, done = 0.0, False
+        while not done:
+            step = env.step(int(rng.choice(np.flatnonzero(legal))))
+            total, legal = total + step.reward, step.legal_mask
+            done = step.terminated or step.truncated
+        returns.append(total)
+    return {
+        "episodes": episodes,
+        "seed": seed,
+        "mean": float(np.mean(returns)),
+        "min": float(np.min(returns)),
+        "max": float(np.max(returns)),
+    }
+
+
 def summary(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
     """Median, worst and passes over the seeds, and the median first env steps at target
     (a seed that never reached the target counts as its whole run)."""
@@ -189,6 +221,12 @@ def main(argv: list[str] | None = None) -> None:
         "--target", type=float, default=475.0, help="first evaluation in training at this score"
     )
     parser.add_argument("--pass-score", type=float, default=495.0, help="a seed passes here")
+    parser.add_argument(
+        "--random-episodes",
+        type=int,
+        default=0,
+        help="single-player: also score a uniformly random legal policy on N episodes",
+    )
     parser.add_argument("--runs", type=Path, default=Path("runs/bench_learning"))
     parser.add_argument("--out", type=Path, help="default: results/learning/PRESET-DATE.json")
     argv = sys.argv[1:] if argv is None else argv
@@ -228,6 +266,12 @@ def main(argv: list[str] | None = None) -> None:
         "rows": rows,
         "summary": summary(rows, args),
     }
+    if args.random_episodes > 0:
+        baseline = random_policy(args.preset, args.random_episodes, args.eval_seed)
+        result["random_policy"] = baseline
+        result["summary"]["score_median_over_random"] = (
+            result["summary"]["score_median"] / baseline["mean"] if baseline["mean"] else None
+        )
     out = args.out or RESULTS / f"{args.preset}-{started.strftime('%Y-%m-%d')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -222,6 +222,34 @@ def test_reanalyze_workers_compute_the_learners_targets(
     assert 0.5 * 1.0 <= metrics["samples_per_insert"] <= 1.5 * 1.0  # train_ratio 1
 
 
+def test_stochastic_muzero_trains_with_an_actor_and_a_reanalyze_worker(
+    cluster, tmp_path: Path
+) -> None:
+    config = apply_overrides(
+        preset("2048"),
+        SMALL
+        | {
+            "network.hidden": (32,),
+            "network.latent_dim": 16,
+            "train.min_replay": 100,
+            "train.segment_length": 20,
+            "train.max_env_steps": 600,
+            "train.eval_interval": 0,
+            "train.learner_step": "eager",
+            "reanalyze.value": True,
+            "reanalyze.policy_fraction": 0.5,
+            "actors.num_actors": 1,
+            "actors.reanalyze_workers": 1,
+            "actors.ray_address": cluster.address,
+        },
+    )
+    metrics = ActorTrainer(config, tmp_path, progress=False).run()
+    # the actor plays with chance nodes, the worker re-searches with them, the learner
+    # trains the afterstate terms
+    assert metrics["train_steps"] > 0 and metrics["reanalyze_s"] > 0
+    assert metrics["loss_commitment"] >= 0 and "loss_afterstate_value" in metrics
+
+
 def test_actor_mode_needs_actors_and_in_process_never_imports_ray(tmp_path: Path) -> None:
     config = apply_overrides(preset("cartpole"), SMALL | {"train.max_env_steps": 16})
     with pytest.raises(InvalidArgumentError, match=r"actors\.num_actors: expected >= 1"):

@@ -26,6 +26,7 @@ def test_two_seeds_are_trained_scored_and_summarised(tmp_path: Path) -> None:
     tiny += ["--network.act-inference", "none"]  # mzero eval: no compiling either
     args = ["cartpole", "--seeds", "3", "4", "--env-steps", "400", "--episodes", "3"]
     args += ["--target", "0", "--pass-score", "1e9", "--runs", str(tmp_path / "runs")]
+    args += ["--random-episodes", "20"]
     out = tmp_path / "learning.json"
     command = [sys.executable, str(BENCHES / "bench_learning.py"), *args, "--out", str(out)]
     done = subprocess.run([*command, "--", *tiny], capture_output=True, text=True, timeout=600)
@@ -51,6 +52,13 @@ def test_two_seeds_are_trained_scored_and_summarised(tmp_path: Path) -> None:
     assert summary["score_worst"] == scores[0]
     assert (summary["seeds"], summary["passed"], summary["reached_target"]) == (2, 0, 2)
     assert "0/2 seeds" in stdout
+    # a uniformly random policy balances a CartPole for about 22 steps
+    baseline = report["random_policy"]
+    assert baseline["episodes"] == 20 and 10 <= baseline["mean"] <= 40
+    assert baseline["min"] <= baseline["mean"] <= baseline["max"]
+    assert summary["score_median_over_random"] == pytest.approx(
+        summary["score_median"] / baseline["mean"]
+    )
 
 
 def _report() -> dict:

@@ -181,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     play = commands.add_parser(
         "play",
-        help="play a board game (tictactoe, connect4, openspiel:GAME) against a trained agent",
+        help="play a board game (tictactoe, connect4, openspiel:GAME) against a trained "
+        "agent, or watch it play a one-player game (2048, openspiel:2048); chance "
+        "outcomes (tiles that spawn, dice) are shown as they happen",
     )
     play.add_argument("run_dir", type=Path)
     play.add_argument("--first", choices=("human", "agent"), default="human")
@@ -334,14 +336,16 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from mzero.agent import Agent
-    from mzero.envs.registry import make_board_game
+    from mzero.envs.registry import make_playable_game
 
     agent = Agent.load(args.run_dir, checkpoint=args.checkpoint)
-    env = make_board_game(agent.config.env.id)
+    env = make_playable_game(agent.config.env.id)
     if env is None:
         print(f"mzero play: {args.run_dir} is a {agent.config.env.id!r} run, not a board game")
         return 2
     observation, info = env.reset()
+    if not agent.two_player:
+        return _watch(agent, env, observation, info, args.show_search, stdout)
     human_turn = args.first == "human"
     stdout.write("You are X (first)\n" if human_turn else "You are O (second)\n")
     while True:
@@ -356,6 +360,7 @@ def _play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             if args.show_search > 0:
                 stdout.write(_search_summary(agent.last_search, args.show_search))
         observation, reward, terminated, _, info = env.step(action)
+        stdout.write(_chance_summary(info))
         if terminated:
             stdout.write("\n" + env.render_text())
             if reward == 0:
@@ -364,6 +369,43 @@ def _play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
                 stdout.write("You win!\n" if human_turn else "The agent wins.\n")
             return 0
         human_turn = not human_turn
+
+
+def _watch(
+    agent: Any, env: Any, observation: Any, info: dict[str, Any], show_search: int, stdout: TextIO
+) -> int:
+    """The agent plays a one-player game to its end, each move shown with the chance
+    outcome that followed it."""
+    stdout.write(_chance_summary(info))
+    moves, score, done = 0, 0.0, False
+    while not done:
+        stdout.write("\n" + env.render_text())
+        action = agent.act(observation, info["legal_mask"])
+        names = getattr(env, "action_names", None)
+        stdout.write(f"agent plays {action}" + (f" ({names[action]})" if names else "") + "\n")
+        if show_search > 0:
+            stdout.write(_search_summary(agent.last_search, show_search))
+        observation, reward, terminated, truncated, info = env.step(action)
+        stdout.write(f"reward {reward:g}\n" + _chance_summary(info))
+        moves, score, done = moves + 1, score + reward, terminated or truncated
+    stdout.write("\n" + env.render_text())
+    stdout.write(f"Game over after {moves} moves: score {score:g}.\n")
+    return 0
+
+
+def _chance_summary(info: dict[str, Any]) -> str:
+    """The chance outcomes of the last step (``info["chance"]``) as a line, or nothing:
+    2048's spawns ``(cell, value)`` as tiles and cells, OpenSpiel's outcome strings as
+    they are."""
+    outcomes = info.get("chance") or []
+    parts = []
+    for outcome in outcomes:
+        if isinstance(outcome, tuple) and len(outcome) == 2:
+            cell, value = (int(x) for x in outcome)
+            parts.append(f"a {value} appeared at row {cell // 4}, column {cell % 4}")
+        else:
+            parts.append(str(outcome))
+    return "  chance: " + "; ".join(parts) + "\n" if parts else ""
 
 
 def _search_summary(out: Any, k: int) -> str:

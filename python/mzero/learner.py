@@ -155,7 +155,8 @@ class Learner:
         return self.replay.sample(
             train.batch_size,
             int(self.rng.integers(_SEED_BOUND)),
-            next_observations=train.consistency_weight > 0,
+            # the consistency targets and a stochastic network's chance codes
+            next_observations=train.consistency_weight > 0 or self.network.stochastic,
             reanalysis=self.config.reanalyze.enabled,
         )
 
@@ -202,6 +203,10 @@ class Learner:
         }
         if consistency:
             losses["loss_consistency"] = float(out.consistency)
+        if self.network.stochastic:
+            losses["loss_afterstate_value"] = float(out.afterstate_value)
+            losses["loss_chance"] = float(out.chance)
+            losses["loss_commitment"] = float(out.commitment)
         return losses
 
     def _eager_loss(self, batch: TrainingBatch) -> LossOutput:
@@ -215,6 +220,7 @@ class Learner:
             reward_weight=train.reward_loss_weight,
             consistency_weight=train.consistency_weight,
             autocast_dtype=autocast_dtype(train.learner_dtype),
+            commitment_weight=train.commitment_weight,
         )
 
     def _loss_and_backward(self, batch: TrainingBatch) -> LossOutput:

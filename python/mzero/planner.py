@@ -7,7 +7,12 @@ reanalysis: ``initial_inference`` once for the batch, then one ``mzero.search`` 
 the root, simulation k expands node k + 1), runs ``recurrent_inference`` and writes
 the children's latents back.
 
-Both steps are small modules (:class:`RootStep`, :class:`RecurrentStep`). With
+A stochastic network (``network.stochastic``) plans with ``mzero.stochastic_search``:
+its afterstate step (:class:`AfterstateStep`) and its chance step (:class:`ChanceStep`,
+the dynamics from an afterstate and a code) share the same latent store, since a node
+of the tree holds either a state or an afterstate.
+
+The steps are small modules (:class:`RootStep`, :class:`RecurrentStep`). With
 ``network.inference = "trace"`` each is traced once into a TorchScript graph: one call
 without Python overhead per op that releases the GIL while it runs, so that self-play's
 game groups in flight overlap their network calls with each other's tree work and
@@ -37,7 +42,14 @@ from mzero.errors import InvalidArgumentError
 from mzero.networks import MuZeroNetwork
 from mzero.throughput import BusyClock
 
-__all__ = ["Planner", "RecurrentStep", "RootStep", "stack_frames"]
+__all__ = [
+    "AfterstateStep",
+    "ChanceStep",
+    "Planner",
+    "RecurrentStep",
+    "RootStep",
+    "stack_frames",
+]
 
 
 def stack_frames(frames: Sequence[np.ndarray], stack: int) -> np.ndarray:
@@ -87,13 +99,53 @@ class RecurrentStep(nn.Module):
         return packed.float()
 
 
+class AfterstateStep(nn.Module):
+    """A stochastic network's step into afterstates, on the flattened latent store.
+
+    ``ids`` int64 ``[3, N]``: parent rows (states), child rows, actions. Writes the
+    afterstates into the child rows and returns packed float32 ``[N, 1 + C]``: the
+    afterstate value Q and the chance-code logits.
+    """
+
+    def __init__(self, network: MuZeroNetwork) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, latent: Tensor, ids: Tensor) -> Tensor:
+        out = self.network.afterstate_inference(latent.index_select(0, ids[0]), ids[2])
+        latent.index_copy_(0, ids[1], out.latent.to(latent.dtype))
+        return torch.cat([out.value[:, None], out.chance_logits], dim=1).float()
+
+
+class ChanceStep(nn.Module):
+    """A stochastic network's dynamics from afterstates: as :class:`RecurrentStep`, with
+    ``ids[0]`` the afterstates' rows and ``ids[2]`` the chance codes."""
+
+    def __init__(self, network: MuZeroNetwork) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, latent: Tensor, ids: Tensor) -> Tensor:
+        out = self.network.chance_inference(latent.index_select(0, ids[0]), ids[2])
+        latent.index_copy_(0, ids[1], out.latent.to(latent.dtype))
+        packed = torch.cat([out.reward[:, None], out.value[:, None], out.policy_logits], dim=1)
+        return packed.float()
+
+
 class _Steps:
-    """The two steps of one network, traced or not; shared by every planner of the network."""
+    """The steps of one network, traced or not; shared by every planner of the network.
+
+    ``recurrent`` steps a state with an action (a stochastic network: an afterstate
+    with a chance code); ``afterstate`` is a stochastic network's step into afterstates
+    (``None`` otherwise)."""
 
     def __init__(self, network: MuZeroNetwork, store: Tensor) -> None:
         self.device = store.device
         self.root: nn.Module = RootStep(network)
-        self.recurrent: nn.Module = RecurrentStep(network)
+        self.recurrent: nn.Module = (
+            ChanceStep(network) if network.stochastic else RecurrentStep(network)
+        )
+        self.afterstate: nn.Module | None = AfterstateStep(network) if network.stochastic else None
         if network.inference_dtype == "float32":
             if network.inference == "trace":
                 self._trace(network, store)
@@ -113,6 +165,10 @@ class _Steps:
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             self.root = torch.jit.trace(self.root, (obs,), check_trace=False)
             self.recurrent = torch.jit.trace(self.recurrent, (scratch, ids), check_trace=False)
+            if self.afterstate is not None:
+                self.afterstate = torch.jit.trace(
+                    self.afterstate, (scratch, ids), check_trace=False
+                )
 
     def _compile(self, network: MuZeroNetwork, store: Tensor) -> None:
         # Inductor with its C++ wrapper: the kernels are called from compiled C++, not
@@ -122,6 +178,8 @@ class _Steps:
         options = {"cpp_wrapper": True}
         self.root = torch.compile(self.root, options=options)
         self.recurrent = torch.compile(self.recurrent, options=options)
+        if self.afterstate is not None:
+            self.afterstate = torch.compile(self.afterstate, options=options)
         games = 4
         obs = torch.zeros((games, network.frame_stack, *network.obs_shape), device=store.device)
         scratch = torch.zeros((2 * games, *network.latent_shape), device=store.device)
@@ -131,6 +189,8 @@ class _Steps:
         try:
             self.root(obs)
             self.recurrent(scratch, ids)
+            if self.afterstate is not None:
+                self.afterstate(scratch, ids)
         except Exception as error:  # inductor's errors have no common base class
             raise InvalidArgumentError(
                 "network.inference: 'compile' could not compile the network "
@@ -200,7 +260,8 @@ class Planner:
             obs_shape = (max_games, network.frame_stack, *network.obs_shape)
             self._obs_host = torch.empty(obs_shape, pin_memory=True)
             self._ids_host = torch.empty((3, max_games), dtype=torch.int64, pin_memory=True)
-            self._out_host = torch.empty((max_games, 2 + num_actions), pin_memory=True)
+            width = max(2 + num_actions, 1 + network.chance_codes)
+            self._out_host = torch.empty((max_games, width), pin_memory=True)
             self._copied = torch.cuda.Event()
             # each planner (self-play's game groups) queues its work on its own stream
             self._stream = torch.cuda.Stream(device=self.device)
@@ -252,10 +313,15 @@ class Planner:
             self.latent[0, : latent.shape[0]] = latent
         return np.ascontiguousarray(packed[:, 0]), np.ascontiguousarray(packed[:, 1:])
 
-    def recurrent_fn(
-        self, game: np.ndarray, parent: np.ndarray, action: np.ndarray, node: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The callback: ids ``int64 [N]`` -> reward ``[N]``, value ``[N]``, logits ``[N, A]``."""
+    def _step(
+        self,
+        step: nn.Module,
+        game: np.ndarray,
+        parent: np.ndarray,
+        action: np.ndarray,
+        node: np.ndarray,
+    ) -> np.ndarray:
+        """Runs ``step`` on the latent store for the ids; returns its packed output."""
         start = self.clock.start()
         with torch.inference_mode(), self._on_stream():
             # rows of latent viewed as [(num_simulations + 1) * max_games, ...]: row
@@ -264,8 +330,28 @@ class Planner:
             ids_t = self._upload(ids, self._host("_ids_host"))
             flat = self.latent.view(-1, *self.network.latent_shape)
             with self._autocast():
-                packed = self._download(self._steps.recurrent(flat, ids_t))
+                packed = self._download(step(flat, ids_t))
         self.inference_s += self.clock.stop(start)
+        return packed
+
+    def afterstate_fn(
+        self, game: np.ndarray, parent: np.ndarray, action: np.ndarray, node: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A stochastic network's afterstate callback: ids ``int64 [N]`` -> afterstate
+        value ``[N]``, chance-code logits ``[N, C]``."""
+        if self._steps.afterstate is None:
+            raise InvalidArgumentError("network.stochastic: the network has no afterstates")
+        packed = self._step(self._steps.afterstate, game, parent, action, node)
+        return np.ascontiguousarray(packed[:, 0]), np.ascontiguousarray(packed[:, 1:])
+
+    def recurrent_fn(
+        self, game: np.ndarray, parent: np.ndarray, action: np.ndarray, node: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The callback: ids ``int64 [N]`` -> reward ``[N]``, value ``[N]``, logits ``[N, A]``.
+
+        For a stochastic network this is the dynamics callback: ``parent`` holds an
+        afterstate and ``action`` is a chance code."""
+        packed = self._step(self._steps.recurrent, game, parent, action, node)
         return (
             np.ascontiguousarray(packed[:, 0]),
             np.ascontiguousarray(packed[:, 1]),
@@ -294,6 +380,18 @@ class Planner:
             # the learner updates the weights on the default stream: see its last update
             self._stream.wait_stream(torch.cuda.default_stream(self.device))
         root_value, root_logits = self.initial_inference(observations)
+        if self.network.stochastic:
+            return mzero.stochastic_search(
+                root_value,
+                root_logits,
+                self.afterstate_fn,
+                self.recurrent_fn,
+                self.network.chance_codes,
+                self.search_config,
+                legal_mask=legal_mask,
+                seed=seed,
+                first_game=first_game,
+            )
         return mzero.search(
             root_value,
             root_logits,

@@ -125,6 +125,8 @@ FIXED_ON_RESUME: tuple[str, ...] = (
     "network.value_support",
     "network.reward_support",
     "network.projection_dim",
+    "network.stochastic",
+    "network.chance_codes",
     "network.value_transform",
     "replay.capacity",
     "replay.alpha",

@@ -103,6 +103,19 @@ class NetworkConfig:
     """Size of the projection of latent states for the consistency loss (EfficientZero:
     a projection MLP, plus a predictor MLP on the dynamics side); 0 builds none."""
 
+    stochastic: bool = False
+    """Stochastic MuZero (Antonoglou et al. 2022), for games with chance: an action leads
+    to an afterstate (afterstate dynamics), whose value Q and distribution sigma over
+    ``chance_codes`` learned chance codes come from the afterstate prediction, and the
+    dynamics continues from an afterstate and a code. The codes are learned by an
+    encoder of the observations on each side of the chance event (one-hot codes with
+    straight-through gradients, VQ-VAE style); the search plans with chance nodes
+    (``mzero.stochastic_search``). MLP networks and PUCT search only."""
+
+    chance_codes: int = 32
+    """C, the number of chance codes of a stochastic network (the paper and LightZero
+    use 32 for 2048: 16 cells times two tiles)."""
+
     value_transform: bool = True
     """Encode h(value) and h(reward) on the supports (MuZero appendix F). False encodes
     the raw scalars: board games with outcomes in [-1, 1] then get one-hot targets."""
@@ -146,6 +159,14 @@ class NetworkConfig:
         _check_positive("network.value_support", self.value_support)
         _check_positive("network.reward_support", self.reward_support)
         _check(self.projection_dim >= 0, "network.projection_dim", ">= 0", self.projection_dim)
+        _check_positive("network.chance_codes", self.chance_codes)
+        if self.stochastic:
+            _check(
+                self.kind == "mlp",
+                "network.kind",
+                "'mlp' when network.stochastic is on",
+                self.kind,
+            )
 
 
 @dataclass
@@ -404,6 +425,13 @@ class TrainConfig:
     cosine similarity between the projected dynamics state s^k and the projected
     representation of the real o_{t+k} (no gradient). Needs network.projection_dim."""
 
+    commitment_weight: float = 0.0
+    """Stochastic MuZero (``network.stochastic``): weight beta of the encoder's
+    commitment loss ``||c - c^e||^2`` between the one-hot chance code c and the
+    encoder's softmax c^e. 0 by default: in 2048, beta = 0.25 and 0.02 both collapsed
+    the codes to a single one within 200 learner steps (sigma's cross-entropy fell to
+    0.001), while the straight-through gradient alone keeps several in use."""
+
     augment_symmetries: bool = False
     """Map each sampled position by a random symmetry of the game (AlphaGo Zero's
     augmentation; the environment must define ``symmetries``, as TicTacToe does)."""
@@ -566,6 +594,12 @@ class TrainConfig:
             "train.consistency_weight",
             "a value >= 0",
             self.consistency_weight,
+        )
+        _check(
+            self.commitment_weight >= 0.0,
+            "train.commitment_weight",
+            "a value >= 0",
+            self.commitment_weight,
         )
         _check(self.train_ratio > 0.0, "train.train_ratio", "a value > 0", self.train_ratio)
         _check(self.min_replay >= 0, "train.min_replay", "a value >= 0", self.min_replay)
@@ -773,6 +807,13 @@ class Config:
             "> 0 when train.consistency_weight > 0",
             self.network.projection_dim,
         )
+        if self.network.stochastic:
+            _check(
+                self.search.algorithm == "muzero",
+                "search.algorithm",
+                "'muzero' when network.stochastic is on (chance nodes plan with PUCT)",
+                self.search.algorithm,
+            )
         if self.actors.reanalyze_workers > 0:
             _check(
                 self.actors.num_actors > 0,

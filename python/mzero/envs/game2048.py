@@ -103,6 +103,8 @@ class Game2048Env(gym.Env[np.ndarray, np.int64]):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 4}
     two_player: ClassVar[bool] = False
     """Read by :class:`mzero.envs.GymAdapter`: one player."""
+    action_names: ClassVar[tuple[str, ...]] = ACTIONS
+    """The actions' names by id (``mzero play`` shows them)."""
 
     def __init__(self, render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:

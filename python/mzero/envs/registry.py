@@ -31,6 +31,7 @@ __all__ = [
     "make_board_game",
     "make_env",
     "make_env_from_config",
+    "make_playable_game",
 ]
 
 BUILTIN: dict[str, str] = {
@@ -39,7 +40,7 @@ BUILTIN: dict[str, str] = {
     "2048": "mzero/2048-v0",
 }
 """Built-in games: name -> gymnasium id (2048 is single-player, not a board game of
-:data:`BUILTIN_GAMES`: it has no opponents and ``mzero play`` does not play it)."""
+:data:`BUILTIN_GAMES`: it has no opponents; ``mzero play`` shows the agent playing it)."""
 
 BUILTIN_GAMES: dict[str, type[Any]] = {
     "tictactoe": TicTacToeEnv,
@@ -66,6 +67,17 @@ def make_board_game(env_id: str) -> Any | None:
     if game is OpenSpielEnv:
         return OpenSpielEnv(env_id[len(OPENSPIEL_PREFIX) :])
     return game() if game is not None else None
+
+
+def make_playable_game(env_id: str) -> Any | None:
+    """What ``mzero play`` plays: a board game (:func:`make_board_game`) or the built-in
+    2048 (both with ``render_text`` and chance outcomes in ``info["chance"]``); None
+    for anything else."""
+    if env_id in ("2048", BUILTIN["2048"]):
+        from mzero.envs.game2048 import Game2048Env
+
+        return Game2048Env()
+    return make_board_game(env_id)
 
 
 ALIASES: dict[str, str] = {"cartpole": "CartPole-v1"}

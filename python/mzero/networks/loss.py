@@ -27,6 +27,15 @@ MuZero (Schrittwieser et al. 2020, equation 1 and the appendix pseudocode)::
   real o_{t+k}, for every k with t + k <= T (the step onto the game's last
   observation included, as EfficientZero keeps it), with the same 1/K gradient
   scale;
+* Stochastic MuZero (``network.stochastic``, Antonoglou et al. 2022, section 4): each
+  recurrent step k goes through the afterstate ``as^k = phi(s^k, a_{t+k})`` and the
+  code ``c_{t+k+1} = e(o_{t+k}, o_{t+k+1})`` of the real chance event (one-hot,
+  straight-through), ``s^{k+1} = g(as^k, c_{t+k+1})``; three terms join the loss for
+  every k < K: the afterstate value ``l^Q(z_{t+k}, Q^k)`` (value support, weighted
+  and masked like the value of step k), the code distribution ``l^sigma(c_{t+k+1}, sigma^k)``
+  (cross-entropy against the code, no gradient into the target) and the commitment
+  ``beta ||c_{t+k+1} - c^e_{t+k+1}||^2`` (into the encoder), the last two for every k
+  with t + k < T (a move was played there); all with the 1/K gradient scale;
 * prioritised replay: each sample's loss is multiplied by its importance weight,
   and its new priority is ``|v^0 - z_t|`` (appendix G).
 """
@@ -41,10 +50,23 @@ import torch
 from torch import Tensor
 
 from mzero.errors import InvalidArgumentError
-from mzero.networks.muzero_net import MuZeroNetwork, NetworkOutput, scale_gradient
+from mzero.networks.muzero_net import (
+    AfterstateOutput,
+    ChanceCode,
+    MuZeroNetwork,
+    NetworkOutput,
+    scale_gradient,
+)
 from mzero.networks.transforms import scalar_to_two_hot
 
-__all__ = ["LossOutput", "TrainingBatch", "consistency_loss", "muzero_loss", "unroll"]
+__all__ = [
+    "LossOutput",
+    "TrainingBatch",
+    "consistency_loss",
+    "muzero_loss",
+    "stochastic_unroll",
+    "unroll",
+]
 
 DYNAMICS_GRADIENT_SCALE = 0.5
 """Gradient scale into each latent state between unroll steps (MuZero appendix G)."""
@@ -115,6 +137,12 @@ class LossOutput(NamedTuple):
     """``[B]``, detached: ``|v^0 - z_t|``, the new replay priorities."""
     consistency: Tensor
     """Scalar, detached: the consistency loss (before its weight); 0 when off."""
+    afterstate_value: Tensor
+    """Scalar, detached: the afterstates' value cross-entropy (stochastic; else 0)."""
+    chance: Tensor
+    """Scalar, detached: sigma's cross-entropy against the codes (stochastic; else 0)."""
+    commitment: Tensor
+    """Scalar, detached: the commitment loss before its weight (stochastic; else 0)."""
 
 
 def unroll(
@@ -136,6 +164,49 @@ def unroll(
         outputs.append(out)
         latent = scale_gradient(out.latent, dynamics_gradient_scale)
     return outputs
+
+
+class StochasticUnroll(NamedTuple):
+    """:func:`stochastic_unroll`'s outputs (K steps)."""
+
+    states: list[NetworkOutput]
+    """K + 1 state outputs: initial inference, then one per chance step."""
+    afterstates: list[AfterstateOutput]
+    """K afterstate outputs: ``as^k`` for k = 0 .. K - 1."""
+    codes: list[ChanceCode]
+    """K encoder codes: ``c_{t+k+1}``."""
+
+
+def stochastic_unroll(
+    network: MuZeroNetwork,
+    observation: Tensor,
+    actions: Tensor,
+    next_observation: Tensor,
+    dynamics_gradient_scale: float = DYNAMICS_GRADIENT_SCALE,
+) -> StochasticUnroll:
+    """Stochastic MuZero's unroll through afterstates and the encoder's codes.
+
+    ``observation [B, stack, *obs_shape]``, ``actions int64 [B, K]``,
+    ``next_observation [B, K, stack, *obs_shape]`` (the stacks ending at o_{t+1} ..
+    o_{t+K}). The state carried from step k to k + 1 has its gradient scaled by
+    ``dynamics_gradient_scale``, as in :func:`unroll`.
+    """
+    states = [network.initial_inference(observation)]
+    afterstates: list[AfterstateOutput] = []
+    codes: list[ChanceCode] = []
+    latent = states[0].latent
+    before = observation
+    for k in range(actions.shape[1]):
+        after = next_observation[:, k]
+        afterstate = network.afterstate_inference(latent, actions[:, k])
+        code = network.encode_chance(before, after)
+        state = network.chance_inference(afterstate.latent, code.code.to(afterstate.latent))
+        afterstates.append(afterstate)
+        codes.append(code)
+        states.append(state)
+        latent = scale_gradient(state.latent, dynamics_gradient_scale)
+        before = after
+    return StochasticUnroll(states, afterstates, codes)
 
 
 def _cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
@@ -175,6 +246,7 @@ def muzero_loss(
     reward_weight: float = 1.0,
     consistency_weight: float = 0.0,
     autocast_dtype: torch.dtype | None = None,
+    commitment_weight: float = 0.0,
 ) -> LossOutput:
     """The K-step MuZero loss of ``batch`` (see the module docstring for every term).
 
@@ -183,11 +255,24 @@ def muzero_loss(
     ``consistency_weight > 0`` adds :func:`consistency_loss` for steps inside the game.
     ``autocast_dtype`` (say ``torch.bfloat16``): the network calls run under
     torch.autocast in that precision; the losses are taken in float32 either way.
+    ``commitment_weight``: beta of a stochastic network's commitment loss.
     """
     num_steps = batch.actions.shape[1]
     device_type = batch.observation.device.type
+    chance: StochasticUnroll | None = None
     with torch.autocast(device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-        outputs = unroll(network, batch.observation, batch.actions)
+        if network.stochastic:
+            if batch.next_observation is None:
+                raise InvalidArgumentError(
+                    "batch.next_observation: expected the next observations for a "
+                    "stochastic network's chance codes, got None"
+                )
+            chance = stochastic_unroll(
+                network, batch.observation, batch.actions, batch.next_observation
+            )
+            outputs = chance.states
+        else:
+            outputs = unroll(network, batch.observation, batch.actions)
         if consistency_weight > 0 and num_steps > 0:
             step_consistency = consistency_loss(network, outputs, batch).float()
     outputs = [o.float() for o in outputs]  # the losses are taken in float32
@@ -234,11 +319,33 @@ def muzero_loss(
         # o_{t+k} is real while t + k <= T (mask[k - 1]): the step onto o_T counts
         step_consistency = step_consistency * state_mask[:, :-1]
         consistency = torch.cat([consistency[:, :1], step_consistency], dim=1)
+    # Stochastic MuZero's terms of step k < K sit at index k + 1 (the recurrent steps)
+    afterstate_ce = torch.zeros_like(value_ce)
+    chance_ce = torch.zeros_like(value_ce)
+    commitment = torch.zeros_like(value_ce)
+    if chance is not None and num_steps > 0:
+        moved = state_mask[:, :-1]  # a move was played at t + k
+        q_logits = torch.stack([a.value_logits.float() for a in chance.afterstates], dim=1)
+        q_target = scalar_to_two_hot(
+            batch.target_value[:, :-1], network.value_support, network.value_transform
+        )
+        sigma_logits = torch.stack([a.chance_logits.float() for a in chance.afterstates], dim=1)
+        soft = torch.stack([c.soft for c in chance.codes], dim=1)  # [B, K, C]
+        hard = torch.nn.functional.one_hot(soft.argmax(dim=-1), soft.shape[-1]).to(soft)
+        step_q = _cross_entropy(q_logits, q_target) * value_mask[:, :-1]
+        step_sigma = _cross_entropy(sigma_logits, hard) * moved
+        step_commit = ((hard - soft) ** 2).sum(dim=-1) * moved
+        afterstate_ce = torch.cat([afterstate_ce[:, :1], step_q], dim=1)
+        chance_ce = torch.cat([chance_ce[:, :1], step_sigma], dim=1)
+        commitment = torch.cat([commitment[:, :1], step_commit], dim=1)
     per_step = scale_gradient(
         policy_ce
         + value_weight * value_ce
         + reward_weight * reward_ce
-        + consistency_weight * consistency,
+        + consistency_weight * consistency
+        + value_weight * afterstate_ce
+        + chance_ce
+        + commitment_weight * commitment,
         step_scale,
     )
     loss = (batch.weight * per_step.sum(dim=1)).mean()
@@ -251,4 +358,7 @@ def muzero_loss(
         reward=reward_ce.detach().sum(dim=1).mean(),
         priorities=priorities,
         consistency=consistency.detach().sum(dim=1).mean(),
+        afterstate_value=afterstate_ce.detach().sum(dim=1).mean(),
+        chance=chance_ce.detach().sum(dim=1).mean(),
+        commitment=commitment.detach().sum(dim=1).mean(),
     )

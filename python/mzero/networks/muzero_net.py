@@ -5,7 +5,16 @@ MuZero (Schrittwieser et al. 2020, section 3 and appendix F):
 * ``initial_inference(o)``: ``s^0 = h(o)``, ``p^0, v^0 = f(s^0)``;
 * ``recurrent_inference(s^{k-1}, a^k)``: ``s^k, r^k = g(s^{k-1}, a^k)``, ``p^k, v^k = f(s^k)``.
 
-Latent states are min-max scaled to ``[0, 1]`` per sample after h and after g
+With ``network.stochastic`` (Stochastic MuZero, Antonoglou et al. 2022) the recurrent
+step goes through an afterstate and a chance code:
+
+* ``afterstate_inference(s^{k-1}, a^k)``: ``as^{k-1} = phi(s^{k-1}, a^k)``,
+  ``Q^{k-1}, sigma^{k-1} = psi(as^{k-1})`` (afterstate value and chance-code logits);
+* ``chance_inference(as^{k-1}, c^k)``: ``s^k, r^k = g(as^{k-1}, c^k)``, ``p^k, v^k = f(s^k)``;
+* ``encode_chance(o_{t+k-1}, o_{t+k})``: the code ``c^k`` of the chance event between two
+  observations (training only; planning samples codes from sigma).
+
+Latent states (and afterstates) are min-max scaled to ``[0, 1]`` per sample after h and after g
 (appendix G: "we scale the hidden state to the same range as the action input").
 Values and rewards are categorical over ``[-S, S]`` on the h-transformed scale, or
 on the raw scale with ``network.value_transform = False``
@@ -24,11 +33,25 @@ from torch import Tensor, nn
 
 from mzero.config import NetworkConfig
 from mzero.errors import InvalidArgumentError
-from mzero.networks.mlp import MLPDynamics, MLPPrediction, MLPRepresentation, mlp
+from mzero.networks.mlp import (
+    MLPAfterstateDynamics,
+    MLPChanceEncoder,
+    MLPDynamics,
+    MLPPrediction,
+    MLPRepresentation,
+    mlp,
+)
 from mzero.networks.resnet import ResNetDynamics, ResNetPrediction, ResNetRepresentation
 from mzero.networks.transforms import categorical_to_scalar
 
-__all__ = ["MuZeroNetwork", "NetworkOutput", "min_max_scale", "scale_gradient"]
+__all__ = [
+    "AfterstateOutput",
+    "ChanceCode",
+    "MuZeroNetwork",
+    "NetworkOutput",
+    "min_max_scale",
+    "scale_gradient",
+]
 
 
 class NetworkOutput(NamedTuple):
@@ -50,6 +73,33 @@ class NetworkOutput(NamedTuple):
     def float(self) -> NetworkOutput:
         """The same output with every tensor in float32 (after a lower-precision autocast)."""
         return NetworkOutput(*(None if t is None else t.float() for t in self))
+
+
+class AfterstateOutput(NamedTuple):
+    """What one afterstate inference returns (batch ``B``, ``C`` chance codes)."""
+
+    latent: Tensor
+    """Afterstate ``[B, *latent_shape]``, min-max scaled to [0, 1] per sample."""
+    value: Tensor
+    """Decoded afterstate value Q ``[B]``, from the view of the player who acted."""
+    value_logits: Tensor
+    """Q logits ``[B, 2S + 1]``."""
+    chance_logits: Tensor
+    """Logits of sigma, the distribution of the chance code, ``[B, C]``."""
+
+    def float(self) -> AfterstateOutput:
+        """The same output with every tensor in float32."""
+        return AfterstateOutput(*(t.float() for t in self))
+
+
+class ChanceCode(NamedTuple):
+    """The encoder's code of a chance event (batch ``B``, ``C`` codes)."""
+
+    code: Tensor
+    """``[B, C]``: one-hot of the argmax in the forward pass; the gradient flows to the
+    encoder's softmax (straight-through estimator)."""
+    soft: Tensor
+    """``[B, C]``: the encoder's softmax c^e (for the commitment loss)."""
 
 
 def scale_gradient(x: Tensor, scale: float | Tensor) -> Tensor:
@@ -145,6 +195,28 @@ class MuZeroNetwork(nn.Module):
                 f"network.kind: expected 'mlp' or 'resnet', got {config.kind!r}"
             )
         self.kind = config.kind
+        self.stochastic = config.stochastic
+        self.chance_codes = config.chance_codes if config.stochastic else 0
+        if config.stochastic:
+            if config.kind != "mlp":
+                raise InvalidArgumentError(
+                    f"network.kind: expected 'mlp' when network.stochastic is on, "
+                    f"got {config.kind!r}"
+                )
+            codes = config.chance_codes
+            obs_dim = self.frame_stack * math.prod(self.obs_shape)
+            self.afterstate_dynamics: nn.Module = MLPAfterstateDynamics(
+                config.latent_dim, self.num_actions, config.hidden
+            )
+            # psi: sigma over the codes and the afterstate value Q
+            self.afterstate_prediction: nn.Module = MLPPrediction(
+                config.latent_dim, codes, config.hidden, config.value_support
+            )
+            self.chance_encoder: nn.Module = MLPChanceEncoder(obs_dim, config.hidden, codes)
+            # g from an afterstate: the codes are its actions
+            self.dynamics = MLPDynamics(
+                config.latent_dim, codes, config.hidden, config.reward_support
+            )
         # how planning runs this network (mzero.planner); learning ignores them
         self.inference = config.inference
         self.inference_dtype = config.inference_dtype
@@ -220,18 +292,60 @@ class MuZeroNetwork(nn.Module):
             reward_logits=None,
         )
 
-    def recurrent_inference(self, latent: Tensor, action: Tensor) -> NetworkOutput:
-        """``latent [B, *latent_shape]``, ``action int64 [B]`` -> s^k, r^k, v^k, p^k."""
+    def _check_step(self, latent: Tensor, action: Tensor, name: str) -> None:
         if tuple(latent.shape[1:]) != self.latent_shape:
             raise InvalidArgumentError(
                 f"latent: expected shape [B, {', '.join(map(str, self.latent_shape))}], "
                 f"got {list(latent.shape)}"
             )
-        if action.shape != latent.shape[:1]:
+        if action.shape[:1] != latent.shape[:1]:
             raise InvalidArgumentError(
-                f"action: expected shape [{latent.shape[0]}], got {list(action.shape)}"
+                f"{name}: expected shape [{latent.shape[0]}], got {list(action.shape)}"
             )
-        next_latent = min_max_scale(self.dynamics(latent, action.long()))
+
+    def recurrent_inference(self, latent: Tensor, action: Tensor) -> NetworkOutput:
+        """``latent [B, *latent_shape]``, ``action int64 [B]`` -> s^k, r^k, v^k, p^k.
+
+        A stochastic network steps through :meth:`afterstate_inference` and
+        :meth:`chance_inference` instead."""
+        if self.stochastic:
+            raise InvalidArgumentError(
+                "network.stochastic: a stochastic network steps with afterstate_inference "
+                "and chance_inference, not recurrent_inference"
+            )
+        self._check_step(latent, action, "action")
+        return self._state_output(min_max_scale(self.dynamics(latent, action.long())))
+
+    def afterstate_inference(self, latent: Tensor, action: Tensor) -> AfterstateOutput:
+        """``latent [B, *latent_shape]``, ``action int64 [B]`` -> afterstate, Q, sigma logits."""
+        self._check_step(latent, action, "action")
+        afterstate = min_max_scale(self.afterstate_dynamics(latent, action.long()))
+        chance_logits, value_logits = self.afterstate_prediction(afterstate)
+        return AfterstateOutput(
+            latent=afterstate,
+            value=categorical_to_scalar(value_logits, self.value_support, self.value_transform),
+            value_logits=value_logits,
+            chance_logits=chance_logits,
+        )
+
+    def chance_inference(self, afterstate: Tensor, code: Tensor) -> NetworkOutput:
+        """``afterstate [B, *latent_shape]`` and a chance code (int64 ``[B]``, or one-hot
+        ``[B, C]`` as :meth:`encode_chance` gives) -> s^k, r^k, v^k, p^k."""
+        self._check_step(afterstate, code, "code")
+        if code.dim() == 1:
+            code = torch.nn.functional.one_hot(code.long(), self.chance_codes)
+        return self._state_output(min_max_scale(self.dynamics.step(afterstate, code)))
+
+    def encode_chance(self, before: Tensor, after: Tensor) -> ChanceCode:
+        """The code of the chance event between two network inputs: ``before`` and
+        ``after`` ``[B, *obs_shape]`` (or stacked), the observations at t and t + 1."""
+        logits = self.chance_encoder(self._network_input(before), self._network_input(after))
+        soft = torch.softmax(logits.float(), dim=-1)
+        hard = torch.nn.functional.one_hot(soft.argmax(dim=-1), self.chance_codes).to(soft)
+        return ChanceCode(code=hard + soft - soft.detach(), soft=soft)
+
+    def _state_output(self, next_latent: Tensor) -> NetworkOutput:
+        """The reward, value and policy of a scaled state reached by a dynamics step."""
         reward_logits = self.dynamics.reward(next_latent)
         policy_logits, value_logits = self.prediction(next_latent)
         return NetworkOutput(
