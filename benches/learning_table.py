@@ -45,6 +45,8 @@ def command(report: dict[str, Any]) -> str:
     if "opponents" in report["eval"]:
         parts += ["--opponents", *report["eval"]["opponents"]]
         parts += ["--games", str(report["eval"]["games"])]
+    if "random_policy" in report:
+        parts += ["--random-episodes", str(report["random_policy"]["episodes"])]
     if report["overrides"]:
         parts += ["--", *report["overrides"]]
     return shlex.join(parts)
@@ -90,6 +92,14 @@ def render(report: dict[str, Any]) -> str:
         f"{report['date'][:10]}, commit {commit}.",
         "",
     ]
+    if "random_policy" in report:
+        baseline = report["random_policy"]
+        lines[-1:] = [
+            f"A uniformly random legal policy: mean {baseline['mean']:.2f} over "
+            f"{baseline['episodes']} episodes; the median above is "
+            f"{summary['score_median_over_random']:.2f} times it.",
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -233,7 +233,7 @@ def test_stochastic_muzero_trains_with_an_actor_and_a_reanalyze_worker(
             "network.latent_dim": 16,
             "train.min_replay": 100,
             "train.segment_length": 20,
-            "train.max_env_steps": 600,
+            "train.max_env_steps": 400,
             "train.eval_interval": 0,
             "train.learner_step": "eager",
             "reanalyze.value": True,

@@ -92,6 +92,14 @@ def test_a_table_shows_every_seed_and_the_command_that_measured_it() -> None:
     assert "| 1 | 300.00 (20) | not reached |" in table
     assert "1 of 2 seeds >= 495; median 400.00, worst 300.00" in table
     assert "commit 0123456789ab." in table
+    assert "random" not in table
+    # with a random policy's baseline: in the command and under the table
+    report = _report()
+    report["random_policy"] = {"episodes": 200, "seed": 12345, "mean": 1000.0}
+    report["summary"]["score_median_over_random"] = 0.4
+    table = learning_table.render(report)
+    assert "--pass-score 495 --random-episodes 200 -- --train.lr 0.001`" in table
+    assert "random legal policy: mean 1000.00 over 200 episodes; the median above is 0.40" in table
 
 
 def test_a_table_typed_over_by_hand_is_found_and_regenerated(tmp_path: Path) -> None:
