@@ -252,57 +252,15 @@ def measure_stochastic(
 def _mctx_stochastic(model: Any, roots: np.ndarray, num_simulations: int) -> Any:
     """A no-argument callable running jitted mctx on ``model``'s tables (blocking)."""
     import jax
-    import mctx
 
-    jnp = jax.numpy
-    a = model.num_actions
-    tables = [
-        jnp.asarray(x)
-        for x in (
-            model.next_state.astype(np.int32),
-            model.reward,
-            model.afterstate_value,
-            model.code_logits,
-            model.value,
-            model.logits,
-            roots.astype(np.int32),
-        )
-    ]
+    from mzero.testing.mctx_reference import mctx_stochastic_policy, mctx_tables
 
-    @jax.jit
-    def run(next_state, reward, as_value, code_logits, value, logits, roots, key):
-        def decision_fn(params, rng_key, action, state):
-            out = mctx.DecisionRecurrentFnOutput(
-                chance_logits=code_logits[state, action], afterstate_value=as_value[state, action]
-            )
-            return out, state * a + action
-
-        def chance_fn(params, rng_key, code, afterstate):
-            s, act = afterstate // a, afterstate % a
-            nxt = next_state[s, act, code]
-            out = mctx.ChanceRecurrentFnOutput(
-                action_logits=logits[nxt],
-                value=value[nxt],
-                reward=reward[s, act, code],
-                discount=jnp.full(nxt.shape, 0.997, dtype=jnp.float32),
-            )
-            return out, nxt
-
-        root = mctx.RootFnOutput(prior_logits=logits[roots], value=value[roots], embedding=roots)
-        policy = mctx.stochastic_muzero_policy(
-            params=(),
-            rng_key=key,
-            root=root,
-            decision_recurrent_fn=decision_fn,
-            chance_recurrent_fn=chance_fn,
-            num_simulations=num_simulations,
-            dirichlet_fraction=0.0,
-            temperature=0.0,
-        )
-        return policy.search_tree.summary().visit_counts
-
+    run = mctx_stochastic_policy(num_simulations, model.num_actions)
+    tables = [jax.numpy.asarray(x) for x in mctx_tables(model, roots)]
+    invalid = jax.numpy.zeros((roots.shape[0], model.num_actions), dtype=bool)
     key = jax.random.PRNGKey(0)
-    return lambda: run(*tables, key).block_until_ready()
+    discount, pb_c_init = np.float32(0.997), np.float32(1.25)
+    return lambda: run(*tables, invalid, key, discount, pb_c_init)[0].block_until_ready()
 
 
 def main(argv: list[str] | None = None) -> int:

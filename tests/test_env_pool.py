@@ -63,7 +63,7 @@ def _fails_to_build() -> None:
 
 
 class _RaisesOnStep:
-    num_actions, obs_shape, two_player = 2, (1,), False
+    num_actions, obs_shape, obs_dtype, two_player = 2, (1,), np.dtype(np.float32), False
 
     def reset(self, seed=None):
         return np.zeros(1, np.float32), np.ones(2, bool)

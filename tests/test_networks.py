@@ -265,3 +265,28 @@ def test_a_games_action_planes_feed_the_resnet_dynamics() -> None:
     assert dynamics.action_table is None and dynamics.transition[0].in_channels == 32 + 1
     with pytest.raises(mzero.InvalidArgumentError, match=r"action_planes: expected \[7, P, 6, 7\]"):
         MuZeroNetwork((3, 6, 7), 7, RESNET, action_planes=np.zeros((7, 1, 3, 3), np.float32))
+
+
+@pytest.mark.parametrize(("size", "side"), [(96, 6), (84, 6), (10, 1)])
+def test_the_atari_representation_downsamples_frames_to_a_sixteenth(size: int, side: int) -> None:
+    from mzero.networks.resnet import DownsampleRepresentation, downsampled
+
+    assert downsampled(size) == side
+    h = DownsampleRepresentation(4, 16, 1).eval()
+    with torch.no_grad():
+        assert h(torch.rand(2, 4, size, size)).shape == (2, 16, side, side)
+
+
+def test_a_downsampling_network_plans_on_the_small_latent() -> None:
+    config = NetworkConfig(kind="resnet", channels=8, blocks=1, hidden=(16,), downsample=True)
+    net = MuZeroNetwork((1, 84, 84), 6, config, frame_stack=4).eval()
+    frames = torch.randint(0, 256, (3, 4, 1, 84, 84), dtype=torch.uint8)
+    with torch.no_grad():
+        root = net.initial_inference(frames)
+        step = net.recurrent_inference(root.latent, torch.tensor([0, 3, 5]))
+    assert net.latent_shape == (8, 6, 6) and root.latent.shape == (3, 8, 6, 6)
+    assert step.latent.shape == (3, 8, 6, 6) and step.policy_logits.shape == (3, 6)
+    # different actions lead to different next states
+    assert not torch.allclose(step.latent[0], step.latent[1])
+    with pytest.raises(mzero.InvalidArgumentError, match=r"network\.downsample"):
+        NetworkConfig(kind="mlp", downsample=True).validate()

@@ -15,6 +15,7 @@ from mzero.testing import (
     search_configs,
     stochastic_search_problems,
 )
+from mzero.testing.mctx_reference import mctx_stochastic_policy, mctx_tables
 
 
 @settings(max_examples=60, deadline=None)
@@ -129,64 +130,15 @@ def test_errors_name_the_argument() -> None:
 # ---------------------------------------------------------------------------
 
 
-@functools.cache
-def _mctx_policy(num_simulations: int, num_actions: int):
-    jax = pytest.importorskip("jax")
-    mctx = pytest.importorskip("mctx")
-    jnp = jax.numpy
-
-    @jax.jit
-    def run(next_state, reward, as_value, code_logits, value, logits, roots, invalid, key, g, c1):
-        def decision_fn(params, rng_key, action, state):
-            out = mctx.DecisionRecurrentFnOutput(
-                chance_logits=code_logits[state, action], afterstate_value=as_value[state, action]
-            )
-            return out, state * num_actions + action
-
-        def chance_fn(params, rng_key, code, afterstate):
-            s, a = afterstate // num_actions, afterstate % num_actions
-            nxt = next_state[s, a, code]
-            out = mctx.ChanceRecurrentFnOutput(
-                action_logits=logits[nxt],
-                value=value[nxt],
-                reward=reward[s, a, code],
-                discount=jnp.full(nxt.shape, g, dtype=jnp.float32),
-            )
-            return out, nxt
-
-        root = mctx.RootFnOutput(prior_logits=logits[roots], value=value[roots], embedding=roots)
-        policy = mctx.stochastic_muzero_policy(
-            params=(),
-            rng_key=key,
-            root=root,
-            decision_recurrent_fn=decision_fn,
-            chance_recurrent_fn=chance_fn,
-            num_simulations=num_simulations,
-            invalid_actions=invalid,
-            dirichlet_fraction=0.0,
-            pb_c_init=c1,
-            temperature=0.0,
-        )
-        summary = policy.search_tree.summary()
-        return summary.visit_counts, policy.action, summary.value, summary.qvalues
-
-    return run
-
-
 def _compare(model: StochasticTabularModel, roots, legal, config: mzero.SearchConfig, key: int):
     """Per game: visit counts equal, root value close, and the action equal (mctx
     breaks ties in the top visit count at random: then ours must be one of them)."""
     jax = pytest.importorskip("jax")
+    pytest.importorskip("mctx")
     g = -config.discount if config.two_player else config.discount
-    run = _mctx_policy(config.num_simulations, model.num_actions)
+    run = mctx_stochastic_policy(config.num_simulations, model.num_actions)
     outs = run(
-        model.next_state.astype(np.int32),
-        model.reward,
-        model.afterstate_value,
-        model.code_logits,
-        model.value,
-        model.logits,
-        np.asarray(roots, np.int32),
+        *mctx_tables(model, roots),
         ~legal,
         jax.random.PRNGKey(key),
         np.float32(g),

@@ -213,4 +213,3 @@ def test_a_2048_run_learns_the_chance_model_with_reanalyze_resumes_and_plays(
     assert len(spawns) == moves + 2
     final = re.search(r"Game over after (\d+) moves: score (\d+)", shown)
     assert final is not None and int(final.group(1)) == moves
-

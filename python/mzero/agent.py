@@ -116,7 +116,9 @@ class Agent:
         """The greedy action for ``observation`` (``obs_shape``), searching with
         ``config.search.eval_simulations`` (else ``num_simulations``); ``legal_mask`` is
         bool ``[A]`` or None (all legal)."""
-        obs = np.asarray(observation, dtype=np.float32)
+        obs = np.asarray(observation)
+        if obs.dtype != np.uint8:  # uint8 frames go to the network's device as they are
+            obs = obs.astype(np.float32, copy=False)
         if obs.shape != self.obs_shape:
             raise InvalidArgumentError(
                 f"observation: expected shape {self.obs_shape}, got {obs.shape}"

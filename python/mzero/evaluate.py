@@ -54,7 +54,7 @@ def evaluate_returns(
     """Returns of ``episodes`` greedy episodes (seeded resets ``seed``, ``seed + 1``, ...)."""
     if episodes < 1:
         raise InvalidArgumentError(f"episodes: expected >= 1, got {episodes}")
-    factory = env_factory or (lambda: make_env_from_config(config.env))
+    factory = env_factory or (lambda: make_env_from_config(config.env, evaluation=True))
     envs = [factory() for _ in range(episodes)]
     if envs[0].two_player:
         raise InvalidArgumentError(
@@ -104,7 +104,7 @@ def evaluate_against(
     """
     if games < 1:
         raise InvalidArgumentError(f"games: expected >= 1, got {games}")
-    factory = env_factory or (lambda: make_env_from_config(config.env))
+    factory = env_factory or (lambda: make_env_from_config(config.env, evaluation=True))
     envs = [factory() for _ in range(games)]
     if not envs[0].two_player:
         raise InvalidArgumentError(f"env {config.env.id!r}: expected a two-player game")

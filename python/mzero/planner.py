@@ -257,8 +257,9 @@ class Planner:
         if self._cuda:
             # pinned staging buffers: the non_blocking copies really are asynchronous
             num_actions = network.num_actions
-            obs_shape = (max_games, network.frame_stack, *network.obs_shape)
-            self._obs_host = torch.empty(obs_shape, pin_memory=True)
+            # the observations' pinned buffer takes their dtype on first use (uint8
+            # frames cross to the device as 8 bits)
+            self._obs_host: Tensor | None = None
             self._ids_host = torch.empty((3, max_games), dtype=torch.int64, pin_memory=True)
             width = max(2 + num_actions, 1 + network.chance_codes)
             self._out_host = torch.empty((max_games, width), pin_memory=True)
@@ -290,9 +291,23 @@ class Planner:
         self._copied.synchronize()
         return host.numpy()
 
+    def _obs_buffer(self, observations: np.ndarray) -> Tensor | None:
+        """The pinned host buffer for ``observations`` (CUDA only), in their dtype."""
+        if not self._cuda:
+            return None
+        dtype = torch.from_numpy(observations[:0]).dtype
+        if self._obs_host is None or self._obs_host.dtype != dtype:
+            shape = (self.max_games, self.network.frame_stack, *self.network.obs_shape)
+            self._obs_host = torch.empty(shape, dtype=dtype, pin_memory=True)
+        return self._obs_host
+
     def _root(self, observations: np.ndarray) -> tuple[Tensor, np.ndarray]:
+        """Root inference of ``observations`` (float32, or uint8 frames converted to
+        float on the device by the network)."""
         start = self.clock.start()
-        obs = self._upload(observations.astype(np.float32, copy=False), self._host("_obs_host"))
+        if observations.dtype != np.uint8:
+            observations = observations.astype(np.float32, copy=False)
+        obs = self._upload(observations, self._obs_buffer(observations))
         with self._autocast():
             latent, packed = self._steps.root(obs)
         out = self._download(packed)

@@ -74,7 +74,8 @@ class GameRecord:
     """One game in progress: the arrays ``ReplayBuffer.add_game`` takes, as lists."""
 
     observations: list[np.ndarray]
-    """o_0 .. o_t so far, each float32 ``obs_shape``."""
+    """o_0 .. o_t so far, each ``obs_shape`` in the environment's ``obs_dtype`` (float32,
+    or uint8 frames, stored as they are)."""
     legal_mask: np.ndarray
     """bool ``[A]``: legal actions at the latest observation."""
     actions: list[int] = field(default_factory=list)
@@ -151,9 +152,7 @@ class GameRecord:
             terminated, bootstrap_value = False, self.root_values[cut]
         whole = start == 0 and stop == cut == len(self.actions)
         return {
-            "observations": np.stack(self.observations[first : cut + 1]).astype(
-                np.float32, copy=False
-            ),
+            "observations": np.stack(self.observations[first : cut + 1]),
             "actions": np.asarray(self.actions[first:cut], dtype=np.int64),
             "rewards": np.asarray(self.rewards[first:cut], dtype=np.float32),
             "root_values": np.asarray(self.root_values[first:cut], dtype=np.float32),

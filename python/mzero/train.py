@@ -153,6 +153,7 @@ class Trainer:
 
         probe = make_env_from_config(config.env)
         self.obs_shape, self.num_actions = probe.obs_shape, probe.num_actions
+        self.obs_dtype = probe.obs_dtype
         self.two_player = probe.two_player
         self.symmetries = probe.symmetries if train.augment_symmetries else None
         probe.close()
@@ -162,7 +163,7 @@ class Trainer:
             )
 
         self.replay = config.to_replay_buffer(
-            self.obs_shape, self.num_actions, two_player=self.two_player
+            self.obs_shape, self.num_actions, two_player=self.two_player, obs_dtype=self.obs_dtype
         )
         self.learner = Learner(
             config,

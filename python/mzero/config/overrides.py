@@ -127,6 +127,8 @@ FIXED_ON_RESUME: tuple[str, ...] = (
     "network.projection_dim",
     "network.stochastic",
     "network.chance_codes",
+    "network.input_scale",
+    "network.downsample",
     "network.value_transform",
     "replay.capacity",
     "replay.alpha",

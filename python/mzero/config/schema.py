@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -62,6 +63,38 @@ class EnvConfig:
     environments that are slow to step (physics engines, emulators); built-in board
     games always step in-process."""
 
+    atari_frame_skip: int = 4
+    """``ALE/`` ids only: emulator frames per agent step, repeating the action; the
+    observation max-pools the last two (Mnih et al. 2015)."""
+
+    atari_sticky_actions: float = 0.25
+    """``ALE/`` ids only: probability that the emulator repeats the previous action instead
+    of the chosen one, at every frame (sticky actions, Machado et al. 2018)."""
+
+    atari_full_action_space: bool = False
+    """``ALE/`` ids only: all 18 joystick actions; False plays the game's minimal set
+    (Pong: 6)."""
+
+    atari_max_frames: int | None = 108_000
+    """``ALE/`` ids only: truncate an episode after this many emulator frames (108_000:
+    30 minutes of play, ale-py's default); ``None`` plays without a cap."""
+
+    atari_noop_max: int = 30
+    """``ALE/`` ids only: a reset plays 1 to this many random no-op actions (no-op starts,
+    Mnih et al. 2015); 0 plays none."""
+
+    atari_grayscale: bool = True
+    """``ALE/`` ids only: grayscale observations [1, H, W]; False gives RGB [3, H, W]."""
+
+    atari_screen_size: int = 84
+    """``ALE/`` ids only: observations are resized to this height and width (Mnih et al.
+    2015: 84)."""
+
+    episodic_life: bool = False
+    """``ALE/`` ids only, for training only: losing a life ends the episode (the next reset
+    starts a new game). Evaluation plays whole games and must not use it (Machado et
+    al. 2018 advise against it in training too)."""
+
     def validate(self) -> None:
         """Raises :class:`InvalidArgumentError` naming the first out-of-range field."""
         _check(bool(self.id), "env.id", "a non-empty environment id", self.id)
@@ -69,6 +102,16 @@ class EnvConfig:
         _check_positive("env.max_episode_steps", self.max_episode_steps, optional=True)
         _check_positive("env.frame_stack", self.frame_stack)
         _check(self.frame_stack <= 1024, "env.frame_stack", "at most 1024", self.frame_stack)
+        _check_positive("env.atari_frame_skip", self.atari_frame_skip)
+        _check(
+            0.0 <= self.atari_sticky_actions <= 1.0,
+            "env.atari_sticky_actions",
+            "a probability in [0, 1]",
+            self.atari_sticky_actions,
+        )
+        _check_positive("env.atari_max_frames", self.atari_max_frames, optional=True)
+        _check(self.atari_noop_max >= 0, "env.atari_noop_max", ">= 0", self.atari_noop_max)
+        _check_positive("env.atari_screen_size", self.atari_screen_size)
 
 
 @dataclass
@@ -89,6 +132,13 @@ class NetworkConfig:
 
     blocks: int = 2
     """ResNet: residual blocks in each of the representation and dynamics networks."""
+
+    downsample: bool = False
+    """ResNet: represent image frames with MuZero's Atari downsampling (stride-2
+    convolutions, ``blocks`` residual blocks per stage, average pooling: H x W to
+    ceil(H/16) x ceil(W/16), 96 x 96 to 6 x 6); the dynamics and prediction work on
+    the downsampled latent. Off: the latent keeps the board's size (board games,
+    MinAtar's 10 x 10)."""
 
     head_channels: int = 16
     """ResNet: channels of the 1x1 convolution that starts each value, reward and policy head."""
@@ -115,6 +165,11 @@ class NetworkConfig:
     chance_codes: int = 32
     """C, the number of chance codes of a stochastic network (the paper and LightZero
     use 32 for 2048: 16 cells times two tiles)."""
+
+    input_scale: float = 1.0
+    """Multiplies the observations once they are float on the network's device: 1/255
+    for 8-bit image frames (uint8 observations travel as they are through self-play,
+    the replay buffer and Ray, and are converted there)."""
 
     value_transform: bool = True
     """Encode h(value) and h(reward) on the supports (MuZero appendix F). False encodes
@@ -160,6 +215,18 @@ class NetworkConfig:
         _check_positive("network.reward_support", self.reward_support)
         _check(self.projection_dim >= 0, "network.projection_dim", ">= 0", self.projection_dim)
         _check_positive("network.chance_codes", self.chance_codes)
+        _check(
+            not self.downsample or self.kind == "resnet",
+            "network.downsample",
+            "false unless network.kind is 'resnet'",
+            self.downsample,
+        )
+        _check(
+            math.isfinite(self.input_scale) and self.input_scale > 0,
+            "network.input_scale",
+            "a finite number > 0",
+            self.input_scale,
+        )
         if self.stochastic:
             _check(
                 self.kind == "mlp",
@@ -849,12 +916,18 @@ class Config:
         return messages
 
     def to_replay_buffer(
-        self, obs_shape: tuple[int, ...], num_actions: int, *, two_player: bool
+        self,
+        obs_shape: tuple[int, ...],
+        num_actions: int,
+        *,
+        two_player: bool,
+        obs_dtype: Any = None,
     ) -> ReplayBuffer:
         """An empty :class:`mzero.ReplayBuffer` for an environment of ``obs_shape``,
-        ``num_actions`` and ``two_player``: ``replay.capacity``, ``replay.alpha`` and
-        ``replay.beta``, ``train.unroll_steps`` and ``train.td_steps``,
-        ``search.discount`` and ``env.frame_stack``."""
+        ``num_actions``, ``two_player`` and ``obs_dtype`` (float32 or uint8; None:
+        float32): ``replay.capacity``, ``replay.alpha`` and ``replay.beta``,
+        ``train.unroll_steps`` and ``train.td_steps``, ``search.discount`` and
+        ``env.frame_stack``."""
         from mzero.replay import ReplayBuffer
 
         return ReplayBuffer(
@@ -868,6 +941,7 @@ class Config:
             alpha=self.replay.alpha,
             beta=self.replay.beta,
             stack=self.env.frame_stack,
+            obs_dtype=obs_dtype,
         )
 
     def to_dict(self) -> dict[str, dict[str, Any]]:

@@ -6,7 +6,10 @@ Self-play and evaluation talk to environments through one small protocol,
 plus ``num_actions``, ``obs_shape`` and ``two_player``. :class:`GymAdapter`
 provides it for a gymnasium environment:
 
-* observations come back as float32 arrays of shape ``obs_shape`` (no rescaling);
+* observations come back as arrays of shape ``obs_shape`` (no rescaling) and of dtype
+  ``obs_dtype``: uint8 when the observation space is uint8 (image frames, which stay
+  8-bit through self-play, the replay and Ray until the network's device converts
+  them), float32 otherwise;
 * the legal mask is ``info["legal_mask"]`` when the environment provides one
   (TicTacToe does), else all actions are legal;
 * actions are ``0 .. num_actions - 1`` (a ``Discrete(n, start)`` space is shifted);
@@ -36,7 +39,8 @@ class Step(NamedTuple):
     """The result of one environment step."""
 
     observation: np.ndarray
-    """float32 ``obs_shape``: the next observation (the mover's view in two-player games)."""
+    """``obs_dtype`` ``obs_shape``: the next observation (the mover's view in two-player
+    games)."""
     reward: float
     """Reward of the transition (two-player: from the view of the player who moved)."""
     terminated: bool
@@ -52,10 +56,11 @@ class Environment(Protocol):
 
     num_actions: int
     obs_shape: tuple[int, ...]
+    obs_dtype: np.dtype
     two_player: bool
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Starts an episode: (observation float32 ``obs_shape``, legal_mask bool [A])."""
+        """Starts an episode: (observation ``obs_dtype`` ``obs_shape``, legal_mask bool [A])."""
         ...
 
     def step(self, action: int) -> Step:
@@ -85,6 +90,9 @@ class GymAdapter:
         self.num_actions = int(env.action_space.n)
         self.action_start = int(env.action_space.start)
         self.obs_shape: tuple[int, ...] = tuple(int(d) for d in env.observation_space.shape)
+        self.obs_dtype = np.dtype(
+            np.uint8 if env.observation_space.dtype == np.uint8 else np.float32
+        )
         self.two_player = bool(getattr(env.unwrapped, "two_player", False))
         self.symmetries: Symmetries | None = getattr(env.unwrapped, "symmetries", None)
         if self.symmetries is not None and (
@@ -104,7 +112,7 @@ class GymAdapter:
         return np.array(mask, dtype=bool).reshape(self.num_actions)
 
     def _observation(self, obs: Any) -> np.ndarray:
-        return np.asarray(obs, dtype=np.float32).reshape(self.obs_shape)
+        return np.asarray(obs, dtype=self.obs_dtype).reshape(self.obs_shape)
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Starts an episode (seeded if ``seed`` is given)."""
@@ -132,6 +140,6 @@ class GymAdapter:
 
     def __repr__(self) -> str:
         return (
-            f"GymAdapter({self.name!r}, obs_shape={self.obs_shape}, "
+            f"GymAdapter({self.name!r}, obs_shape={self.obs_shape}, obs_dtype={self.obs_dtype}, "
             f"num_actions={self.num_actions}, two_player={self.two_player})"
         )

@@ -48,9 +48,10 @@ class LocalEnvs:
     def __init__(self, envs: Sequence[Environment]) -> None:
         self.envs = list(envs)
         first = self.envs[0]
-        self.num_actions, self.obs_shape, self.two_player = (
+        self.num_actions, self.obs_shape, self.obs_dtype, self.two_player = (
             first.num_actions,
             first.obs_shape,
+            first.obs_dtype,
             first.two_player,
         )
 
@@ -77,7 +78,8 @@ def _serve(conn: Connection, factory: Callable[[], Environment], count: int) -> 
     try:
         envs = [factory() for _ in range(count)]
         first = envs[0]
-        conn.send(("ok", (first.num_actions, tuple(first.obs_shape), first.two_player)))
+        spec = (first.num_actions, tuple(first.obs_shape), first.obs_dtype, first.two_player)
+        conn.send(("ok", spec))
         while True:
             command, payload = conn.recv()
             if command == "close":
@@ -150,7 +152,7 @@ class EnvPool:
         except BaseException:
             self.close()
             raise
-        self.num_actions, self.obs_shape, self.two_player = specs[0]
+        self.num_actions, self.obs_shape, self.obs_dtype, self.two_player = specs[0]
         self._num_envs = num_envs
 
     def __len__(self) -> int:

@@ -3,8 +3,10 @@
 ``make_env(id)`` accepts a built-in game (``tictactoe``, ``connect4``, the single-player
 ``2048``: :mod:`mzero.envs.game2048`), a short alias
 (``cartpole`` -> ``CartPole-v1``), an OpenSpiel game (``openspiel:GAME``, such as
-``openspiel:hex(board_size=5)``; :mod:`mzero.envs.openspiel`) or any registered
-gymnasium id, and returns a :class:`~mzero.envs.gym.GymAdapter`. The built-in
+``openspiel:hex(board_size=5)``; :mod:`mzero.envs.openspiel`), an Atari game
+(``ALE/Pong-v5``; :mod:`mzero.envs.atari`), a MinAtar game (``MinAtar/Breakout-v1``;
+:mod:`mzero.envs.minatar`) or any registered gymnasium id, and returns a
+:class:`~mzero.envs.gym.GymAdapter`. The built-in
 TicTacToe is also registered with gymnasium as ``mzero/TicTacToe-v0``, Connect Four
 as ``mzero/ConnectFour-v0``, 2048 as ``mzero/2048-v0``.
 """
@@ -16,8 +18,12 @@ from typing import Any
 import gymnasium
 
 from mzero.config import EnvConfig
+from mzero.envs.atari import PREFIX as ATARI_PREFIX
+from mzero.envs.atari import make_atari
 from mzero.envs.connect4 import ConnectFourEnv
 from mzero.envs.gym import GymAdapter
+from mzero.envs.minatar import PREFIX as MINATAR_PREFIX
+from mzero.envs.minatar import make_minatar
 from mzero.envs.openspiel import PREFIX as OPENSPIEL_PREFIX
 from mzero.envs.openspiel import OpenSpielEnv
 from mzero.envs.tictactoe import TicTacToeEnv
@@ -94,10 +100,20 @@ if BUILTIN["2048"] not in gymnasium.registry:
 def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -> GymAdapter:
     """The environment ``env_id`` (built-in, alias or gymnasium id) behind a :class:`GymAdapter`.
 
-    ``max_episode_steps`` adds or replaces a time limit; ``kwargs`` go to ``gymnasium.make``.
+    ``max_episode_steps`` adds or replaces a time limit (in agent steps); ``kwargs`` go to
+    ``gymnasium.make``, or for ``ALE/`` ids to :func:`~mzero.envs.atari.make_atari` (its
+    options ``frame_skip``, ``sticky_actions``, ``full_action_space``, ``max_frames``,
+    ``noop_max``, ``grayscale``, ``screen_size``, ``episodic_life``, then
+    ``gymnasium.make``'s).
     """
-    if env_id.startswith(OPENSPIEL_PREFIX):
-        env: gymnasium.Env[Any, Any] = OpenSpielEnv(env_id[len(OPENSPIEL_PREFIX) :], **kwargs)
+    if env_id.startswith((OPENSPIEL_PREFIX, ATARI_PREFIX, MINATAR_PREFIX)):
+        env: gymnasium.Env[Any, Any]
+        if env_id.startswith(ATARI_PREFIX):
+            env = make_atari(env_id, **kwargs)
+        elif env_id.startswith(MINATAR_PREFIX):
+            env = make_minatar(env_id, **kwargs)
+        else:
+            env = OpenSpielEnv(env_id[len(OPENSPIEL_PREFIX) :], **kwargs)
         if max_episode_steps is not None:
             env = gymnasium.wrappers.TimeLimit(env, max_episode_steps)
         return GymAdapter(env, name=env_id)
@@ -116,6 +132,25 @@ def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -
         raise
 
 
-def make_env_from_config(config: EnvConfig, **kwargs: Any) -> GymAdapter:
-    """``make_env(config.id, config.max_episode_steps, **kwargs)``."""
+def make_env_from_config(
+    config: EnvConfig, *, evaluation: bool = False, **kwargs: Any
+) -> GymAdapter:
+    """``make_env(config.id, config.max_episode_steps, **kwargs)``, with the config's
+    ``atari_*`` options and ``episodic_life`` for ``ALE/`` ids.
+
+    ``evaluation`` leaves out the training-only option ``episodic_life``: evaluation
+    plays whole games.
+    """
+    if config.id.startswith(ATARI_PREFIX):
+        kwargs = {
+            "frame_skip": config.atari_frame_skip,
+            "sticky_actions": config.atari_sticky_actions,
+            "full_action_space": config.atari_full_action_space,
+            "max_frames": config.atari_max_frames,
+            "noop_max": config.atari_noop_max,
+            "grayscale": config.atari_grayscale,
+            "screen_size": config.atari_screen_size,
+            "episodic_life": config.episodic_life and not evaluation,
+            **kwargs,
+        }
     return make_env(config.id, config.max_episode_steps, **kwargs)

@@ -77,7 +77,8 @@ class TrainingBatch:
     """A replay batch as torch tensors (``B`` positions, ``K`` unroll steps, ``A`` actions)."""
 
     observation: Tensor
-    """float32 ``[B, stack, *obs_shape]`` at position t."""
+    """float32 ``[B, stack, *obs_shape]`` at position t (uint8 frames converted on the
+    device, not scaled: the network scales its input)."""
     actions: Tensor
     """int64 ``[B, K]``: a_t .. a_{t+K-1}."""
     target_value: Tensor
@@ -103,8 +104,9 @@ class TrainingBatch:
         """From the numpy arrays of ``mzero.ReplayBuffer.sample`` (attributes of the same names)."""
 
         def tensor(name: str, dtype: torch.dtype) -> Tensor:
+            # uploaded as stored (uint8 frames as 8 bits), converted on the device
             array = np.ascontiguousarray(getattr(sample, name))
-            return torch.from_numpy(array).to(device=device, dtype=dtype, non_blocking=True)
+            return torch.from_numpy(array).to(device=device, non_blocking=True).to(dtype)
 
         next_observation = getattr(sample, "next_observation", None)
         return cls(

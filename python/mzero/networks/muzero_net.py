@@ -41,7 +41,13 @@ from mzero.networks.mlp import (
     MLPRepresentation,
     mlp,
 )
-from mzero.networks.resnet import ResNetDynamics, ResNetPrediction, ResNetRepresentation
+from mzero.networks.resnet import (
+    DownsampleRepresentation,
+    ResNetDynamics,
+    ResNetPrediction,
+    ResNetRepresentation,
+    downsampled,
+)
 from mzero.networks.transforms import categorical_to_scalar
 
 __all__ = [
@@ -147,6 +153,7 @@ class MuZeroNetwork(nn.Module):
         self.value_support = config.value_support
         self.reward_support = config.reward_support
         self.value_transform = config.value_transform
+        self.input_scale = float(config.input_scale)
         if self.num_actions < 1:
             raise InvalidArgumentError(f"num_actions: expected >= 1, got {num_actions}")
         if config.kind == "mlp":
@@ -167,11 +174,17 @@ class MuZeroNetwork(nn.Module):
                     f"obs_shape: the resnet network expects (C, H, W), got {self.obs_shape}"
                 )
             channels, height, width = self.obs_shape
-            board = (height, width)
-            self.latent_shape = (config.channels, height, width)
-            self.representation = ResNetRepresentation(
-                self.frame_stack * channels, config.channels, config.blocks
-            )
+            if config.downsample:
+                board = (downsampled(height), downsampled(width))
+                self.representation = DownsampleRepresentation(
+                    self.frame_stack * channels, config.channels, config.blocks
+                )
+            else:
+                board = (height, width)
+                self.representation = ResNetRepresentation(
+                    self.frame_stack * channels, config.channels, config.blocks
+                )
+            self.latent_shape = (config.channels, *board)
             self.dynamics = ResNetDynamics(
                 config.channels,
                 self.num_actions,
@@ -257,7 +270,9 @@ class MuZeroNetwork(nn.Module):
                 )
                 + f", got {list(shape)}"
             )
-        stacked = stacked.float()
+        stacked = stacked.float()  # uint8 frames become float here, on the device
+        if self.input_scale != 1.0:
+            stacked = stacked * self.input_scale
         if self.kind == "mlp":
             return stacked.flatten(1)
         return stacked.flatten(1, 2)

@@ -14,6 +14,11 @@ encodes Go's moves as a plane with the stone, chess moves as from and to planes)
 the game's own ``action_planes`` ``[A, P, H, W]`` when it has them (Connect Four:
 the column), else one plane with a 1 on the action's cell when the actions are the
 ``H * W`` cells (TicTacToe), else ``A`` constant one-hot planes.
+
+For image observations, :class:`DownsampleRepresentation` is MuZero's Atari
+representation (appendix F): stride-2 convolutions, residual blocks and average
+pooling take ``H x W`` frames down to ``ceil(H / 16) x ceil(W / 16)`` (96 x 96 to
+6 x 6), where the dynamics and prediction then work.
 """
 
 from __future__ import annotations
@@ -27,7 +32,14 @@ from torch import Tensor, nn
 from mzero.errors import InvalidArgumentError
 from mzero.networks.mlp import mlp
 
-__all__ = ["ResNetDynamics", "ResNetPrediction", "ResNetRepresentation", "ResidualBlock"]
+__all__ = [
+    "DownsampleRepresentation",
+    "ResNetDynamics",
+    "ResNetPrediction",
+    "ResNetRepresentation",
+    "ResidualBlock",
+    "downsampled",
+]
 
 
 def conv_bn(in_channels: int, out_channels: int, kernel: int = 3) -> nn.Sequential:
@@ -84,6 +96,53 @@ class ResNetRepresentation(nn.Module):
     def forward(self, obs: Tensor) -> Tensor:
         """``obs [B, C_in, H, W]`` -> ``[B, C, H, W]``."""
         return self.blocks(torch.relu(self.stem(obs)))
+
+
+def downsampled(size: int) -> int:
+    """The side of :class:`DownsampleRepresentation`'s output for an input side ``size``:
+    four halvings, each rounding up (96 -> 6, 84 -> 6)."""
+    for _ in range(4):
+        size = (size + 1) // 2
+    return size
+
+
+class DownsampleRepresentation(nn.Module):
+    """h for frames: ``[B, C_in, H, W]`` -> latent ``[B, C, ceil(H/16), ceil(W/16)]``.
+
+    MuZero's Atari representation, with the width ``C`` and the depth ``blocks``
+    chosen by the caller (the paper: 256 channels; 2, 3 and 3 residual blocks)::
+
+        conv 3x3 stride 2 -> C/2 channels, blocks x residual(C/2)
+        conv 3x3 stride 2 -> C channels,   blocks x residual(C)
+        avg pool 3x3 stride 2,             blocks x residual(C)
+        avg pool 3x3 stride 2
+    """
+
+    def __init__(self, in_channels: int, channels: int, blocks: int) -> None:
+        super().__init__()
+        half = max(1, channels // 2)
+
+        def residual(width: int) -> nn.Sequential:
+            return nn.Sequential(*(ResidualBlock(width) for _ in range(blocks)))
+
+        def stride2(cin: int, cout: int) -> nn.Sequential:
+            conv = nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False)
+            return nn.Sequential(conv, nn.BatchNorm2d(cout), nn.ReLU())
+
+        pool = nn.AvgPool2d(3, stride=2, padding=1)
+        self.net = nn.Sequential(
+            stride2(in_channels, half),
+            residual(half),
+            stride2(half, channels),
+            residual(channels),
+            pool,
+            residual(channels),
+            pool,
+        )
+
+    def forward(self, obs: Tensor) -> Tensor:
+        """``obs [B, C_in, H, W]`` -> ``[B, C, ceil(H/16), ceil(W/16)]``."""
+        return self.net(obs)
 
 
 class ResNetDynamics(nn.Module):

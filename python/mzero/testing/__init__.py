@@ -1,7 +1,9 @@
 """Tools to property-test searches: hypothesis strategies, random models, invariants.
 
 Chance trees (:func:`mzero.stochastic_search`): :class:`StochasticTabularModel`,
-:func:`stochastic_tabular_models` and :func:`stochastic_search_problems`.
+:func:`stochastic_tabular_models` and :func:`stochastic_search_problems`;
+``mzero.testing.mctx_reference`` runs ``mctx.stochastic_muzero_policy`` on the same
+tables (needs jax and mctx).
 
 Needs ``hypothesis`` (in the ``test`` extra); ``import mzero`` does not import it.
 

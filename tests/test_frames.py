@@ -1,0 +1,116 @@
+"""uint8 frames end to end: environments, self-play, the replay buffer and the learner
+keep 8 bits; the network's device converts and scales them (``network.input_scale``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+import mzero
+from mzero.config import Config, NetworkConfig, apply_overrides, preset
+from mzero.envs import make_env
+from mzero.networks import MuZeroNetwork
+from mzero.train import Trainer
+
+FRAMES_ID = "mzero-test/Frames-v0"
+
+
+class Frames(gymnasium.Env[np.ndarray, np.int64]):
+    """8-bit frames ``[1, 6, 6]`` whose pixels count the steps (times 20, plus noise);
+    12 steps an episode, reward 1 for the action equal to the step count mod 3."""
+
+    observation_space = spaces.Box(0, 255, (1, 6, 6), np.uint8)
+    action_space = spaces.Discrete(3)
+
+    def _frame(self) -> np.ndarray:
+        noise = self.np_random.integers(0, 20, size=(1, 6, 6))
+        return (self.t * 20 + noise).astype(np.uint8)
+
+    def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.t = 0
+        return self._frame(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        reward = float(int(action) == self.t % 3)
+        self.t += 1
+        return self._frame(), reward, self.t >= 12, False, {}
+
+
+if FRAMES_ID not in gymnasium.registry:
+    gymnasium.register(FRAMES_ID, entry_point=Frames)
+
+
+def test_uint8_observation_spaces_give_uint8_observations() -> None:
+    env = make_env(FRAMES_ID)
+    observation, _ = env.reset(seed=0)
+    assert env.obs_dtype == np.uint8 and observation.dtype == np.uint8
+    assert env.step(0).observation.dtype == np.uint8
+    cartpole = make_env("CartPole-v1")
+    assert cartpole.obs_dtype == np.float32 and cartpole.reset(seed=0)[0].dtype == np.float32
+
+
+def test_frames_stay_8_bit_until_the_network_scales_them(tmp_path: Path, monkeypatch) -> None:
+    config = apply_overrides(
+        preset("cartpole"),
+        {
+            "env.id": FRAMES_ID,
+            "env.frame_stack": 2,
+            "network.kind": "resnet",
+            "network.channels": 8,
+            "network.blocks": 1,
+            "network.hidden": (16,),
+            "network.input_scale": 1 / 255,
+            "network.inference": "eager",
+            "network.act_inference": None,
+            "train.num_envs": 4,
+            "train.batch_size": 8,
+            "train.min_replay": 40,
+            "train.max_env_steps": 200,
+            "train.eval_interval": 100,
+            "train.eval_episodes": 2,
+            "train.segment_length": 5,
+            "train.learner_step": "eager",
+            "search.num_simulations": 4,
+            "reanalyze.value": True,
+        },
+    )
+    seen: list[tuple[torch.dtype, float, float]] = []
+    network_input = MuZeroNetwork._network_input
+
+    def spy(self: MuZeroNetwork, obs: torch.Tensor) -> torch.Tensor:
+        scaled = network_input(self, obs)
+        seen.append((obs.dtype, float(obs.max()), float(scaled.max())))
+        return scaled
+
+    monkeypatch.setattr(MuZeroNetwork, "_network_input", spy)
+    trainer = Trainer(config, tmp_path, progress=False)
+    metrics = trainer.run()
+    assert metrics["train_steps"] > 0 and "eval_return_mean" in metrics
+    # the replay keeps one byte per pixel; its samples are the frames as played
+    assert trainer.replay.obs_dtype == np.uint8
+    sample = trainer.replay.sample(8, 0, next_observations=True)
+    assert sample.observation.dtype == np.uint8 and sample.observation.max() > 1
+    # planning hands the network uint8 frames, the learner their integer values as
+    # floats (converted on the device); the network scales both into [0, 1]
+    planning = [s for s in seen if s[0] == torch.uint8]
+    learning = [s for s in seen if s[0] == torch.float32]
+    assert planning and learning
+    assert max(s[1] for s in learning) > 1.0 and all(s[1] == int(s[1]) for s in learning)
+    assert all(s[2] <= 1.0 for s in seen) and max(s[2] for s in seen) > 0.2
+
+    agent = mzero.Agent.load(tmp_path)
+    env = make_env(FRAMES_ID)
+    observation, _ = env.reset(seed=1)
+    assert 0 <= agent.act(observation) < 3
+
+
+def test_input_scale_is_checked() -> None:
+    with pytest.raises(mzero.InvalidArgumentError, match=r"network\.input_scale"):
+        Config(network=NetworkConfig(input_scale=0.0)).validate()
