@@ -114,3 +114,24 @@ def test_frames_stay_8_bit_until_the_network_scales_them(tmp_path: Path, monkeyp
 def test_input_scale_is_checked() -> None:
     with pytest.raises(mzero.InvalidArgumentError, match=r"network\.input_scale"):
         Config(network=NetworkConfig(input_scale=0.0)).validate()
+
+
+def test_the_minatar_preset_trains_on_its_8_bit_grids(tmp_path: Path) -> None:
+    pytest.importorskip("minatar")
+    config = apply_overrides(
+        preset("minatar"),
+        {
+            "train.num_envs": 4,
+            "train.batch_size": 8,
+            "train.min_replay": 50,
+            "train.max_env_steps": 200,
+            "train.eval_interval": 0,
+            "train.learner_step": "eager",
+            "search.num_simulations": 4,
+        },
+    )
+    trainer = Trainer(config, tmp_path, progress=False)
+    metrics = trainer.run()
+    assert metrics["train_steps"] > 0 and trainer.replay.obs_dtype == np.uint8
+    # Breakout's four channels (paddle, ball, trail, bricks) on the 10 x 10 grid
+    assert trainer.obs_shape == (4, 10, 10) and trainer.network.latent_shape == (16, 10, 10)

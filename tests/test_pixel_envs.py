@@ -240,3 +240,13 @@ def test_a_missing_package_names_the_extra_to_install(
     monkeypatch.setitem(sys.modules, module, None)  # the import then fails
     with pytest.raises(mzero.InvalidArgumentError, match=rf"pip install 'mzero\[{extra}\]'"):
         make_env(env_id)
+
+
+def test_minatar_takes_self_plays_63_bit_seeds_and_replays_a_seed() -> None:
+    pytest.importorskip("minatar")
+    env = make_env("MinAtar/Breakout-v1")
+    first = [env.reset(seed=2**62 + 5)[0]]
+    first += [env.step(1).observation for _ in range(20)]
+    again = [env.reset(seed=2**62 + 5)[0]]
+    again += [env.step(1).observation for _ in range(20)]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))

@@ -261,11 +261,59 @@ def _game2048() -> Config:
     )
 
 
+def _minatar() -> Config:
+    """MinAtar from its 10 x 10 channel grids: Breakout by default, any of the five games
+    by ``--env.id MinAtar/<Game>-v1`` (``pip install 'mzero[minatar]'``).
+
+    A small ResNet on the uint8 grids (no downsampling: the latent keeps the 10 x 10
+    board), 16 channels and one residual block in each of h and g, small enough for a
+    CPU learner; PUCT with 25 simulations, 16 environments, the discount 0.99 of
+    MinAtar's DQN baselines. Games go to the replay buffer in segments of 50
+    positions. Evaluations play 10 greedy episodes every 20,000 env steps.
+    """
+    return Config(
+        env=EnvConfig(id="MinAtar/Breakout-v1"),
+        network=NetworkConfig(
+            kind="resnet",
+            channels=16,
+            blocks=1,
+            head_channels=4,
+            hidden=(128,),
+            value_support=20,
+            reward_support=5,
+        ),
+        search=SearchSettings(
+            num_simulations=25, discount=0.99, dirichlet_alpha=0.3, dirichlet_fraction=0.25
+        ),
+        replay=ReplaySettings(capacity=200_000, alpha=0.0, beta=1.0),
+        train=TrainConfig(
+            num_envs=16,
+            batch_size=128,
+            unroll_steps=5,
+            td_steps=10,
+            lr=3e-3,
+            lr_schedule="constant",
+            weight_decay=1e-4,
+            grad_clip=5.0,
+            value_loss_weight=0.25,
+            train_ratio=0.1,
+            min_replay=2000,
+            segment_length=50,
+            temperatures=(1.0, 0.5, 0.25),
+            temperature_milestones=(5_000, 10_000),
+            eval_interval=20_000,
+            eval_episodes=10,
+            learner_step="compile",
+        ),
+    )
+
+
 PRESETS: dict[str, Callable[[], Config]] = {
     "2048": _game2048,
     "cartpole": _cartpole,
     "cartpole-efficient": _cartpole_efficient,
     "connect4": _connect4,
+    "minatar": _minatar,
     "tictactoe": _tictactoe,
 }
 """Preset name -> factory of a fresh :class:`Config`."""

@@ -49,6 +49,17 @@ def _register() -> None:
         minatar.gym.register_envs()
 
 
+class Seed32(gymnasium.Wrapper[np.ndarray, Any, np.ndarray, Any]):
+    """Maps any non-negative reset seed to one below ``2**32`` (MinAtar seeds numpy's
+    legacy ``RandomState``, which refuses larger ones; self-play seeds games with 63
+    bits): ``SeedSequence(seed)``'s first 32-bit word, so nearby seeds stay apart."""
+
+    def reset(self, *, seed: int | None = None, options: Any = None) -> Any:
+        if seed is not None:
+            seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
+        return self.env.reset(seed=seed, options=options)
+
+
 def make_minatar(env_id: str, **kwargs: Any) -> gymnasium.Env[np.ndarray, Any]:
     """The MinAtar game ``env_id`` (``MinAtar/<Game>-v1``) with uint8
     ``[C, 10, 10]`` observations; ``kwargs`` go to ``gymnasium.make``.
@@ -64,4 +75,4 @@ def make_minatar(env_id: str, **kwargs: Any) -> gymnasium.Env[np.ndarray, Any]:
             f"env.id: cannot make MinAtar game {env_id!r} ({err}); expected "
             f"{PREFIX}<Game>-v1 with <Game> one of {', '.join(GAMES)}"
         ) from err
-    return ChannelsFirst(env)
+    return ChannelsFirst(Seed32(env))
