@@ -135,3 +135,66 @@ def test_the_minatar_preset_trains_on_its_8_bit_grids(tmp_path: Path) -> None:
     assert metrics["train_steps"] > 0 and trainer.replay.obs_dtype == np.uint8
     # Breakout's four channels (paddle, ball, trail, bricks) on the 10 x 10 grid
     assert trainer.obs_shape == (4, 10, 10) and trainer.network.latent_shape == (16, 10, 10)
+
+
+def test_sampled_stacks_are_the_stacks_self_play_fed_the_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames are stored once and stacked at sample time: every stack the learner samples
+    (and every next-observation stack inside a game) is byte for byte one that self-play
+    fed the network, across game starts (o_0 repeated before the game), segments, time
+    limits and a save and load of the buffer. Each frame of :class:`Frames` is unique
+    (36 noisy pixels), so a stack from the wrong game or step would not be found."""
+    from mzero.planner import Planner
+    from mzero.replay import ReplayBuffer
+
+    config = apply_overrides(
+        preset("cartpole"),
+        {
+            "env.id": FRAMES_ID,
+            "env.frame_stack": 3,
+            "env.max_episode_steps": 9,  # games of 12 steps are cut at 9
+            "network.kind": "resnet",
+            "network.channels": 4,
+            "network.blocks": 1,
+            "network.hidden": (8,),
+            "network.inference": "eager",
+            "train.num_envs": 3,
+            "train.batch_size": 8,
+            "train.min_replay": 30,
+            "train.max_env_steps": 150,
+            "train.eval_interval": 0,
+            "train.segment_length": 4,
+            "train.learner_step": "eager",
+            "search.num_simulations": 2,
+        },
+    )
+    fed: set[bytes] = set()
+    search = Planner.search
+
+    def spy(self: Planner, observations: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        assert observations.dtype == np.uint8
+        fed.update(stack.tobytes() for stack in observations)
+        return search(self, observations, *args, **kwargs)
+
+    monkeypatch.setattr(Planner, "search", spy)
+    trainer = Trainer(config, tmp_path, progress=False)
+    trainer.run()
+    replay = trainer.replay
+    sample = replay.sample(256, 7, next_observations=True)
+    assert sample.observation.shape == (256, 3, 1, 6, 6)
+    assert all(row.tobytes() in fed for row in sample.observation)
+    inside = sample.mask[:, 1:] > 0  # o_{t+k} with t + k < T was searched in self-play
+    assert inside.any() and (~inside).any()
+    assert all(sample.next_observation[b, k].tobytes() in fed for b, k in np.argwhere(inside))
+    # game starts: the first frames repeat o_0
+    starts = sample.position == 0
+    assert starts.any()
+    for row in sample.observation[starts]:
+        assert np.array_equal(row[0], row[2]) and np.array_equal(row[1], row[2])
+
+    replay.save(tmp_path / "replay.bin")
+    loaded = ReplayBuffer.load(tmp_path / "replay.bin")
+    again = loaded.sample(256, 7, next_observations=True)
+    assert np.array_equal(again.observation, sample.observation)
+    assert np.array_equal(again.next_observation, sample.next_observation)
