@@ -3,6 +3,7 @@ keep 8 bits; the network's device converts and scales them (``network.input_scal
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,45 @@ def test_sampled_stacks_are_the_stacks_self_play_fed_the_network(
     again = loaded.sample(256, 7, next_observations=True)
     assert np.array_equal(again.observation, sample.observation)
     assert np.array_equal(again.next_observation, sample.next_observation)
+
+
+def test_an_atari_run_plays_learns_snapshots_resumes_and_evaluates(tmp_path: Path) -> None:
+    """The ``atari`` preset shrunk to seconds (a small network, 48 x 48 frames, games cut
+    at 400 frames): self-play on Pong, learner steps with the consistency loss and
+    Reanalyze, a snapshot, a resumed second life and evaluations."""
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    from mzero.train import resume, train
+
+    small = {
+        "env.atari_max_frames": 400,
+        "env.atari_screen_size": 48,
+        "network.channels": 8,
+        "network.head_channels": 4,
+        "network.hidden": (8,),
+        "network.projection_dim": 16,
+        "network.value_support": 10,
+        "network.reward_support": 2,
+        "train.num_envs": 2,
+        "train.batch_size": 8,
+        "train.min_replay": 40,
+        "train.max_env_steps": 120,
+        "train.segment_length": 20,
+        "train.train_ratio": 0.2,
+        "train.eval_interval": 100,
+        "train.eval_episodes": 1,
+        "train.learner_step": "eager",
+        "search.num_simulations": 2,
+        "reanalyze.num_simulations": 2,
+    }
+    train(apply_overrides(preset("atari"), small), tmp_path, progress=False)
+    assert list((tmp_path / "snapshots").iterdir())
+    resume(tmp_path, {"train.max_env_steps": 200}, progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["env_steps"] >= 200 and rows[-1]["train_steps"] > 0
+    assert "loss_consistency" in rows[-1]
+    assert sum("eval_return_mean" in row for row in rows) >= 2
+    agent = mzero.Agent.load(tmp_path)
+    env = make_env("ALE/Pong-v5", screen_size=48, max_frames=400)
+    observation, _ = env.reset(seed=3)
+    assert observation.dtype == np.uint8 and 0 <= agent.act(observation) < env.num_actions
