@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check, for whoever has an NVIDIA GPU: the CUDA tests, then self-play and
-# search throughput on the device for B in {256, 1024, 4096}, printed as one table.
+# search throughput on the device for B in {256, 1024, 4096}, printed as one table,
+# then the atari preset on Pong (its downsampling network, planning in bfloat16) for
+# 10 minutes: env steps and learner steps a second from its metrics.
 #
 #     benches/gpu_check.sh                    # results under benches/results/gpu_check/
 #     PYTHON=.venv/bin/python benches/gpu_check.sh
@@ -17,10 +19,14 @@ mkdir -p "$OUT"
 if "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
     DEVICE=cuda
     BATCHES=${GPU_CHECK_BATCHES:-256 1024 4096}
+    ATARI_MINUTES=${GPU_CHECK_ATARI_MINUTES:-10}
+    ATARI_OPTIONS="--network.inference-dtype bfloat16"
     "$PY" -c 'import torch; print("device:", torch.cuda.get_device_name(0))'
 else
     DEVICE=cpu
     BATCHES=${GPU_CHECK_BATCHES:-64 256}
+    ATARI_MINUTES=${GPU_CHECK_ATARI_MINUTES:-1}
+    ATARI_OPTIONS="--train.learner-step eager --train.min-replay 200"
     echo "device: no CUDA device, CPU fallback mode"
 fi
 
@@ -59,4 +65,19 @@ for row in search["results"]:
     name = f"search {row['algorithm']}"
     print(f"{name:<22} {row['batch']:>5} {'':>12} {row['median_sims_per_s']:>11.0f} "
           f"{'':>8} {row['median_callback_share']:>8.2f}")
+PYTHON
+
+echo "== the atari preset on Pong for $ATARI_MINUTES minutes on $DEVICE"
+rm -rf "$OUT/atari-pong"
+# shellcheck disable=SC2086
+"$PY" -m mzero train atari --env.id ALE/Pong-v5 --max-minutes "$ATARI_MINUTES" \
+    --run-dir "$OUT/atari-pong" --no-progress $ATARI_OPTIONS > /dev/null
+"$PY" - "$OUT/atari-pong/metrics.jsonl" <<'PYTHON'
+import json
+import sys
+
+rows = [json.loads(line) for line in open(sys.argv[1])]
+last = rows[-1]
+print(f"atari Pong: {last['env_steps']} env steps, {last['train_steps']} learner steps in "
+      f"{last['wall_s']:.0f} s; learner share {last.get('learner_share', 0):.2f}")
 PYTHON
