@@ -129,7 +129,7 @@ def test_observation_planes_are_one_hot_per_cell() -> None:
     board[3] = [12, 13, 14, 15]
     game.set_board(board)
     obs = game.observation()
-    assert obs.dtype == np.float32 and obs.shape == (16, 4, 4)
+    assert obs.dtype == np.uint8 and obs.shape == (16, 4, 4)
     np.testing.assert_array_equal(obs.sum(axis=0), np.ones((4, 4)))
     np.testing.assert_array_equal(obs.argmax(axis=0), board)
     assert game.max_tile() == 2**15

@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -222,7 +223,7 @@ def test_reanalyze_workers_compute_the_learners_targets(
     assert 0.5 * 1.0 <= metrics["samples_per_insert"] <= 1.5 * 1.0  # train_ratio 1
 
 
-def test_stochastic_muzero_trains_with_an_actor_and_a_reanalyze_worker(
+def test_stochastic_muzero_and_8_bit_observations_train_with_an_actor_and_a_worker(
     cluster, tmp_path: Path
 ) -> None:
     config = apply_overrides(
@@ -243,11 +244,14 @@ def test_stochastic_muzero_trains_with_an_actor_and_a_reanalyze_worker(
             "actors.ray_address": cluster.address,
         },
     )
-    metrics = ActorTrainer(config, tmp_path, progress=False).run()
+    trainer = ActorTrainer(config, tmp_path, progress=False)
+    metrics = trainer.run()
     # the actor plays with chance nodes, the worker re-searches with them, the learner
     # trains the afterstate terms
     assert metrics["train_steps"] > 0 and metrics["reanalyze_s"] > 0
     assert metrics["loss_commitment"] >= 0 and "loss_afterstate_value" in metrics
+    # 2048's 8-bit planes came through Ray's object store as they are
+    assert trainer.replay.obs_dtype == np.uint8 and len(trainer.replay) > 0
 
 
 def test_actor_mode_needs_actors_and_in_process_never_imports_ray(tmp_path: Path) -> None:

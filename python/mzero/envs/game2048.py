@@ -4,7 +4,9 @@ Encoding (fixed; agents and tests depend on it):
 
 * board: 4x4 cells holding tile exponents: 0 for an empty cell, ``k`` for a tile ``2**k``
   (``self.board``, int ``[4, 4]``; cell ``row * 4 + col``, row 0 on top);
-* observation: float32 ``[16, 4, 4]``, the Stochastic MuZero paper's one-hot planes of
+* observation: uint8 ``[16, 4, 4]`` of 0s and 1s (a quarter of float32's bytes in the
+  replay buffer and through Ray; the network's device makes them float), the
+  Stochastic MuZero paper's one-hot planes of
   tile exponents: plane ``k`` marks the cells holding ``2**k``, plane 0 the empty cells,
   plane 15 tiles of ``2**15`` (and, were one ever made, larger); every cell is hot in
   exactly one plane;
@@ -112,7 +114,7 @@ class Game2048Env(gym.Env[np.ndarray, np.int64]):
                 f"render_mode: expected one of ansi, human or None, got {render_mode!r}"
             )
         self.render_mode = render_mode
-        self.observation_space = spaces.Box(0.0, 1.0, (NUM_PLANES, _SIZE, _SIZE), np.float32)
+        self.observation_space = spaces.Box(0, 1, (NUM_PLANES, _SIZE, _SIZE), np.uint8)
         self.action_space = spaces.Discrete(len(ACTIONS))
         self._cells = [0] * (_SIZE * _SIZE)
         self._mask = np.zeros(len(ACTIONS), dtype=bool)
@@ -148,8 +150,8 @@ class Game2048Env(gym.Env[np.ndarray, np.int64]):
         return 2**top if top else 0
 
     def observation(self) -> np.ndarray:
-        """float32 ``[16, 4, 4]``: the one-hot planes of the tile exponents."""
-        obs = np.zeros((NUM_PLANES, _SIZE * _SIZE), dtype=np.float32)
+        """uint8 ``[16, 4, 4]``: the one-hot planes of the tile exponents."""
+        obs = np.zeros((NUM_PLANES, _SIZE * _SIZE), dtype=np.uint8)
         planes = np.minimum(np.array(self._cells), NUM_PLANES - 1)
         obs[planes, np.arange(_SIZE * _SIZE)] = 1.0
         return obs.reshape(NUM_PLANES, _SIZE, _SIZE)
