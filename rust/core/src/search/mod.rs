@@ -364,15 +364,9 @@ impl Game {
         let a = tree.num_actions;
         let node = tree.add_node(Some(self.leaf), f64::from(reward), f64::from(value));
         tree.logits[node * a..(node + 1) * a].copy_from_slice(logits);
-        // G = value at the new node, then G = r(child) + g * G at each parent; every
-        // edge's new Q(parent, child) goes into the tree-global min-max.
-        let mut g_return = f64::from(value);
-        let mut child = node;
-        while let Some(q) = tree.visit(child, g_return, rules.g) {
-            self.min_max.update(q);
-            g_return = tree.reward[child] + rules.g * g_return;
-            child = tree.parent[child] as usize;
-        }
+        // every edge's new Q(parent, child) goes into the tree-global min-max
+        let min_max = &mut self.min_max;
+        tree.backup(node, f64::from(value), rules.g, |q| min_max.update(q));
     }
 
     /// Writes this game's row of the output.

@@ -34,129 +34,13 @@ use rayon::prelude::*;
 
 use super::noise;
 use super::puct::Puct;
-use super::tree::{masked_softmax_into, softmax_into, UNVISITED};
+use super::tree::{masked_softmax_into, softmax_into, Tree, ROOT};
 use super::{check_roots, parallel, Algorithm, LeafRequests, Roots, SearchConfig, SearchOutput};
 use crate::error::ensure_finite;
 use crate::{Error, Result};
 
 /// mctx's `qtransform_by_parent_and_siblings` epsilon.
 const EPSILON: f64 = 1e-8;
-
-const ROOT: usize = 0;
-
-/// One game's tree of decision and chance nodes, struct-of-arrays, `W = max(A, C)`
-/// edges per node (a decision node uses the first `A`, a chance node the first `C`).
-#[derive(Debug, Default, Clone)]
-struct ChanceTree {
-    width: usize,
-    num_nodes: usize,
-    visits: Vec<u32>,
-    value_sum: Vec<f64>,
-    /// Reward on the edge into the node (0 into a chance node).
-    reward: Vec<f64>,
-    is_chance: Vec<bool>,
-    parent: Vec<u32>,
-    action_from_parent: Vec<u32>,
-    has_priors: Vec<bool>,
-    /// `[node * W + i]`.
-    children: Vec<u32>,
-    prior: Vec<f64>,
-    logits: Vec<f32>,
-    edge_visits: Vec<u32>,
-    edge_q: Vec<f64>,
-}
-
-impl ChanceTree {
-    fn reset(&mut self, num_nodes: usize, width: usize) -> Result<()> {
-        fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) -> Result<()> {
-            if v.len() < len {
-                v.try_reserve_exact(len - v.len())
-                    .map_err(|e| Error::invalid("num_simulations", "a search tree that fits in memory", e))?;
-                v.resize(len, T::default());
-            }
-            Ok(())
-        }
-        let num_edges = num_nodes.checked_mul(width).ok_or_else(|| {
-            Error::invalid("num_simulations", "a search tree that fits in memory", "an overflowing size")
-        })?;
-        grow(&mut self.visits, num_nodes)?;
-        grow(&mut self.value_sum, num_nodes)?;
-        grow(&mut self.reward, num_nodes)?;
-        grow(&mut self.is_chance, num_nodes)?;
-        grow(&mut self.parent, num_nodes)?;
-        grow(&mut self.action_from_parent, num_nodes)?;
-        grow(&mut self.has_priors, num_nodes)?;
-        grow(&mut self.children, num_edges)?;
-        grow(&mut self.prior, num_edges)?;
-        grow(&mut self.logits, num_edges)?;
-        grow(&mut self.edge_visits, num_edges)?;
-        grow(&mut self.edge_q, num_edges)?;
-        self.width = width;
-        self.num_nodes = 0;
-        Ok(())
-    }
-
-    fn capacity_bytes(&self) -> usize {
-        (self.visits.capacity() + self.parent.capacity() + self.action_from_parent.capacity()) * 4
-            + (self.value_sum.capacity() + self.reward.capacity()) * 8
-            + self.is_chance.capacity()
-            + self.has_priors.capacity()
-            + (self.children.capacity() + self.logits.capacity() + self.edge_visits.capacity()) * 4
-            + (self.prior.capacity() + self.edge_q.capacity()) * 8
-    }
-
-    /// Adds the next node below `parent` (None: the root); its edges unexpanded.
-    fn add_node(&mut self, parent: Option<(usize, usize)>, is_chance: bool, reward: f64) -> usize {
-        let node = self.num_nodes;
-        self.num_nodes += 1;
-        self.visits[node] = 0;
-        self.value_sum[node] = 0.0;
-        self.reward[node] = reward;
-        self.is_chance[node] = is_chance;
-        self.has_priors[node] = false;
-        let w = self.width;
-        self.children[node * w..(node + 1) * w].fill(UNVISITED);
-        self.edge_visits[node * w..(node + 1) * w].fill(0);
-        self.edge_q[node * w..(node + 1) * w].fill(0.0);
-        match parent {
-            Some((p, i)) => {
-                self.parent[node] = p as u32;
-                self.action_from_parent[node] = i as u32;
-                self.children[p * w + i] = node as u32;
-            }
-            None => {
-                self.parent[node] = UNVISITED;
-                self.action_from_parent[node] = UNVISITED;
-            }
-        }
-        node
-    }
-
-    fn child(&self, node: usize, i: usize) -> Option<usize> {
-        let c = self.children[node * self.width + i];
-        (c != UNVISITED).then_some(c as usize)
-    }
-
-    /// Backs `value` up from the new `node` to the root.
-    fn backup(&mut self, node: usize, value: f64, g: f64) {
-        let mut ret = value;
-        let mut child = node;
-        loop {
-            self.visits[child] += 1;
-            self.value_sum[child] += ret;
-            if child == ROOT {
-                return;
-            }
-            let (r, d) = if self.is_chance[child] { (0.0, 1.0) } else { (self.reward[child], g) };
-            let parent = self.parent[child] as usize;
-            let e = parent * self.width + self.action_from_parent[child] as usize;
-            self.edge_visits[e] = self.visits[child];
-            self.edge_q[e] = r + d * (self.value_sum[child] / f64::from(self.visits[child]));
-            ret = r + d * ret;
-            child = parent;
-        }
-    }
-}
 
 /// What kind of model call a game's current leaf needs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -170,7 +54,9 @@ enum LeafKind {
 
 #[derive(Debug, Default, Clone)]
 struct ChanceGame {
-    tree: ChanceTree,
+    /// Decision and chance nodes, `max(A, C)` edges a node (a decision node uses the
+    /// first `A`, a chance node the first `C`).
+    tree: Tree,
     legal: Vec<bool>,
     scratch: Vec<f64>,
     shifted: Vec<f64>,
@@ -205,7 +91,7 @@ impl ChanceGame {
         self.legal.extend_from_slice(legal);
         self.scratch.resize(a.max(rules.num_codes), 0.0);
         self.shifted.resize(a, 0.0);
-        let root = self.tree.add_node(None, false, 0.0);
+        let root = self.tree.add_node(None, 0.0, 0.0);
         self.tree.visits[root] = 1;
         self.tree.value_sum[root] = f64::from(root_value);
         masked_softmax_into(logits, legal, &mut self.tree.prior[..a], &mut self.shifted);
@@ -226,7 +112,7 @@ impl ChanceGame {
     fn select_decision(&self, rules: &ChanceRules, node: usize, legal: Option<&[bool]>) -> usize {
         let t = &self.tree;
         let a = rules.num_actions;
-        let row = node * t.width..node * t.width + a;
+        let row = node * t.num_actions..node * t.num_actions + a;
         let (priors, visits, qs) = (&t.prior[row.clone()], &t.edge_visits[row.clone()], &t.edge_q[row]);
         let node_value = t.value_sum[node] / f64::from(t.visits[node]);
         let (mut lo, mut hi) = (node_value, node_value);
@@ -257,7 +143,7 @@ impl ChanceGame {
     /// The code maximising `P(c) / (N(c) + 1)`, ties to the lowest.
     fn select_chance(&self, rules: &ChanceRules, node: usize) -> usize {
         let t = &self.tree;
-        let row = node * t.width..node * t.width + rules.num_codes;
+        let row = node * t.num_actions..node * t.num_actions + rules.num_codes;
         let mut best = 0;
         let mut best_score = f64::NEG_INFINITY;
         for (i, (&p, &n)) in t.prior[row.clone()].iter().zip(&t.edge_visits[row]).enumerate() {
@@ -274,7 +160,7 @@ impl ChanceGame {
         let t = &mut self.tree;
         if !t.has_priors[node] {
             let k = if t.is_chance[node] { rules.num_codes } else { rules.num_actions };
-            let row = node * t.width..node * t.width + k;
+            let row = node * t.num_actions..node * t.num_actions + k;
             softmax_into(&t.logits[row.clone()], &mut t.prior[row]);
             t.has_priors[node] = true;
         }
@@ -300,10 +186,14 @@ impl ChanceGame {
     fn expand_and_backup(&mut self, rules: &ChanceRules, reward: f32, value: f32, logits: &[f32]) {
         let is_chance = self.kind == LeafKind::Afterstate;
         let t = &mut self.tree;
-        let node = t.add_node(Some(self.leaf), is_chance, f64::from(reward));
-        let w = t.width;
+        let node = if is_chance {
+            t.add_chance_node(self.leaf)
+        } else {
+            t.add_node(Some(self.leaf), f64::from(reward), 0.0)
+        };
+        let w = t.num_actions;
         t.logits[node * w..node * w + logits.len()].copy_from_slice(logits);
-        t.backup(node, f64::from(value), rules.g);
+        t.backup(node, f64::from(value), rules.g, |_| {});
     }
 
     fn output(&self, num_simulations: usize, row: super::OutputRow<'_>) {
@@ -714,8 +604,8 @@ mod tests {
         }
     }
 
-    fn tree_with(width: usize, n: usize) -> ChanceTree {
-        let mut t = ChanceTree::default();
+    fn tree_with(width: usize, n: usize) -> Tree {
+        let mut t = Tree::default();
         t.reset(n, width).unwrap();
         t
     }
@@ -724,7 +614,8 @@ mod tests {
     fn chance_nodes_pick_the_largest_prior_over_visits_plus_one() {
         let mut game = ChanceGame { tree: tree_with(3, 2), ..ChanceGame::default() };
         let rules = ChanceRules { num_actions: 1, num_codes: 3, ..ChanceRules::default() };
-        game.tree.add_node(None, true, 0.0);
+        game.tree.add_node(None, 0.0, 0.0);
+        game.tree.is_chance[0] = true;
         game.tree.prior[..3].copy_from_slice(&[0.2, 0.5, 0.3]);
         assert_eq!(game.select_chance(&rules, 0), 1);
         game.tree.edge_visits[..3].copy_from_slice(&[0, 2, 0]);
@@ -744,7 +635,7 @@ mod tests {
         let mut rules = ChanceRules { num_actions: 3, num_codes: 1, ..ChanceRules::default() };
         rules.puct.reset(1.25, 19652.0, 8);
         let t = &mut game.tree;
-        t.add_node(None, false, 0.0);
+        t.add_node(None, 0.0, 0.0);
         t.visits[0] = 3;
         t.value_sum[0] = 0.6;
         t.prior[..3].copy_from_slice(&[0.2, 0.3, 0.5]);

@@ -14,11 +14,13 @@ pub const UNVISITED: u32 = u32::MAX;
 
 /// Statistics of one game's tree. Per node `s`: visit count `N(s)`, value sum `W(s)`,
 /// the reward `r` received on the edge into `s`, the network's raw value, its parent
-/// and the action from that parent. Per edge `(s, a)`, contiguous over `a` so that
+/// and the action from that parent, and whether it is a chance node (Stochastic
+/// MuZero's afterstate; the edge into one carries reward 0 and discount 1). Per edge `(s, a)`, contiguous over `a` so that
 /// selection reads flat rows: the child id, the prior, `N(s, a)` (the child's visit
 /// count) and `Q(s, a)` (kept up to date by the backup).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Tree {
+    /// Edges per node: the actions (a stochastic search: the larger of actions and codes).
     pub num_actions: usize,
     pub num_nodes: usize,
     pub visits: Vec<u32>,
@@ -27,6 +29,8 @@ pub(crate) struct Tree {
     pub raw_value: Vec<f64>,
     pub parent: Vec<u32>,
     pub action_from_parent: Vec<u32>,
+    /// Per node: a chance node (see [`Tree::add_chance_node`]).
+    pub is_chance: Vec<bool>,
     /// `[node * A + a]`: child id or [`UNVISITED`].
     pub children: Vec<u32>,
     /// `[node * A + a]`: prior probability `P(s, a)`.
@@ -63,6 +67,7 @@ impl Tree {
         grow(&mut self.parent, num_nodes)?;
         grow(&mut self.action_from_parent, num_nodes)?;
         grow(&mut self.has_priors, num_nodes)?;
+        grow(&mut self.is_chance, num_nodes)?;
         grow(&mut self.children, num_edges)?;
         grow(&mut self.prior, num_edges)?;
         grow(&mut self.edge_visits, num_edges)?;
@@ -77,6 +82,7 @@ impl Tree {
     pub fn capacity_bytes(&self) -> usize {
         let per_node = self.visits.capacity() * 4
             + self.has_priors.capacity()
+            + self.is_chance.capacity()
             + self.logits.capacity() * 4
             + (self.value_sum.capacity() + self.reward.capacity() + self.raw_value.capacity()) * 8
             + (self.parent.capacity() + self.action_from_parent.capacity()) * 4;
@@ -96,6 +102,7 @@ impl Tree {
         self.reward[node] = reward;
         self.raw_value[node] = value;
         self.has_priors[node] = false;
+        self.is_chance[node] = false;
         let a = self.num_actions;
         self.children[node * a..(node + 1) * a].fill(UNVISITED);
         self.edge_visits[node * a..(node + 1) * a].fill(0);
@@ -112,6 +119,25 @@ impl Tree {
             }
         }
         node
+    }
+
+    /// Adds a chance node (an afterstate) below `(parent, action)` like
+    /// [`Tree::add_node`]; the edge into it carries reward 0 and discount 1.
+    pub fn add_chance_node(&mut self, parent: (usize, usize)) -> usize {
+        let node = self.add_node(Some(parent), 0.0, 0.0);
+        self.is_chance[node] = true;
+        node
+    }
+
+    /// `(r, d)` of the edge into `child`: `(0, 1)` into a chance node, else
+    /// `(reward, g)`.
+    #[inline]
+    pub fn edge_return(&self, child: usize, g: f64) -> (f64, f64) {
+        if self.is_chance[child] {
+            (0.0, 1.0)
+        } else {
+            (self.reward[child], g)
+        }
     }
 
     /// Makes `prior` of `node` hold `softmax(logits)` (computed once per node).
@@ -137,10 +163,12 @@ impl Tree {
         self.edge_visits[node * self.num_actions + action]
     }
 
-    /// `Q(s, a) = r(s, a) + g * W(child) / N(child)` of a visited child.
+    /// `Q(s, a) = r + d * W(child) / N(child)` of a visited child, `(r, d)` as
+    /// [`Tree::edge_return`] gives them.
     #[inline]
     pub fn q_of_child(&self, child: usize, g: f64) -> f64 {
-        self.reward[child] + g * (self.value_sum[child] / f64::from(self.visits[child]))
+        let (r, d) = self.edge_return(child, g);
+        r + d * (self.value_sum[child] / f64::from(self.visits[child]))
     }
 
     /// `Q(s, a)` if the child of `(node, action)` has been visited.
@@ -164,6 +192,19 @@ impl Tree {
         self.edge_visits[e] = self.visits[node];
         self.edge_q[e] = q;
         Some(q)
+    }
+
+    /// Backs `value` up from the new `node` to the root: `G = value`, then at each
+    /// edge `G = r + d * G` ([`Tree::edge_return`]); `on_q` sees every edge's new `Q`.
+    pub fn backup(&mut self, node: usize, value: f64, g: f64, mut on_q: impl FnMut(f64)) {
+        let mut ret = value;
+        let mut child = node;
+        while let Some(q) = self.visit(child, ret, g) {
+            on_q(q);
+            let (r, d) = self.edge_return(child, g);
+            ret = r + d * ret;
+            child = self.parent[child] as usize;
+        }
     }
 
     /// The mean value `W(s) / N(s)`.
