@@ -5,7 +5,11 @@ Scenarios (batch 256, K = 5 unroll steps):
 * ``cartpole``: float32 observations ``[4]``, A = 2, 100,000 stored transitions,
   prioritized (alpha = 0.6, beta = 0.4) and uniform (alpha = 0).
 * ``frames``: uint8 96x96 frames stacked 4 deep, so each sampled observation is
-  ``4x96x96`` uint8 (``[256, 4, 96, 96]`` per batch), A = 18, prioritized.
+  ``4x96x96`` uint8 (``[256, 4, 96, 96]`` per batch), A = 18, prioritized; and 84x84
+  frames, 100,000 of them, stacked 4 deep, uniform.
+
+Each scenario reports the bytes the buffer holds per stored transition
+(``bytes_per_transition``, frames included; one frame is stored once per step).
 
 n-step targets are computed when a batch is sampled (td_steps 10; one CartPole
 scenario with 50, the ``cartpole`` preset's). Besides ``sample`` it times
@@ -60,6 +64,8 @@ def scenarios(quick: bool) -> list[Scenario]:
             "cartpole_prioritized_td50", (4,), "float32", 2, 1, 0.6, 100_000 // scale, 200, 50
         ),
         Scenario("frames_4x96x96_prioritized", (96, 96), "uint8", 18, 4, 0.6, 20_000 // scale, 500),
+        # the pixel issue's floor: 84x84 grayscale, 100,000 stored frames, stacks of 4
+        Scenario("frames_4x84x84_uniform", (84, 84), "uint8", 18, 4, 0.0, 100_000 // scale, 500),
     ]
 
 
@@ -145,6 +151,7 @@ def run(s: Scenario, repeats: int) -> dict:
         "scenario": asdict(s),
         "stored_transitions": len(buf),
         "nbytes": buf.nbytes,
+        "bytes_per_transition": buf.nbytes / max(len(buf), 1),
         "batch_size": BATCH_SIZE,
         "unroll_steps": UNROLL_STEPS,
         "observation_shape": list(batch.observation.shape),
