@@ -116,6 +116,9 @@ def apply_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
 FIXED_ON_RESUME: tuple[str, ...] = (
     "env.id",
     "env.frame_stack",
+    "env.atari_full_action_space",
+    "env.atari_grayscale",
+    "env.atari_screen_size",
     "network.kind",
     "network.latent_dim",
     "network.hidden",
