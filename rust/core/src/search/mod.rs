@@ -465,6 +465,33 @@ struct OutputRow<'a> {
     action: &'a mut i64,
 }
 
+impl SearchOutput {
+    /// The output of `games` (one row each) over `num_actions` actions, each row
+    /// written by `write(game, row)`.
+    fn collect<G>(games: &mut [G], num_actions: usize, mut write: impl FnMut(&mut G, OutputRow<'_>)) -> Self {
+        let (b, a) = (games.len(), num_actions);
+        let mut out = SearchOutput {
+            batch: b,
+            num_actions: a,
+            visit_counts: vec![0; b * a],
+            policy: vec![0.0; b * a],
+            root_value: vec![0.0; b],
+            q_values: vec![0.0; b * a],
+            action: vec![0; b],
+        };
+        let rows = out
+            .visit_counts
+            .chunks_exact_mut(a)
+            .zip(out.policy.chunks_exact_mut(a))
+            .zip(out.q_values.chunks_exact_mut(a))
+            .zip(out.root_value.iter_mut().zip(out.action.iter_mut()));
+        for (game, (((visit_counts, policy), q_values), (root_value, action))) in games.iter_mut().zip(rows) {
+            write(game, OutputRow { visit_counts, policy, q_values, root_value, action });
+        }
+        out
+    }
+}
+
 /// `B` trees searched together, reusable across searches: a second search of the
 /// same (or a smaller) size allocates nothing.
 #[derive(Debug, Default, Clone)]
@@ -629,30 +656,10 @@ impl BatchSearch {
         if !self.started || !self.is_done() {
             return Err(Error::invalid("output", "a finished search", "a search in progress or none"));
         }
-        let rules = &self.rules;
-        let (b, a) = (self.batch, self.num_actions);
-        let mut out = SearchOutput {
-            batch: b,
-            num_actions: a,
-            visit_counts: vec![0; b * a],
-            policy: vec![0.0; b * a],
-            root_value: vec![0.0; b],
-            q_values: vec![0.0; b * a],
-            action: vec![0; b],
-        };
-        let n = self.config.num_simulations;
-        let rows = out
-            .visit_counts
-            .chunks_exact_mut(a)
-            .zip(out.policy.chunks_exact_mut(a))
-            .zip(out.q_values.chunks_exact_mut(a))
-            .zip(out.root_value.iter_mut().zip(out.action.iter_mut()));
-        for (game, (((visit_counts, policy), q_values), (root_value, action))) in
-            self.games[..b].iter_mut().zip(rows)
-        {
-            game.output(rules, n, OutputRow { visit_counts, policy, q_values, root_value, action });
-        }
-        Ok(out)
+        let (rules, n) = (&self.rules, self.config.num_simulations);
+        Ok(SearchOutput::collect(&mut self.games[..self.batch], self.num_actions, |game, row| {
+            game.output(rules, n, row)
+        }))
     }
 
     /// Bytes held by the trees (to bound what a cache of searches keeps alive).

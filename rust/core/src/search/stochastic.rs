@@ -435,29 +435,10 @@ impl StochasticSearch {
         if !self.started || !self.is_done() {
             return Err(Error::invalid("output", "a finished search", "a search in progress or none"));
         }
-        let (b, a) = (self.batch, self.rules.num_actions);
-        let mut out = SearchOutput {
-            batch: b,
-            num_actions: a,
-            visit_counts: vec![0; b * a],
-            policy: vec![0.0; b * a],
-            root_value: vec![0.0; b],
-            q_values: vec![0.0; b * a],
-            action: vec![0; b],
-        };
-        let rows = out
-            .visit_counts
-            .chunks_exact_mut(a)
-            .zip(out.policy.chunks_exact_mut(a))
-            .zip(out.q_values.chunks_exact_mut(a))
-            .zip(out.root_value.iter_mut().zip(out.action.iter_mut()));
-        for (game, (((visit_counts, policy), q_values), (root_value, action))) in
-            self.games[..b].iter().zip(rows)
-        {
-            let row = super::OutputRow { visit_counts, policy, q_values, root_value, action };
-            game.output(self.num_simulations, row);
-        }
-        Ok(out)
+        let n = self.num_simulations;
+        Ok(SearchOutput::collect(&mut self.games[..self.batch], self.rules.num_actions, |game, row| {
+            game.output(n, row)
+        }))
     }
 
     /// Bytes held by the trees.
