@@ -42,6 +42,8 @@ def command(report: dict[str, Any]) -> str:
         parts += ["--env-steps", str(report["stop"]["env_steps"])]
     summary = report["summary"]
     parts += ["--target", f"{summary['target']:g}", "--pass-score", f"{summary['pass_score']:g}"]
+    if report.get("parallel", 2) != 2:
+        parts += ["--parallel", str(report["parallel"])]
     if "opponents" in report["eval"]:
         parts += ["--opponents", *report["eval"]["opponents"]]
         parts += ["--games", str(report["eval"]["games"])]

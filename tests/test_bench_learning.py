@@ -96,9 +96,10 @@ def test_a_table_shows_every_seed_and_the_command_that_measured_it() -> None:
     # with a random policy's baseline: in the command and under the table
     report = _report()
     report["random_policy"] = {"episodes": 200, "seed": 12345, "mean": 1000.0}
+    report["parallel"] = 1
     report["summary"]["score_median_over_random"] = 0.4
     table = learning_table.render(report)
-    assert "--pass-score 495 --random-episodes 200 -- --train.lr 0.001`" in table
+    assert "--pass-score 495 --parallel 1 --random-episodes 200 -- --train.lr 0.001`" in table
     assert "random legal policy: mean 1000.00 over 200 episodes; the median above is 0.40" in table
 
 
