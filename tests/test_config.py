@@ -76,7 +76,7 @@ def test_presets_are_valid_and_fresh(name: str) -> None:
 def test_unknown_preset_names_the_choices() -> None:
     with pytest.raises(
         mzero.InvalidArgumentError,
-        match="cartpole, cartpole-efficient, connect4, tictactoe, got 'pong'",
+        match="2048, atari, cartpole, cartpole-efficient, connect4, minatar, tictactoe, got 'pong'",
     ):
         preset("pong")
 

@@ -277,7 +277,11 @@ def test_ignored_settings_name_the_other_algorithms_fields() -> None:
 def test_presets_as_they_are_ignore_nothing(name: str) -> None:
     config = preset(name)
     assert config.ignored_settings() == []
-    if config.search.algorithm == "muzero":
+    if config.network.stochastic:
+        # chance nodes plan with PUCT only: a switch to Gumbel is refused
+        with pytest.raises(mzero.InvalidArgumentError, match=r"search\.algorithm"):
+            apply_overrides(config, {"search.algorithm": "gumbel"})
+    elif config.search.algorithm == "muzero":
         # switched to Gumbel, the preset's Dirichlet noise is reported
         switched = apply_overrides(config, {"search.algorithm": "gumbel"})
         assert any("search.dirichlet_fraction" in m for m in switched.search.ignored_settings())
