@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -249,6 +250,67 @@ def test_stochastic_muzero_and_8_bit_observations_train_with_an_actor(
     assert metrics["loss_commitment"] >= 0 and "loss_afterstate_value" in metrics
     # 2048's 8-bit planes came through Ray's object store as they are
     assert trainer.replay.obs_dtype == np.uint8 and len(trainer.replay) > 0
+
+
+def test_minatar_frames_train_a_resnet_with_an_actor_and_resume(
+    cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Image observations on Ray: the actor's games reach the driver through the object
+    store as uint8 ``[C, 10, 10]`` frames (MinAtar Breakout's 0/1 planes), fill a uint8
+    replay and train the convolutional network; a resumed run (replay from the
+    snapshot) takes the actor's frames again."""
+    pytest.importorskip("minatar")
+    received: list[np.ndarray] = []
+    insert = actors.RayExperience._insert
+
+    def spy(self: actors.RayExperience, result: dict[str, Any], version: int) -> Any:
+        received.extend(game["observations"] for game in result["games"])
+        return insert(self, result, version)
+
+    monkeypatch.setattr(actors.RayExperience, "_insert", spy)
+    config = apply_overrides(
+        preset("minatar"),
+        SMALL
+        | {
+            "env.max_episode_steps": 60,
+            "network.channels": 4,
+            "network.head_channels": 2,
+            "network.hidden": (16,),
+            "network.value_support": 5,
+            "train.batch_size": 16,
+            "train.min_replay": 100,
+            "train.segment_length": 20,
+            "train.max_env_steps": 300,
+            "train.eval_interval": 0,
+            "search.num_simulations": 4,
+            "actors.num_actors": 1,
+            "actors.ray_address": cluster.address,
+        },
+    )
+    trainer = ActorTrainer(config, tmp_path, progress=False)
+    metrics = trainer.run()
+    assert metrics["env_steps"] >= 300 and metrics["train_steps"] > 0
+    # Breakout's four planes, kept as 8 bits from the actor's environments to the replay
+    assert trainer.obs_shape == (4, 10, 10) and trainer.replay.obs_dtype == np.uint8
+    assert received and all(o.dtype == np.uint8 and o.shape[1:] == (4, 10, 10) for o in received)
+    # 0/1 planes, channels first: every frame's plane 0 is the paddle, one cell of the
+    # bottom row
+    frames = np.concatenate(received)
+    assert frames.max() == 1
+    assert (frames[:, 0, 9].sum(axis=1) == 1).all() and frames[:, 0, :9].max() == 0
+    sample = trainer.replay.sample(8, 0)
+    assert sample.observation.dtype == np.uint8 and sample.observation.shape == (8, 1, 4, 10, 10)
+    # the learner trained the convolutional network on the 10 x 10 board
+    assert config.network.kind == "resnet" and trainer.network.latent_shape == (4, 10, 10)
+
+    stored = len(trainer.replay)
+    received.clear()
+    resumed = ActorTrainer.resume(tmp_path, {"train.max_env_steps": 450}, progress=False)
+    assert len(resumed.replay) == stored and resumed.replay.obs_dtype == np.uint8
+    again = resumed.run()
+    assert again["env_steps"] >= 450 and again["train_steps"] > metrics["train_steps"]
+    assert received and all(o.dtype == np.uint8 for o in received)
+    assert len(resumed.replay) > stored
 
 
 def test_actor_mode_needs_actors_and_in_process_never_imports_ray(tmp_path: Path) -> None:

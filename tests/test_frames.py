@@ -138,14 +138,17 @@ def test_the_minatar_preset_trains_on_its_8_bit_grids(tmp_path: Path) -> None:
     assert trainer.obs_shape == (4, 10, 10) and trainer.network.latent_shape == (16, 10, 10)
 
 
+@pytest.mark.parametrize("stack_actions", [False, True])
 def test_sampled_stacks_are_the_stacks_self_play_fed_the_network(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stack_actions: bool
 ) -> None:
     """Frames are stored once and stacked at sample time: every stack the learner samples
     (and every next-observation stack inside a game) is byte for byte one that self-play
     fed the network, across game starts (o_0 repeated before the game), segments, time
     limits and a save and load of the buffer. Each frame of :class:`Frames` is unique
-    (36 noisy pixels), so a stack from the wrong game or step would not be found."""
+    (36 noisy pixels), so a stack from the wrong game or step would not be found. With
+    ``network.stack_actions`` the actions before the frames are assembled at sample time
+    too, and each (stack, actions) pair sampled is one self-play fed."""
     from mzero.planner import Planner
     from mzero.replay import ReplayBuffer
 
@@ -168,14 +171,21 @@ def test_sampled_stacks_are_the_stacks_self_play_fed_the_network(
             "train.segment_length": 4,
             "train.learner_step": "eager",
             "search.num_simulations": 2,
+            "network.stack_actions": stack_actions,
         },
     )
     fed: set[bytes] = set()
     search = Planner.search
 
+    def key(stack: np.ndarray, actions: np.ndarray | None) -> bytes:
+        return stack.tobytes() + (b"" if actions is None else actions.astype(np.int64).tobytes())
+
     def spy(self: Planner, observations: np.ndarray, *args: Any, **kwargs: Any) -> Any:
         assert observations.dtype == np.uint8
-        fed.update(stack.tobytes() for stack in observations)
+        actions = kwargs.get("stack_actions")
+        assert (actions is not None) == stack_actions
+        for i, stack in enumerate(observations):
+            fed.add(key(stack, None if actions is None else actions[i]))
         return search(self, observations, *args, **kwargs)
 
     monkeypatch.setattr(Planner, "search", spy)
@@ -184,21 +194,36 @@ def test_sampled_stacks_are_the_stacks_self_play_fed_the_network(
     replay = trainer.replay
     sample = replay.sample(256, 7, next_observations=True)
     assert sample.observation.shape == (256, 3, 1, 6, 6)
-    assert all(row.tobytes() in fed for row in sample.observation)
+    actions = sample.observation_actions if stack_actions else [None] * 256
+    assert all(key(row, a) in fed for row, a in zip(sample.observation, actions, strict=True))
     inside = sample.mask[:, 1:] > 0  # o_{t+k} with t + k < T was searched in self-play
     assert inside.any() and (~inside).any()
-    assert all(sample.next_observation[b, k].tobytes() in fed for b, k in np.argwhere(inside))
-    # game starts: the first frames repeat o_0
+    for b, k in np.argwhere(inside):
+        a = sample.next_observation_actions[b, k] if stack_actions else None
+        assert key(sample.next_observation[b, k], a) in fed
+    # game starts: the first frames repeat o_0, with no action before them
     starts = sample.position == 0
     assert starts.any()
     for row in sample.observation[starts]:
         assert np.array_equal(row[0], row[2]) and np.array_equal(row[1], row[2])
+    assert (sample.observation_actions[starts] == -1).all()
+    later = sample.position >= 3
+    assert (sample.observation_actions[later] >= 0).all()
+    if stack_actions:
+        # the learner trains the network on the same pairs: the sampled actions reach it
+        batch = mzero.networks.TrainingBatch.from_sample(sample)
+        with torch.no_grad():
+            latent = trainer.network.represent(batch.observation, batch.observation_actions)
+            other = trainer.network.represent(batch.observation, batch.observation_actions.flip(1))
+        assert not torch.equal(latent, other)
 
     replay.save(tmp_path / "replay.bin")
     loaded = ReplayBuffer.load(tmp_path / "replay.bin")
     again = loaded.sample(256, 7, next_observations=True)
     assert np.array_equal(again.observation, sample.observation)
     assert np.array_equal(again.next_observation, sample.next_observation)
+    assert np.array_equal(again.observation_actions, sample.observation_actions)
+    assert np.array_equal(again.next_observation_actions, sample.next_observation_actions)
 
 
 def test_an_atari_run_plays_learns_snapshots_resumes_and_evaluates(tmp_path: Path) -> None:
@@ -241,3 +266,68 @@ def test_an_atari_run_plays_learns_snapshots_resumes_and_evaluates(tmp_path: Pat
     env = make_env("ALE/Pong-v5", screen_size=48, max_frames=400)
     observation, _ = env.reset(seed=3)
     assert observation.dtype == np.uint8 and 0 <= agent.act(observation) < env.num_actions
+
+
+def test_a_run_whose_network_sees_the_actions_trains_reanalyses_and_acts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``network.stack_actions`` through every path that builds a network input: self-play
+    and its bootstrap values, the learner with the consistency loss, Reanalyze of values
+    and policies, the evaluations and :class:`mzero.Agent` (its own last action, or the
+    one it is told, before each frame)."""
+    from mzero.planner import Planner
+
+    config = apply_overrides(
+        preset("cartpole"),
+        {
+            "env.id": FRAMES_ID,
+            "env.frame_stack": 2,
+            "env.max_episode_steps": 9,
+            "network.kind": "resnet",
+            "network.channels": 4,
+            "network.blocks": 1,
+            "network.hidden": (8,),
+            "network.input_scale": 1 / 255,
+            "network.projection_dim": 16,
+            "network.stack_actions": True,
+            "network.inference": "eager",
+            "network.act_inference": None,
+            "train.num_envs": 3,
+            "train.batch_size": 8,
+            "train.min_replay": 30,
+            "train.max_env_steps": 120,
+            "train.eval_interval": 60,
+            "train.eval_episodes": 2,
+            "train.segment_length": 4,
+            "train.consistency_weight": 1.0,
+            "train.learner_step": "eager",
+            "search.num_simulations": 3,
+            "reanalyze.value": True,
+            "reanalyze.policy_fraction": 0.5,
+        },
+    )
+    trainer = Trainer(config, tmp_path, progress=False)
+    metrics = trainer.run()
+    assert metrics["train_steps"] > 0 and "eval_return_mean" in metrics
+    assert metrics["loss_consistency"] != 0.0
+
+    agent = mzero.Agent.load(tmp_path)
+    seen: list[list[int]] = []
+    plan = Planner.plan
+
+    def spy(self: Planner, *args: Any, stack_actions: np.ndarray | None = None, **kw: Any) -> Any:
+        seen.append(stack_actions[0].tolist())
+        return plan(self, *args, stack_actions=stack_actions, **kw)
+
+    monkeypatch.setattr(Planner, "plan", spy)
+    env = make_env(FRAMES_ID)
+    observation, _ = env.reset(seed=1)
+    first = agent.act(observation)
+    second = agent.act(env.step(first).observation)
+    agent.act(env.step(2).observation, previous_action=2)
+    assert seen == [[-1, -1], [-1, first], [first, 2]]
+    agent.reset()
+    agent.act(observation)
+    assert seen[-1] == [-1, -1] and 0 <= second < 3
+    with pytest.raises(mzero.InvalidArgumentError, match=r"previous_action: expected an action"):
+        agent.act(observation, previous_action=3)

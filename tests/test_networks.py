@@ -172,6 +172,36 @@ def test_frame_stack_uses_every_frame() -> None:
         net.initial_inference(torch.rand(2, 4))
 
 
+@pytest.mark.parametrize(
+    ("config", "obs_shape"), [(MLP, (4,)), (RESNET, (2, 4, 5))], ids=["mlp", "resnet"]
+)
+def test_stack_actions_feed_the_representation(config: NetworkConfig, obs_shape: tuple) -> None:
+    """With ``stack_actions`` each stacked frame comes with the action before it, as a
+    plane (resnet) or an input (mlp) of (a + 1) / A; -1 (no action) is 0."""
+    config = NetworkConfig(**{**config.__dict__, "stack_actions": True})
+    net = make(config, obs_shape, 3, stack=2).eval()
+    obs = torch.rand(4, 2, *obs_shape)
+    actions = torch.tensor([[-1, 0], [0, 1], [1, 2], [2, 2]])
+    with torch.no_grad():
+        latent = net.represent(obs, actions)
+        for changed in ([[-1, 1], [0, 1], [1, 2], [2, 2]], [[-1, 0], [2, 1], [1, 2], [2, 2]]):
+            other = net.represent(obs, torch.tensor(changed))
+            # the row whose older or newer action changed, and only it, moves
+            moved = (latent - other).flatten(1).abs().amax(dim=1) > 1e-6
+            assert moved.tolist() == [row != actions.tolist()[i] for i, row in enumerate(changed)]
+    # the inputs the representation sees: frames, then one plane (or input) per frame
+    seen = []
+    net.representation.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    net.represent(obs, actions)
+    planes = seen[0][:, -2:].reshape(4, 2, -1)  # [B, 2, H*W] (resnet) or [B, 2, 1] (mlp)
+    expected = (actions.float() + 1) / 3
+    assert torch.equal(planes.amax(dim=2), expected) and torch.equal(planes.amin(dim=2), expected)
+    with pytest.raises(mzero.InvalidArgumentError, match=r"stack_actions: expected int64 \[B, 2\]"):
+        net.initial_inference(obs)
+    with pytest.raises(mzero.InvalidArgumentError, match=r"got \[4, 3\]"):
+        net.initial_inference(obs, torch.zeros(4, 3, dtype=torch.int64))
+
+
 def test_unstacked_and_stack_of_one_agree() -> None:
     net = make(RESNET, (3, 3, 3), 9).eval()
     obs = torch.rand(2, 3, 3, 3)

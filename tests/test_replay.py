@@ -52,6 +52,11 @@ class Game:
         )
 
 
+def action_before(game: Game, frame: int) -> int:
+    """The action that led to ``o_frame``: ``a_{frame-1}``, -1 for ``o_0``."""
+    return -1 if frame == 0 else int(game.actions[frame - 1])
+
+
 def make_game(
     rng: np.random.Generator,
     steps: int,
@@ -169,6 +174,12 @@ class Reference:
         for name in ("bootstrap_position", "reward_sum", "bootstrap_discount"):
             expected_shapes[name] = (batch_size, k_steps + 1)
         expected_shapes["legal_mask"] = (batch_size, k_steps + 1, a)
+        expected_shapes["observation_actions"] = (batch_size, self.stack)
+        expected_shapes["next_observation_actions"] = (batch_size, k_steps, self.stack)
+        expected_shapes["bootstrap_observation_actions"] = (batch_size, k_steps + 1, self.stack)
+        for name in ("observation_actions", "next_observation_actions"):
+            dtypes[name] = np.int64
+        dtypes["bootstrap_observation_actions"] = np.int64
         reanalysis = batch.bootstrap_position is not None
         for f in fields(SampleBatch):
             array = getattr(batch, f.name)
@@ -209,6 +220,7 @@ class Reference:
             for s in range(self.stack):
                 frame = max(0, t - (self.stack - 1 - s))
                 np.testing.assert_array_equal(batch.observation[b, s], game.observations[frame])
+                assert batch.observation_actions[b, s] == action_before(game, frame)
             if batch.next_observation is not None:
                 for k in range(1, k_steps + 1):
                     end = min(t + k, steps)  # o_T past the end
@@ -217,6 +229,8 @@ class Reference:
                         np.testing.assert_array_equal(
                             batch.next_observation[b, k - 1, s], game.observations[frame]
                         )
+                        before = action_before(game, frame)
+                        assert batch.next_observation_actions[b, k - 1, s] == before
             raw.append((n * self.probability(int(batch.index[b]))) ** -self.beta)
         np.testing.assert_allclose(batch.weight, np.array(raw) / max(raw), rtol=1e-5)
 
@@ -236,6 +250,7 @@ class Reference:
             np.testing.assert_array_equal(
                 batch.bootstrap_observation[b, k, s], game.observations[frame]
             )
+            assert batch.bootstrap_observation_actions[b, k, s] == action_before(game, frame)
         legal = (
             game.legal_masks[position]
             if game.legal_masks is not None and position < steps
@@ -824,7 +839,7 @@ def test_next_observations_are_the_stacks_ending_at_t_plus_k() -> None:
     batch = buf.sample(64, 7, next_observations=True)
     assert plain.next_observation is None
     for f in fields(SampleBatch):
-        if f.name != "next_observation":  # the same rows and targets
+        if not f.name.startswith("next_observation"):  # the same rows and targets
             np.testing.assert_array_equal(getattr(batch, f.name), getattr(plain, f.name))
     assert batch.next_observation.shape == (64, k_steps, stack, 2)
     assert batch.next_observation.dtype == np.float32

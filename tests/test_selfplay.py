@@ -603,9 +603,18 @@ class RowByRow(MuZeroNetwork):
     network, a game group of 3 and the whole batch of 7 see bit-identical model outputs.
     """
 
-    def initial_inference(self, obs: torch.Tensor) -> NetworkOutput:
+    def initial_inference(
+        self, obs: torch.Tensor, stack_actions: torch.Tensor | None = None
+    ) -> NetworkOutput:
         return _cat(
-            [MuZeroNetwork.initial_inference(self, obs[i : i + 1]) for i in range(len(obs))]
+            [
+                MuZeroNetwork.initial_inference(
+                    self,
+                    obs[i : i + 1],
+                    None if stack_actions is None else stack_actions[i : i + 1],
+                )
+                for i in range(len(obs))
+            ]
         )
 
     def recurrent_inference(self, latent: torch.Tensor, action: torch.Tensor) -> NetworkOutput:

@@ -123,6 +123,8 @@ def test_augmenting_a_batch_equals_sampling_the_mapped_game(
     for name in (
         "observation",
         "next_observation",
+        "observation_actions",  # the actions before stacked frames: mapped, -1 kept
+        "next_observation_actions",
         "target_value",
         "target_reward",
         "target_policy",

@@ -29,7 +29,9 @@ class Agent:
     The network runs as ``config.network.act_inference`` says (else as
     ``network.inference``). Observations are those of the environment, ``float32
     obs_shape``; with
-    ``env.frame_stack > 1`` the agent stacks the frames it has seen since :meth:`reset`.
+    ``env.frame_stack > 1`` the agent stacks the frames it has seen since :meth:`reset`;
+    a network with ``network.stack_actions`` also sees the action before each frame
+    (the agent's own last action unless :meth:`act` is told another).
     """
 
     def __init__(
@@ -57,6 +59,9 @@ class Agent:
         self.rng = np.random.default_rng(seed)
         self.stack = config.env.frame_stack
         self.frames: deque[np.ndarray] = deque(maxlen=self.stack)
+        self.frame_actions: deque[int] = deque(maxlen=self.stack)
+        """The action before each of ``frames`` (-1 before the first)."""
+        self._last_action = -1
         self.last_search: Any = None
         """The search output of the last :meth:`act` (``visit_counts``, ``q_values``, ...
         of a batch of one), to show what the agent thought."""
@@ -111,11 +116,21 @@ class Agent:
     def reset(self) -> None:
         """Forgets the stacked frames (call at the start of each episode)."""
         self.frames.clear()
+        self.frame_actions.clear()
+        self._last_action = -1
 
-    def act(self, observation: np.ndarray, legal_mask: np.ndarray | None = None) -> int:
+    def act(
+        self,
+        observation: np.ndarray,
+        legal_mask: np.ndarray | None = None,
+        previous_action: int | None = None,
+    ) -> int:
         """The greedy action for ``observation`` (``obs_shape``), searching with
         ``config.search.eval_simulations`` (else ``num_simulations``); ``legal_mask`` is
-        bool ``[A]`` or None (all legal)."""
+        bool ``[A]`` or None (all legal). ``previous_action``: the action that led to
+        ``observation``, for a network with ``network.stack_actions`` (default: the
+        action this agent returned last; none at the first observation after
+        :meth:`reset`)."""
         obs = np.asarray(observation)
         if obs.dtype != np.uint8:  # uint8 frames go to the network's device as they are
             obs = obs.astype(np.float32, copy=False)
@@ -130,8 +145,28 @@ class Agent:
                     f"legal_mask: expected shape ({self.num_actions},), got {legal_mask.shape}"
                 )
             legal_mask = legal_mask[None]
+        if previous_action is not None and not 0 <= previous_action < self.num_actions:
+            raise InvalidArgumentError(
+                f"previous_action: expected an action in [0, {self.num_actions}), "
+                f"got {previous_action}"
+            )
+        if self.frames:
+            before = self._last_action if previous_action is None else int(previous_action)
+        else:
+            before = -1
         self.frames.append(obs)
+        self.frame_actions.append(before)
         stacked = stack_frames(self.frames, self.stack)
-        out = self.planner.plan(stacked[None], legal_mask, seed=int(self.rng.integers(2**63)))
+        stack_actions = None
+        if self.network.stack_actions:
+            actions = list(self.frame_actions)
+            stack_actions = np.asarray([[actions[0]] * (self.stack - len(actions)) + actions])
+        out = self.planner.plan(
+            stacked[None],
+            legal_mask,
+            seed=int(self.rng.integers(2**63)),
+            stack_actions=stack_actions,
+        )
         self.last_search = out
-        return int(out.action[0])
+        self._last_action = int(out.action[0])
+        return self._last_action

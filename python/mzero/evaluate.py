@@ -44,6 +44,24 @@ def _planner(network: MuZeroNetwork, config: Config, two_player: bool, games: in
     return Planner(network, search_config, games)
 
 
+def _plan(planner: Planner, games: list[GameRecord], stack: int, rng: np.random.Generator) -> Any:
+    """One greedy search of ``games`` from their stacked frames (and the actions before
+    them, for a network that sees those)."""
+    observations = np.stack([game.stacked(stack) for game in games])
+    legal_mask = np.stack([game.legal_mask for game in games])
+    stack_actions = None
+    if planner.network.stack_actions:
+        stack_actions = np.stack([game.stacked_actions(stack) for game in games])
+    seed = int(rng.integers(_SEED_BOUND))
+    return planner.plan(observations, legal_mask, seed=seed, stack_actions=stack_actions)
+
+
+def _record(game: GameRecord, action: int, observation: np.ndarray, stack: int) -> None:
+    """Adds a move to ``game``, keeping the last ``stack`` moves and frames after them."""
+    game.observations = [*game.observations[-stack:], observation]
+    game.actions = [*game.actions[-(stack - 1) :], action] if stack > 1 else [action]
+
+
 def evaluate_returns(
     network: MuZeroNetwork,
     config: Config,
@@ -70,14 +88,12 @@ def evaluate_returns(
     active = list(range(episodes))
     rng = np.random.default_rng(seed)
     while active:
-        observations = np.stack([games[i].stacked(stack) for i in active])
-        legal_mask = np.stack([games[i].legal_mask for i in active])
-        out = planner.plan(observations, legal_mask, seed=int(rng.integers(_SEED_BOUND)))
+        out = _plan(planner, [games[i] for i in active], stack, rng)
         still_active = []
         for row, i in enumerate(active):
             step = envs[i].step(int(out.action[row]))
             returns[i] += step.reward
-            games[i].observations = [*games[i].observations[-stack:], step.observation]
+            _record(games[i], int(out.action[row]), step.observation, stack)
             games[i].legal_mask = step.legal_mask
             if not (step.terminated or step.truncated):
                 still_active.append(i)
@@ -121,16 +137,14 @@ def evaluate_against(
     while active:
         # all active games are at the same move number, so the same side is to move
         if agent_to_move:
-            observations = np.stack([records[i].stacked(stack) for i in active])
-            legal_mask = np.stack([records[i].legal_mask for i in active])
-            out = planner.plan(observations, legal_mask, seed=int(rng.integers(_SEED_BOUND)))
+            out = _plan(planner, [records[i] for i in active], stack, rng)
             actions = [int(a) for a in out.action]
         else:
             actions = [_opponent_move(opponent, records[i], envs[i]) for i in active]
         still_active = []
         for i, action in zip(active, actions, strict=True):
             step = envs[i].step(action)
-            records[i].observations = [*records[i].observations[-stack:], step.observation]
+            _record(records[i], action, step.observation, stack)
             records[i].legal_mask = step.legal_mask
             if step.terminated or step.truncated:
                 results[i] = result_for(step.reward, mover_is_player=agent_to_move)

@@ -48,6 +48,7 @@ __all__ = [
     "Planner",
     "RecurrentStep",
     "RootStep",
+    "stack_frame_actions",
     "stack_frames",
 ]
 
@@ -63,18 +64,34 @@ def stack_frames(frames: Sequence[np.ndarray], stack: int) -> np.ndarray:
     return np.stack([last[0]] * (stack - len(last)) + last)
 
 
+def stack_frame_actions(actions: Sequence[int], stack: int) -> np.ndarray:
+    """The action before each frame of :func:`stack_frames`'s stack: int64 ``[stack]``.
+
+    ``actions`` are the moves between the game's observations so far (one fewer than
+    the observations). Frame ``o_q`` gets ``a_{q-1}``; ``o_0`` and the copies of it
+    before the start get -1, as the replay assembles them
+    (``SampleBatch.observation_actions``). A record that dropped the front of its game
+    must keep ``stack`` moves, so that its first frame is not in the stack.
+    """
+    before = [-1, *(int(a) for a in actions[-stack:])][-stack:]
+    return np.asarray([before[0]] * (stack - len(before)) + before, dtype=np.int64)
+
+
 class RootStep(nn.Module):
-    """``obs [B, stack, *obs_shape]`` -> (latent ``[B, *latent_shape]``, packed ``[B, 1 + A]``).
+    """``obs [B, stack, *obs_shape]``, ``stack_actions`` int64 ``[B, stack]`` -> (latent
+    ``[B, *latent_shape]``, packed ``[B, 1 + A]``).
 
     ``packed[:, 0]`` is the value, ``packed[:, 1:]`` the policy logits (float32).
+    ``stack_actions`` (the action before each frame) is read only by a network with
+    ``stack_actions``.
     """
 
     def __init__(self, network: MuZeroNetwork) -> None:
         super().__init__()
         self.network = network
 
-    def forward(self, obs: Tensor) -> tuple[Tensor, Tensor]:
-        out = self.network.initial_inference(obs)
+    def forward(self, obs: Tensor, stack_actions: Tensor) -> tuple[Tensor, Tensor]:
+        out = self.network.initial_inference(obs, stack_actions)
         packed = torch.cat([out.value[:, None], out.policy_logits], dim=1).float()
         return out.latent, packed
 
@@ -155,6 +172,7 @@ class _Steps:
     def _trace(self, network: MuZeroNetwork, store: Tensor) -> None:
         games = 2
         obs = torch.zeros((games, network.frame_stack, *network.obs_shape), device=store.device)
+        actions = torch.zeros((games, network.frame_stack), dtype=torch.int64, device=store.device)
         scratch = torch.zeros((2 * games, *network.latent_shape), device=store.device)
         ids = torch.tensor([[0, 1], [2, 3], [0, 0]], device=store.device)
         with warnings.catch_warnings():
@@ -163,7 +181,7 @@ class _Steps:
             # hold for every batch and are rightly recorded as constants
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            self.root = torch.jit.trace(self.root, (obs,), check_trace=False)
+            self.root = torch.jit.trace(self.root, (obs, actions), check_trace=False)
             self.recurrent = torch.jit.trace(self.recurrent, (scratch, ids), check_trace=False)
             if self.afterstate is not None:
                 self.afterstate = torch.jit.trace(
@@ -182,12 +200,13 @@ class _Steps:
             self.afterstate = torch.compile(self.afterstate, options=options)
         games = 4
         obs = torch.zeros((games, network.frame_stack, *network.obs_shape), device=store.device)
+        actions = torch.zeros((games, network.frame_stack), dtype=torch.int64, device=store.device)
         scratch = torch.zeros((2 * games, *network.latent_shape), device=store.device)
         ids = torch.tensor([[0, 1, 2, 3], [4, 5, 6, 7], [0, 0, 0, 0]], device=store.device)
-        for tensor, dim in ((obs, 0), (scratch, 0), (ids, 1)):
+        for tensor, dim in ((obs, 0), (actions, 0), (scratch, 0), (ids, 1)):
             torch._dynamo.mark_dynamic(tensor, dim)
         try:
-            self.root(obs)
+            self.root(obs, actions)
             self.recurrent(scratch, ids)
             if self.afterstate is not None:
                 self.afterstate(scratch, ids)
@@ -301,15 +320,35 @@ class Planner:
             self._obs_host = torch.empty(shape, dtype=dtype, pin_memory=True)
         return self._obs_host
 
-    def _root(self, observations: np.ndarray) -> tuple[Tensor, np.ndarray]:
+    def _stack_actions(self, stack_actions: np.ndarray | None, games: int) -> Tensor:
+        """``stack_actions`` int64 ``[B, stack]`` on the device; -1 (no action) where the
+        network does not read them."""
+        expected = (games, self.network.frame_stack)
+        if stack_actions is None:
+            if self.network.stack_actions:
+                raise InvalidArgumentError(
+                    f"stack_actions: expected int64 {list(expected)} (the action before each "
+                    "stacked frame) for a network with network.stack_actions, got None"
+                )
+            return torch.full(expected, -1, dtype=torch.int64, device=self.device)
+        if stack_actions.shape != expected:
+            raise InvalidArgumentError(
+                f"stack_actions: expected shape {list(expected)}, got {list(stack_actions.shape)}"
+            )
+        return self._upload(stack_actions.astype(np.int64, copy=False), None)
+
+    def _root(
+        self, observations: np.ndarray, stack_actions: np.ndarray | None
+    ) -> tuple[Tensor, np.ndarray]:
         """Root inference of ``observations`` (float32, or uint8 frames converted to
-        float on the device by the network)."""
+        float on the device by the network) and their ``stack_actions``."""
         start = self.clock.start()
         if observations.dtype != np.uint8:
             observations = observations.astype(np.float32, copy=False)
         obs = self._upload(observations, self._obs_buffer(observations))
+        actions = self._stack_actions(stack_actions, observations.shape[0])
         with self._autocast():
-            latent, packed = self._steps.root(obs)
+            latent, packed = self._steps.root(obs, actions)
         out = self._download(packed)
         self.inference_s += self.clock.stop(start)
         return latent, out
@@ -318,13 +357,17 @@ class Planner:
         return getattr(self, name) if self._cuda else None
 
     @torch.inference_mode()
-    def initial_inference(self, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def initial_inference(
+        self, observations: np.ndarray, stack_actions: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``observations [B, stack, *obs_shape]`` -> (value float32 ``[B]``, logits ``[B, A]``).
 
-        Also stores the root latents as node 0 of ``self.latent``.
+        ``stack_actions`` int64 ``[B, stack]``: the action before each frame (-1 before
+        the first; :func:`stack_frame_actions`), needed by a network with
+        ``stack_actions``. Also stores the root latents as node 0 of ``self.latent``.
         """
         with self._on_stream():
-            latent, packed = self._root(observations)
+            latent, packed = self._root(observations, stack_actions)
             self.latent[0, : latent.shape[0]] = latent
         return np.ascontiguousarray(packed[:, 0]), np.ascontiguousarray(packed[:, 1:])
 
@@ -379,12 +422,14 @@ class Planner:
         legal_mask: np.ndarray | None = None,
         seed: int = 0,
         first_game: int = 0,
+        stack_actions: np.ndarray | None = None,
     ) -> Any:
         """One batched search from ``observations [B, stack, *obs_shape]``, as the network is.
 
         :meth:`plan` without switching the network to eval mode: for callers that set
         the mode once around several planners running at the same time (self-play's
-        game groups). ``first_game`` is passed to ``mzero.search``.
+        game groups). ``first_game`` is passed to ``mzero.search``; ``stack_actions``
+        as :meth:`initial_inference`.
         """
         batch = observations.shape[0]
         if not 1 <= batch <= self.max_games:
@@ -394,7 +439,7 @@ class Planner:
         if self._cuda:
             # the learner updates the weights on the default stream: see its last update
             self._stream.wait_stream(torch.cuda.default_stream(self.device))
-        root_value, root_logits = self.initial_inference(observations)
+        root_value, root_logits = self.initial_inference(observations, stack_actions)
         if self.network.stochastic:
             return mzero.stochastic_search(
                 root_value,
@@ -418,24 +463,32 @@ class Planner:
         )
 
     def plan(
-        self, observations: np.ndarray, legal_mask: np.ndarray | None = None, seed: int = 0
+        self,
+        observations: np.ndarray,
+        legal_mask: np.ndarray | None = None,
+        seed: int = 0,
+        stack_actions: np.ndarray | None = None,
     ) -> Any:
         """One batched search from ``observations [B, stack, *obs_shape]``.
 
-        ``legal_mask`` is bool ``[B, A]`` (root only). Returns ``mzero.search``'s output
-        (``visit_counts``, ``policy``, ``root_value``, ``q_values``, ``action``). The
-        network runs in eval mode; its previous mode is restored afterwards.
+        ``legal_mask`` is bool ``[B, A]`` (root only); ``stack_actions`` as
+        :meth:`initial_inference`. Returns ``mzero.search``'s output (``visit_counts``,
+        ``policy``, ``root_value``, ``q_values``, ``action``). The network runs in eval
+        mode; its previous mode is restored afterwards.
         """
         with eval_mode(self.network):
-            return self.search(observations, legal_mask, seed)
+            return self.search(observations, legal_mask, seed, stack_actions=stack_actions)
 
     @torch.inference_mode()
-    def value(self, observations: np.ndarray) -> np.ndarray:
-        """The network's value of ``observations [B, stack, *obs_shape]``: float32 ``[B]``."""
+    def value(
+        self, observations: np.ndarray, stack_actions: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The network's value of ``observations [B, stack, *obs_shape]`` (and their
+        ``stack_actions``, as :meth:`initial_inference`): float32 ``[B]``."""
         with eval_mode(self.network), self._on_stream():
             if self._cuda:
                 self._stream.wait_stream(torch.cuda.default_stream(self.device))
-            _, packed = self._root(observations)
+            _, packed = self._root(observations, stack_actions)
         return np.array(packed[:, 0], dtype=np.float32)
 
 

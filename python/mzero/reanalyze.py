@@ -139,7 +139,10 @@ class Reanalyzer:
         values = np.zeros(sample.target_value.shape, np.float32)
         fresh = np.empty(0, np.float32)
         if len(rows):
-            fresh = self._planner_for(1).value(sample.bootstrap_observation[rows, steps])
+            actions = None
+            if self.network.stack_actions:
+                actions = sample.bootstrap_observation_actions[rows, steps]
+            fresh = self._planner_for(1).value(sample.bootstrap_observation[rows, steps], actions)
             values[rows, steps] = fresh
         target = (sample.reward_sum + sample.bootstrap_discount * values).astype(np.float32)
         positions = sample.bootstrap_position[rows, steps]
@@ -157,13 +160,24 @@ class Reanalyzer:
         chosen = np.sort(rng.choice(len(rows), size=count, replace=False))
         rows, steps = rows[chosen], steps[chosen]
         # the stack at t+k: observation for k = 0, next_observation[k-1] for k >= 1
+        before = np.maximum(steps - 1, 0)
         stacks = np.where(
             (steps == 0).reshape(-1, *([1] * (sample.observation.ndim - 1))),
             sample.observation[rows],
-            sample.next_observation[rows, np.maximum(steps - 1, 0)],
+            sample.next_observation[rows, before],
         )
+        actions = None
+        if self.network.stack_actions:
+            actions = np.where(
+                (steps == 0)[:, None],
+                sample.observation_actions[rows],
+                sample.next_observation_actions[rows, before],
+            )
         out = self._planner_for(count).plan(
-            stacks, sample.legal_mask[rows, steps], seed=int(rng.integers(_SEED_BOUND))
+            stacks,
+            sample.legal_mask[rows, steps],
+            seed=int(rng.integers(_SEED_BOUND)),
+            stack_actions=actions,
         )
         target[rows, steps] = out.policy
         return target, (sample.game_id[rows], sample.position[rows] + steps, out.policy)

@@ -20,6 +20,8 @@ of length ``T``::
     terminated       = the game ended in a terminal state (per row)
     actions[k]       = a_{t+k}             if t+k < T  else uniform in [0, A)  (k < K)
     observation      = o_{t-stack+1} .. o_t, frames before o_0 repeat o_0
+    observation_actions = the action that led to each of those frames: a_{q-1} for
+                       o_q, -1 for o_0 (MuZero's action planes beside the frames)
 
 The targets are computed when a batch is sampled, from the stored root values,
 which a reanalysis may have refreshed (:meth:`ReplayBuffer.update_values`,
@@ -63,6 +65,9 @@ class SampleBatch:
 
     observation: np.ndarray
     """``[B, stack, *obs_shape]``, the buffer's dtype: frames ``o_{t-stack+1} .. o_t``."""
+    observation_actions: np.ndarray
+    """int64 ``[B, stack]``: the action that led to each frame of ``observation``,
+    ``a_{q-1}`` for ``o_q`` and -1 for ``o_0`` and the copies of it before the start."""
     actions: np.ndarray
     """int64 ``[B, K]``: ``a_t .. a_{t+K-1}``, uniformly random past the end of the game."""
     target_value: np.ndarray
@@ -92,10 +97,16 @@ class SampleBatch:
     past the end); the targets of a latent consistency loss. Otherwise ``None``.
     ``sample(..., reanalysis=True)`` always adds it: the stacks at ``t+k`` a re-search
     starts from are ``observation`` (``k = 0``) and ``next_observation`` (``k >= 1``)."""
+    next_observation_actions: np.ndarray | None = None
+    """With ``next_observation``: int64 ``[B, K, stack]``, the actions that led to its
+    frames (as ``observation_actions``)."""
     bootstrap_observation: np.ndarray | None = None
     """With ``reanalysis=True``: ``[B, K+1, stack, *obs_shape]``, row ``(b, k)`` the stack
     ending at ``o_{t+k+m}``, ``m = min(n, T-t-k)``: the observation whose value
     bootstraps ``z_{t+k}`` (``o_T`` where none does)."""
+    bootstrap_observation_actions: np.ndarray | None = None
+    """With ``reanalysis=True``: int64 ``[B, K+1, stack]``, the actions that led to the
+    frames of ``bootstrap_observation``."""
     bootstrap_position: np.ndarray | None = None
     """With ``reanalysis=True``: int64 ``[B, K+1]``: ``t+k+m`` (``T``: a truncated game's
     ``bootstrap_value``), or -1 where no value bootstraps (the game terminated within

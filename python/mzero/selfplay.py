@@ -60,7 +60,7 @@ from mzero.envs import Environment, make_env_from_config
 from mzero.envs.pool import EnvPool, LocalEnvs, contiguous_shares
 from mzero.envs.registry import game_class
 from mzero.networks import MuZeroNetwork
-from mzero.planner import Planner, eval_mode, stack_frames
+from mzero.planner import Planner, eval_mode, stack_frame_actions, stack_frames
 from mzero.search import select_action_with_uniforms
 from mzero.throughput import BusyClock, Throughput
 
@@ -178,6 +178,10 @@ class GameRecord:
         """The last ``stack`` observations ``[stack, *obs_shape]``; frames before o_0 repeat o_0."""
         return stack_frames(self.observations, stack)
 
+    def stacked_actions(self, stack: int) -> np.ndarray:
+        """int64 ``[stack]``: the action before each frame of :meth:`stacked` (-1 before o_1)."""
+        return stack_frame_actions(self.actions, stack)
+
     def __len__(self) -> int:
         """Moves the record holds (the dropped ones not counted)."""
         return len(self.actions)
@@ -249,6 +253,7 @@ class SelfPlay:
         self.replay = replay
         self.num_games = config.train.num_envs
         self.stack = config.env.frame_stack
+        self.stack_actions = config.network.stack_actions
         self.groups = pipeline_groups(self.num_games, config.train.pipeline)
         workers = config.env.workers
         if game_class(config.env.id) is not None:
@@ -346,7 +351,13 @@ class SelfPlay:
         network_before = planner.inference_s
         observations = np.stack([game.stacked(self.stack) for game in games])
         legal_mask = np.stack([game.legal_mask for game in games])
-        out = planner.search(observations, legal_mask, seed=move.seed, first_game=group.start)
+        out = planner.search(
+            observations,
+            legal_mask,
+            seed=move.seed,
+            first_game=group.start,
+            stack_actions=self._stacked_actions(games),
+        )
         searched = time.perf_counter()
         network_s = planner.inference_s - network_before
         if self.config.search.algorithm == "gumbel":
@@ -389,8 +400,9 @@ class SelfPlay:
         ``train.segment_length`` positions whose next ``td_steps + K`` moves are played."""
         length = self.config.train.segment_length
         # a segment carries the moves its targets reach and the frames its stacks need
+        # (with the move before the first of them when the network sees the actions)
         carry = self.config.train.td_steps + self.config.train.unroll_steps
-        history = self.stack - 1
+        history = self.stack - 1 + int(self.stack_actions)
         truncated = [i for i, terminated in finished if not terminated]
         bootstrap = self._bootstrap_values(truncated)
         stats = []
@@ -417,8 +429,16 @@ class SelfPlay:
         """The network's value of the latest observation of each game in ``slots``."""
         if not slots:
             return {}
-        last = np.stack([self.games[i].stacked(self.stack) for i in slots])
-        return dict(zip(slots, self.planner.value(last).tolist(), strict=True))
+        games = [self.games[i] for i in slots]
+        last = np.stack([game.stacked(self.stack) for game in games])
+        values = self.planner.value(last, self._stacked_actions(games))
+        return dict(zip(slots, values.tolist(), strict=True))
+
+    def _stacked_actions(self, games: list[GameRecord]) -> np.ndarray | None:
+        """int64 ``[B, stack]`` for a network that sees the actions beside its frames."""
+        if not self.stack_actions:
+            return None
+        return np.stack([game.stacked_actions(self.stack) for game in games])
 
     def _store(self, piece: dict[str, Any]) -> None:
         """``replay.add_game`` of a finished game or of a segment."""

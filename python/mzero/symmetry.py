@@ -96,8 +96,8 @@ class Symmetries:
         """Row ``b`` of ``batch`` under symmetry ``g[b]`` (int64 ``[B]``, on the batch's device).
 
         Observations (and next observations) ``[B, ..., *obs]`` are mapped frame by
-        frame, actions ``[B, K]`` through :attr:`action`, search policies ``[B, K+1, A]``
-        through :attr:`policy`.
+        frame, actions ``[B, K]`` (and the actions before stacked frames, -1 kept)
+        through :attr:`action`, search policies ``[B, K+1, A]`` through :attr:`policy`.
         """
         rows, num_actions = batch.actions.shape[0], self.policy.shape[1]
         if g.shape != (rows,):
@@ -118,10 +118,21 @@ class Symmetries:
             if batch.next_observation is None
             else self._frames(batch.next_observation, observation),
             actions=torch.gather(action, 1, batch.actions),
+            observation_actions=self._stack_actions(batch.observation_actions, action),
+            next_observation_actions=self._stack_actions(batch.next_observation_actions, action),
             target_policy=torch.gather(
                 batch.target_policy, 2, policy[:, None, :].expand_as(batch.target_policy)
             ),
         )
+
+    @staticmethod
+    def _stack_actions(actions: Tensor | None, action: Tensor) -> Tensor | None:
+        """``actions`` int64 ``[B, ...]`` (-1: none) mapped by row through ``action [B, A]``."""
+        if actions is None:
+            return None
+        flat = actions.reshape(actions.shape[0], -1)
+        mapped = torch.gather(action, 1, flat.clamp(min=0))
+        return torch.where(flat < 0, flat, mapped).view_as(actions)
 
     def _frames(self, frames: Tensor, index: Tensor) -> Tensor:
         """``frames [B, ..., *obs]``, ``index [B, N]``: each frame of row b gathered by index[b]."""

@@ -132,6 +132,7 @@ FIXED_ON_RESUME: tuple[str, ...] = (
     "network.chance_codes",
     "network.input_scale",
     "network.downsample",
+    "network.stack_actions",
     "network.value_transform",
     "replay.capacity",
     "replay.alpha",

@@ -171,6 +171,14 @@ class NetworkConfig:
     for 8-bit image frames (uint8 observations travel as they are through self-play,
     the replay buffer and Ray, and are converted there)."""
 
+    stack_actions: bool = False
+    """Show the representation, beside each of the ``env.frame_stack`` frames, the action
+    that led to it, as a constant plane (resnet) or one input (mlp) of ``(a + 1) / A``
+    and 0 before a game's first frame: MuZero's Atari input (its 32 frames come with the
+    32 actions, "encoded as simple bias planes"; the paper scales them a / 18, here 0 is
+    kept for "no action"). The replay assembles the actions at sample time from the
+    ones it stores; nothing more is stored."""
+
     value_transform: bool = True
     """Encode h(value) and h(reward) on the supports (MuZero appendix F). False encodes
     the raw scalars: board games with outcomes in [-1, 1] then get one-hot targets."""

@@ -98,6 +98,11 @@ class TrainingBatch:
     """float32 ``[B]``: 1 where the row's game terminated (absorbing past its end), 0
     where it was truncated (nothing trained past its end); ``None``: every row
     terminated."""
+    observation_actions: Tensor | None = None
+    """int64 ``[B, stack]``: the action that led to each frame of ``observation`` (-1
+    before the first); what a network with ``stack_actions`` needs beside the frames."""
+    next_observation_actions: Tensor | None = None
+    """int64 ``[B, K, stack]``: the same for ``next_observation``."""
 
     @classmethod
     def from_sample(cls, sample: Any, device: torch.device | str = "cpu") -> TrainingBatch:
@@ -108,12 +113,14 @@ class TrainingBatch:
             array = np.ascontiguousarray(getattr(sample, name))
             return torch.from_numpy(array).to(device=device, non_blocking=True).to(dtype)
 
-        next_observation = getattr(sample, "next_observation", None)
+        def optional(name: str, dtype: torch.dtype) -> Tensor | None:
+            return None if getattr(sample, name, None) is None else tensor(name, dtype)
+
         return cls(
-            next_observation=None
-            if next_observation is None
-            else tensor("next_observation", torch.float32),
+            next_observation=optional("next_observation", torch.float32),
             observation=tensor("observation", torch.float32),
+            observation_actions=optional("observation_actions", torch.int64),
+            next_observation_actions=optional("next_observation_actions", torch.int64),
             actions=tensor("actions", torch.int64),
             target_value=tensor("target_value", torch.float32),
             target_reward=tensor("target_reward", torch.float32),
@@ -152,14 +159,16 @@ def unroll(
     observation: Tensor,
     actions: Tensor,
     dynamics_gradient_scale: float = DYNAMICS_GRADIENT_SCALE,
+    observation_actions: Tensor | None = None,
 ) -> list[NetworkOutput]:
     """``[initial_inference(o_t), recurrent step 1, ..., recurrent step K]``.
 
-    ``observation [B, stack, *obs_shape]`` (or ``[B, *obs_shape]``), ``actions int64 [B, K]``.
+    ``observation [B, stack, *obs_shape]`` (or ``[B, *obs_shape]``), ``actions int64 [B, K]``,
+    ``observation_actions int64 [B, stack]`` (a network with ``stack_actions``).
     The latent state carried from step k to k + 1 has its gradient scaled by
     ``dynamics_gradient_scale``.
     """
-    outputs = [network.initial_inference(observation)]
+    outputs = [network.initial_inference(observation, observation_actions)]
     latent = outputs[0].latent
     for k in range(actions.shape[1]):
         out = network.recurrent_inference(latent, actions[:, k])
@@ -185,15 +194,16 @@ def stochastic_unroll(
     actions: Tensor,
     next_observation: Tensor,
     dynamics_gradient_scale: float = DYNAMICS_GRADIENT_SCALE,
+    observation_actions: Tensor | None = None,
 ) -> StochasticUnroll:
     """Stochastic MuZero's unroll through afterstates and the encoder's codes.
 
     ``observation [B, stack, *obs_shape]``, ``actions int64 [B, K]``,
     ``next_observation [B, K, stack, *obs_shape]`` (the stacks ending at o_{t+1} ..
     o_{t+K}). The state carried from step k to k + 1 has its gradient scaled by
-    ``dynamics_gradient_scale``, as in :func:`unroll`.
+    ``dynamics_gradient_scale``, as in :func:`unroll` (``observation_actions`` too).
     """
-    states = [network.initial_inference(observation)]
+    states = [network.initial_inference(observation, observation_actions)]
     afterstates: list[AfterstateOutput] = []
     codes: list[ChanceCode] = []
     latent = states[0].latent
@@ -232,7 +242,10 @@ def consistency_loss(
     num_rows, num_steps = batch.actions.shape
     with torch.no_grad():
         next_obs = batch.next_observation.flatten(0, 1)  # [B*K, stack, *obs]
-        target = network.project(network.represent(next_obs), predictor=False)
+        next_actions = batch.next_observation_actions
+        if next_actions is not None:
+            next_actions = next_actions.flatten(0, 1)  # [B*K, stack]
+        target = network.project(network.represent(next_obs, next_actions), predictor=False)
         target = torch.nn.functional.normalize(target, dim=-1).view(num_rows, num_steps, -1)
     latents = torch.stack([o.latent for o in outputs[1:]], dim=1).flatten(0, 1)
     prediction = network.project(latents, predictor=True)
@@ -270,11 +283,20 @@ def muzero_loss(
                     "stochastic network's chance codes, got None"
                 )
             chance = stochastic_unroll(
-                network, batch.observation, batch.actions, batch.next_observation
+                network,
+                batch.observation,
+                batch.actions,
+                batch.next_observation,
+                observation_actions=batch.observation_actions,
             )
             outputs = chance.states
         else:
-            outputs = unroll(network, batch.observation, batch.actions)
+            outputs = unroll(
+                network,
+                batch.observation,
+                batch.actions,
+                observation_actions=batch.observation_actions,
+            )
         if consistency_weight > 0 and num_steps > 0:
             step_consistency = consistency_loss(network, outputs, batch).float()
     outputs = [o.float() for o in outputs]  # the losses are taken in float32

@@ -134,6 +134,9 @@ class MuZeroNetwork(nn.Module):
     ``config.kind == "mlp"`` flattens any observation; ``"resnet"`` needs ``obs_shape ==
     (C, H, W)``. Observations are ``[B, *obs_shape]`` or, stacked, ``[B, frame_stack,
     *obs_shape]`` (the frames are concatenated along the first observation axis).
+    With ``config.stack_actions`` the representation also takes ``stack_actions`` int64
+    ``[B, frame_stack]``, the action that led to each frame (-1 before the first), as
+    planes (resnet) or inputs (mlp) of ``(a + 1) / A`` beside the frames.
     ``action_planes`` ``[A, P, H, W]``: how the resnet dynamics draws each action on
     the board (a game's own, e.g. Connect Four's columns; :mod:`mzero.networks.resnet`).
     """
@@ -154,13 +157,16 @@ class MuZeroNetwork(nn.Module):
         self.reward_support = config.reward_support
         self.value_transform = config.value_transform
         self.input_scale = float(config.input_scale)
+        self.stack_actions = bool(config.stack_actions)
+        # one action plane (resnet) or input (mlp) per stacked frame
+        action_inputs = self.frame_stack if self.stack_actions else 0
         if self.num_actions < 1:
             raise InvalidArgumentError(f"num_actions: expected >= 1, got {num_actions}")
         if config.kind == "mlp":
             obs_dim = self.frame_stack * math.prod(self.obs_shape)
             self.latent_shape: tuple[int, ...] = (config.latent_dim,)
             self.representation: nn.Module = MLPRepresentation(
-                obs_dim, config.latent_dim, config.hidden
+                obs_dim + action_inputs, config.latent_dim, config.hidden
             )
             self.dynamics: MLPDynamics | ResNetDynamics = MLPDynamics(
                 config.latent_dim, self.num_actions, config.hidden, config.reward_support
@@ -177,12 +183,12 @@ class MuZeroNetwork(nn.Module):
             if config.downsample:
                 board = (downsampled(height), downsampled(width))
                 self.representation = DownsampleRepresentation(
-                    self.frame_stack * channels, config.channels, config.blocks
+                    self.frame_stack * channels + action_inputs, config.channels, config.blocks
                 )
             else:
                 board = (height, width)
                 self.representation = ResNetRepresentation(
-                    self.frame_stack * channels, config.channels, config.blocks
+                    self.frame_stack * channels + action_inputs, config.channels, config.blocks
                 )
             self.latent_shape = (config.channels, *board)
             self.dynamics = ResNetDynamics(
@@ -277,9 +283,32 @@ class MuZeroNetwork(nn.Module):
             return stacked.flatten(1)
         return stacked.flatten(1, 2)
 
-    def represent(self, obs: Tensor) -> Tensor:
-        """``obs [B, *obs_shape]`` (or stacked) -> scaled latent state ``[B, *latent_shape]``."""
-        return min_max_scale(self.representation(self._network_input(obs)))
+    def _action_input(self, stack_actions: Tensor | None, frames: Tensor) -> Tensor:
+        """``stack_actions int64 [B, stack]`` -> ``frames`` (the network input) with the
+        action planes (resnet, ``[B, stack*C + stack, H, W]``) or inputs (mlp) beside them."""
+        expected = (frames.shape[0], self.frame_stack)
+        if stack_actions is None or tuple(stack_actions.shape) != expected:
+            got = None if stack_actions is None else list(stack_actions.shape)
+            raise InvalidArgumentError(
+                f"stack_actions: expected int64 [B, {self.frame_stack}] (the action before "
+                f"each stacked frame) with network.stack_actions on, got {got}"
+            )
+        planes = (stack_actions.to(frames.dtype) + 1.0) / self.num_actions  # -1 (none) -> 0
+        if self.kind == "mlp":
+            return torch.cat([frames, planes], dim=1)
+        height, width = frames.shape[-2:]
+        return torch.cat([frames, planes[:, :, None, None].expand(-1, -1, height, width)], dim=1)
+
+    def represent(self, obs: Tensor, stack_actions: Tensor | None = None) -> Tensor:
+        """``obs [B, *obs_shape]`` (or stacked) -> scaled latent state ``[B, *latent_shape]``.
+
+        ``stack_actions`` int64 ``[B, frame_stack]``: needed with ``network.stack_actions``
+        (the class docstring), ignored otherwise.
+        """
+        frames = self._network_input(obs)
+        if self.stack_actions:
+            frames = self._action_input(stack_actions, frames)
+        return min_max_scale(self.representation(frames))
 
     def project(self, latent: Tensor, predictor: bool) -> Tensor:
         """``latent [B, *latent_shape]`` -> ``[B, projection_dim]`` (consistency loss).
@@ -293,9 +322,12 @@ class MuZeroNetwork(nn.Module):
         z = self.projection(latent.flatten(1))
         return self.projection_predictor(z) if predictor else z
 
-    def initial_inference(self, obs: Tensor) -> NetworkOutput:
-        """``obs [B, *obs_shape]`` (or stacked) -> root latent, value, policy (reward = 0)."""
-        latent = self.represent(obs)
+    def initial_inference(self, obs: Tensor, stack_actions: Tensor | None = None) -> NetworkOutput:
+        """``obs [B, *obs_shape]`` (or stacked) -> root latent, value, policy (reward = 0).
+
+        ``stack_actions``: as :meth:`represent`.
+        """
+        latent = self.represent(obs, stack_actions)
         policy_logits, value_logits = self.prediction(latent)
         value = categorical_to_scalar(value_logits, self.value_support, self.value_transform)
         return NetworkOutput(

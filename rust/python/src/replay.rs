@@ -355,9 +355,14 @@ impl PyReplayBuffer {
         // [*leading, stack, *obs_shape]
         let stacks = |leading: &[usize]| [leading, &[config.stack], &config.obs_shape].concat();
         let out = PyDict::new(py);
+        let s = config.stack;
         out.set_item("observation", obs_to_numpy(py, batch.observation, &stacks(&[b]))?)?;
+        out.set_item("observation_actions", to_numpy(py, batch.observation_actions, &[b, s])?)?;
         if let Some(next) = batch.next_observation {
             out.set_item("next_observation", obs_to_numpy(py, next, &stacks(&[b, k]))?)?;
+        }
+        if let Some(next) = batch.next_observation_actions {
+            out.set_item("next_observation_actions", to_numpy(py, next, &[b, k, s])?)?;
         }
         out.set_item("actions", to_numpy(py, batch.actions, &[b, k])?)?;
         out.set_item("target_value", to_numpy(py, batch.target_value, &[b, k + 1])?)?;
@@ -369,6 +374,10 @@ impl PyReplayBuffer {
             out.set_item(
                 "bootstrap_observation",
                 obs_to_numpy(py, re.bootstrap_observation, &stacks(&[b, k + 1]))?,
+            )?;
+            out.set_item(
+                "bootstrap_observation_actions",
+                to_numpy(py, re.bootstrap_observation_actions, &[b, k + 1, s])?,
             )?;
             out.set_item("bootstrap_position", to_numpy(py, re.bootstrap_position, &[b, k + 1])?)?;
             out.set_item("reward_sum", to_numpy(py, re.reward_sum, &[b, k + 1])?)?;

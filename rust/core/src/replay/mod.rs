@@ -115,6 +115,9 @@ pub struct Reanalysis {
     /// `[B, K+1, stack, *obs_shape]`: the stack ending at `o_{t+k+m}` (`o_T` when the
     /// bootstrap is the end of a truncated game, and past the end).
     pub bootstrap_observation: ObsVec,
+    /// `[B, K+1, stack]`: the action that led to each frame of `bootstrap_observation`
+    /// (see [`Batch::observation_actions`]).
+    pub bootstrap_observation_actions: Vec<i64>,
     /// `[B, K+1]`: `t+k+m`, the position whose value bootstraps `z_{t+k}` (`T`: a
     /// truncated game's `bootstrap_value`); -1 where none does (the game terminated
     /// within the horizon, or `t+k >= T`).
@@ -132,9 +135,15 @@ pub struct Reanalysis {
 pub struct Batch {
     /// `[B, stack, *obs_shape]`, the buffer's dtype: `o_{t-stack+1} .. o_t`.
     pub observation: ObsVec,
+    /// `[B, stack]`: the action that led to each frame of `observation`, `a_{q-1}` for
+    /// frame `o_q` and -1 for `o_0` (and the copies of `o_0` before the start): the
+    /// action planes MuZero's Atari network sees beside its frames.
+    pub observation_actions: Vec<i64>,
     /// `[B, K, stack, *obs_shape]` when requested: row `k - 1` is the stack ending at
     /// `o_{min(t+k, T)}`.
     pub next_observation: Option<ObsVec>,
+    /// `[B, K, stack]` with `next_observation`: the actions that led to its frames.
+    pub next_observation_actions: Option<Vec<i64>>,
     /// When requested: what a reanalysis needs.
     pub reanalysis: Option<Reanalysis>,
     /// `[B, K]`: `a_t .. a_{t+K-1}`, uniformly random past the end of the game.
@@ -501,7 +510,9 @@ impl ReplayBuffer {
         // 2. Assemble the unrolled targets of each row.
         let mut batch = Batch {
             observation: ObsVec::new(columns.frames.dtype()),
+            observation_actions: try_with_capacity(frames, too_big)?,
             next_observation: None,
+            next_observation_actions: None,
             reanalysis: None,
             actions: try_with_capacity(batch_size.checked_mul(k_steps), too_big)?,
             target_value: try_zeros(steps, too_big)?,
@@ -516,6 +527,7 @@ impl ReplayBuffer {
         };
         let mut reanalysis = Reanalysis {
             bootstrap_observation: ObsVec::new(columns.frames.dtype()),
+            bootstrap_observation_actions: try_with_capacity(bootstrap_frames, too_big)?,
             bootstrap_position: try_zeros(on_request(with_reanalysis, steps), too_big)?,
             reward_sum: try_zeros(on_request(with_reanalysis, steps), too_big)?,
             bootstrap_discount: try_zeros(on_request(with_reanalysis, steps), too_big)?,
@@ -524,6 +536,7 @@ impl ReplayBuffer {
         let mut frame_sources: Vec<FrameSource<'_>> = try_with_capacity(frames, too_big)?;
         let mut next_sources: Vec<FrameSource<'_>> = try_with_capacity(next_frames, too_big)?;
         let mut bootstrap_sources: Vec<FrameSource<'_>> = try_with_capacity(bootstrap_frames, too_big)?;
+        let mut next_actions: Vec<i64> = try_with_capacity(next_frames, too_big)?;
         for (b, &i) in index.iter().enumerate() {
             let game = &self.games[self.games.partition_point(|g| g.end() <= i)];
             let t = (i - game.first) as usize;
@@ -536,6 +549,17 @@ impl ReplayBuffer {
                         FrameSource::Slot(slot_at(q))
                     } else {
                         FrameSource::Last(&game.last_observation)
+                    }
+                })
+            };
+            // a_{q-1} for each frame o_q of that stack (q <= T), -1 for o_0
+            let actions_ending_at = |end: usize| {
+                (0..stack).map(move |s| {
+                    let q = (end + s + 1).saturating_sub(stack);
+                    if q == 0 {
+                        -1
+                    } else {
+                        columns.actions[slot_at(q - 1)]
                     }
                 })
             };
@@ -577,11 +601,13 @@ impl ReplayBuffer {
                         }
                         let end = parts.bootstrap_position.unwrap_or(game.len);
                         bootstrap_sources.extend(stack_ending_at(end));
+                        reanalysis.bootstrap_observation_actions.extend(actions_ending_at(end));
                     }
                 } else if with_reanalysis {
                     reanalysis.bootstrap_position[row] = -1;
                     reanalysis.legal_mask[row * num_actions..(row + 1) * num_actions].fill(true);
                     bootstrap_sources.extend(stack_ending_at(game.len));
+                    reanalysis.bootstrap_observation_actions.extend(actions_ending_at(game.len));
                 }
                 if k > 0 && position <= game.len {
                     batch.target_reward[row] = columns.rewards[slot_at(position - 1)];
@@ -595,9 +621,11 @@ impl ReplayBuffer {
                 });
             }
             frame_sources.extend(stack_ending_at(t));
+            batch.observation_actions.extend(actions_ending_at(t));
             if with_next {
                 for k in 1..=k_steps {
                     next_sources.extend(stack_ending_at((t + k).min(game.len)));
+                    next_actions.extend(actions_ending_at((t + k).min(game.len)));
                 }
             }
         }
@@ -609,6 +637,7 @@ impl ReplayBuffer {
                 next_observation_len,
                 too_big,
             )?);
+            batch.next_observation_actions = Some(next_actions);
         }
         if with_reanalysis {
             reanalysis.bootstrap_observation = gather_frames(

@@ -101,6 +101,15 @@ fn value_at(game: &Game, p: usize) -> f64 {
     f64::from(game.root_values.get(p).copied().unwrap_or(game.bootstrap_value))
 }
 
+/// The action that led to frame `o_j` of `game`: `a_{j-1}`, -1 for `o_0`.
+fn action_before(game: &Game, j: usize) -> i64 {
+    if j == 0 {
+        -1
+    } else {
+        game.actions[j - 1]
+    }
+}
+
 /// Checks every field of every row of `batch` against the formulas.
 fn check_batch(buffer: &ReplayBuffer, games: &[(u64, Game)], batch: &Batch, batch_size: usize) {
     let c = buffer.config();
@@ -171,6 +180,7 @@ fn check_batch(buffer: &ReplayBuffer, games: &[(u64, Game)], batch: &Batch, batc
                         &game.frame(j)[..],
                         "bootstrap {k} row {b}"
                     );
+                    assert_eq!(re.bootstrap_observation_actions[row * stack + s], action_before(game, j));
                 }
             }
         }
@@ -186,6 +196,7 @@ fn check_batch(buffer: &ReplayBuffer, games: &[(u64, Game)], batch: &Batch, batc
             let j = (t + s + 1).saturating_sub(stack);
             let at = (b * stack + s) * frame_len;
             assert_eq!(&observation[at..at + frame_len], &game.frame(j)[..], "frame {s} of row {b}");
+            assert_eq!(batch.observation_actions[b * stack + s], action_before(game, j), "row {b}");
         }
         if let Some(next) = &batch.next_observation {
             let next: Vec<f32> = match next {
@@ -200,6 +211,8 @@ fn check_batch(buffer: &ReplayBuffer, games: &[(u64, Game)], batch: &Batch, batc
                     let j = (end + s + 1).saturating_sub(stack);
                     let at = ((b * k_steps + k - 1) * stack + s) * frame_len;
                     assert_eq!(&next[at..at + frame_len], &game.frame(j)[..], "next {k} frame {s} row {b}");
+                    let actions = batch.next_observation_actions.as_ref().expect("with next_observation");
+                    assert_eq!(actions[(b * k_steps + k - 1) * stack + s], action_before(game, j));
                 }
             }
         }
@@ -720,7 +733,10 @@ proptest! {
         let with_next = buffer.sample_with_next_observations(32, seed).unwrap();
         check_batch(&buffer, &games, &with_next, 32);
         prop_assert!(with_next.next_observation.is_some());
-        prop_assert_eq!(&Batch { next_observation: None, ..with_next.clone() }, &batch);
+        prop_assert_eq!(
+            &Batch { next_observation: None, next_observation_actions: None, ..with_next.clone() },
+            &batch
+        );
         // the same rows and targets, plus what a reanalysis needs
         let options = SampleOptions { next_observations: false, reanalysis: true };
         let with_reanalysis = buffer.sample_with(32, seed, options).unwrap();
