@@ -313,6 +313,17 @@ def test_minatar_frames_train_a_resnet_with_an_actor_and_resume(
     assert len(resumed.replay) > stored
 
 
+def test_actor_seeds_differ_after_a_resume_and_a_restart() -> None:
+    """A fresh run's actors keep their seeds (seed, index); a resumed run's actors and a
+    restarted actor get others, so none replays the game seeds of an earlier life."""
+    fresh = {actors.actor_seed(0, i) for i in range(4)}
+    assert len(fresh) == 4 and actors.actor_seed(0, 0) == actors.actor_seed(0, 0, 0, None)
+    later = {actors.actor_seed(0, i, resumed_at=5_000) for i in range(4)}
+    other = {actors.actor_seed(0, i, resumed_at=6_000) for i in range(4)}
+    restarted = {actors.actor_seed(0, i, pid=1234) for i in range(4)}
+    assert len(fresh | later | other | restarted) == 16
+
+
 def test_actor_mode_needs_actors_and_in_process_never_imports_ray(tmp_path: Path) -> None:
     config = apply_overrides(preset("cartpole"), SMALL | {"train.max_env_steps": 16})
     with pytest.raises(InvalidArgumentError, match=r"actors\.num_actors: expected >= 1"):

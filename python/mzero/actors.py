@@ -242,11 +242,25 @@ def _cpu_state(network: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in network.state_dict().items()}
 
 
+def actor_seed(seed: int, index: int, resumed_at: int = 0, pid: int | None = None) -> int:
+    """The seed of self-play actor ``index`` of a run seeded ``seed``: a fresh run's actors
+    get ``(seed, index)``; a run resumed at ``resumed_at`` env steps and an actor Ray
+    restarted in process ``pid`` mix those in (as in-process self-play mixes the env
+    steps in on resume)."""
+    entropy = [seed, index]
+    if resumed_at > 0 or pid is not None:
+        entropy.append(resumed_at)
+    if pid is not None:
+        entropy.append(pid)
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
 class SelfPlayActor:
     """Self-play of ``train.num_envs`` games in a Ray actor process (module docstring).
 
-    ``seed`` and ``index`` seed its games; a restarted actor also mixes in its process
-    id, so that it does not replay the games of its previous life.
+    ``seed`` and ``index`` seed its games (:func:`actor_seed`); in a resumed run the env
+    steps it resumed at are mixed in, and a restarted actor mixes in its process id, so
+    that neither replays the games of an earlier life.
     """
 
     def __init__(
@@ -256,20 +270,18 @@ class SelfPlayActor:
         num_actions: int,
         seed: int,
         index: int,
+        resumed_at: int = 0,
     ) -> None:
         torch.set_num_threads(1)
         self.config = Config.from_dict(config)
         self.network = build_network(self.config, tuple(obs_shape), num_actions)
         self.sink = _GameSink()
-        entropy = [seed, index]
         with warnings.catch_warnings():  # Ray deprecates an attribute it reads inside
             warnings.simplefilter("ignore", DeprecationWarning)
             restarted = _ray().get_runtime_context().was_current_actor_reconstructed
-        if restarted:
-            entropy.append(os.getpid())
-        actor_seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
-        torch.manual_seed(actor_seed)
-        self.selfplay = SelfPlay(self.network, self.config, self.sink, seed=actor_seed)
+        seed = actor_seed(seed, index, resumed_at, os.getpid() if restarted else None)
+        torch.manual_seed(seed)
+        self.selfplay = SelfPlay(self.network, self.config, self.sink, seed=seed)
         self.version = -1
         """Learner steps of the weights played with; -1 before the first weights."""
 
@@ -433,6 +445,9 @@ class RayExperience:
         self.limiter = SampleToInsertRatio(train.train_ratio, train.min_replay, error_buffer)
         self.throughput = Throughput()
         self.actor_restarts = 0
+        self.resumed_at = 0
+        """Env steps of the snapshot this run resumed from (0: a fresh run): the actors'
+        seeds take it in (:func:`actor_seed`)."""
         self.weight_lags: list[int] = []
         self.actor_places: dict[int, tuple[str, int]] = {}
         """Actor index -> (node id, process id), as last seen (monitoring, fault tests)."""
@@ -535,6 +550,7 @@ class RayExperience:
         }
 
     def load_state_dict(self, state: dict[str, Any], env_steps: int) -> None:
+        self.resumed_at = env_steps
         if "limiter" in state:
             self.limiter.load_state_dict(state["limiter"])
             self.actor_restarts = state["actor_restarts"]
@@ -624,7 +640,7 @@ class _Fleet:
         )
         args = (config.to_dict(), trainer.obs_shape, trainer.num_actions)
         self.actors = [
-            remote.remote(*args, seed=config.train.seed, index=i)
+            remote.remote(*args, seed=config.train.seed, index=i, resumed_at=trainer.resumed_at)
             for i in range(config.actors.num_actors)
         ]
         self.version = -1
