@@ -8,9 +8,9 @@ the root, simulation k expands node k + 1), runs ``recurrent_inference`` and wri
 the children's latents back.
 
 A stochastic network (``network.stochastic``) plans with ``mzero.stochastic_search``:
-its afterstate step (:class:`AfterstateStep`) and its chance step (:class:`ChanceStep`,
-the dynamics from an afterstate and a code) share the same latent store, since a node
-of the tree holds either a state or an afterstate.
+its afterstate step and its chance step (the dynamics from an afterstate and a code;
+both :class:`RecurrentStep` kinds) share the same latent store, since a node of the
+tree holds either a state or an afterstate.
 
 The steps are small modules (:class:`RootStep`, :class:`RecurrentStep`). With
 ``network.inference = "trace"`` each is traced once into a TorchScript graph: one call
@@ -43,8 +43,6 @@ from mzero.networks import MuZeroNetwork
 from mzero.throughput import BusyClock
 
 __all__ = [
-    "AfterstateStep",
-    "ChanceStep",
     "Planner",
     "RecurrentStep",
     "RootStep",
@@ -102,51 +100,40 @@ class RecurrentStep(nn.Module):
     ``latent`` is ``[nodes * games, *latent_shape]`` (row ``node * games + game``);
     ``ids`` int64 ``[3, N]`` holds the parent rows, the child rows and the actions.
     Steps the parents with the actions, writes the children's latents into their rows
-    and returns packed float32 ``[N, 2 + A]``: reward, value, policy logits.
+    and returns packed float32 rows. ``kind`` says which model call:
+
+    * ``"recurrent"``: g then f from a state and an action, ``[N, 2 + A]``: reward,
+      value, policy logits;
+    * ``"afterstate"`` (a stochastic network): from a state and an action into an
+      afterstate, ``[N, 1 + C]``: the afterstate value Q and the chance-code logits;
+    * ``"chance"`` (a stochastic network): the dynamics from an afterstate (``ids[0]``)
+      and a chance code (``ids[2]``), packed as ``"recurrent"``.
     """
 
-    def __init__(self, network: MuZeroNetwork) -> None:
+    KINDS = ("recurrent", "afterstate", "chance")
+
+    def __init__(self, network: MuZeroNetwork, kind: str = "recurrent") -> None:
         super().__init__()
+        if kind not in self.KINDS:
+            raise InvalidArgumentError(f"kind: expected one of {self.KINDS}, got {kind!r}")
         self.network = network
+        self.kind = kind
 
     def forward(self, latent: Tensor, ids: Tensor) -> Tensor:
-        out = self.network.recurrent_inference(latent.index_select(0, ids[0]), ids[2])
-        latent.index_copy_(0, ids[1], out.latent.to(latent.dtype))
-        packed = torch.cat([out.reward[:, None], out.value[:, None], out.policy_logits], dim=1)
-        return packed.float()
-
-
-class AfterstateStep(nn.Module):
-    """A stochastic network's step into afterstates, on the flattened latent store.
-
-    ``ids`` int64 ``[3, N]``: parent rows (states), child rows, actions. Writes the
-    afterstates into the child rows and returns packed float32 ``[N, 1 + C]``: the
-    afterstate value Q and the chance-code logits.
-    """
-
-    def __init__(self, network: MuZeroNetwork) -> None:
-        super().__init__()
-        self.network = network
-
-    def forward(self, latent: Tensor, ids: Tensor) -> Tensor:
-        out = self.network.afterstate_inference(latent.index_select(0, ids[0]), ids[2])
-        latent.index_copy_(0, ids[1], out.latent.to(latent.dtype))
-        return torch.cat([out.value[:, None], out.chance_logits], dim=1).float()
-
-
-class ChanceStep(nn.Module):
-    """A stochastic network's dynamics from afterstates: as :class:`RecurrentStep`, with
-    ``ids[0]`` the afterstates' rows and ``ids[2]`` the chance codes."""
-
-    def __init__(self, network: MuZeroNetwork) -> None:
-        super().__init__()
-        self.network = network
-
-    def forward(self, latent: Tensor, ids: Tensor) -> Tensor:
-        out = self.network.chance_inference(latent.index_select(0, ids[0]), ids[2])
-        latent.index_copy_(0, ids[1], out.latent.to(latent.dtype))
-        packed = torch.cat([out.reward[:, None], out.value[:, None], out.policy_logits], dim=1)
-        return packed.float()
+        parents, actions = latent.index_select(0, ids[0]), ids[2]
+        if self.kind == "afterstate":
+            after = self.network.afterstate_inference(parents, actions)
+            child, heads = after.latent, [after.value[:, None], after.chance_logits]
+        else:
+            step = (
+                self.network.chance_inference
+                if self.kind == "chance"
+                else self.network.recurrent_inference
+            )
+            out = step(parents, actions)
+            child, heads = out.latent, [out.reward[:, None], out.value[:, None], out.policy_logits]
+        latent.index_copy_(0, ids[1], child.to(latent.dtype))
+        return torch.cat(heads, dim=1).float()
 
 
 class _Steps:
@@ -159,10 +146,12 @@ class _Steps:
     def __init__(self, network: MuZeroNetwork, store: Tensor) -> None:
         self.device = store.device
         self.root: nn.Module = RootStep(network)
-        self.recurrent: nn.Module = (
-            ChanceStep(network) if network.stochastic else RecurrentStep(network)
+        self.recurrent: nn.Module = RecurrentStep(
+            network, "chance" if network.stochastic else "recurrent"
         )
-        self.afterstate: nn.Module | None = AfterstateStep(network) if network.stochastic else None
+        self.afterstate: nn.Module | None = (
+            RecurrentStep(network, "afterstate") if network.stochastic else None
+        )
         if network.inference_dtype == "float32":
             if network.inference == "trace":
                 self._trace(network, store)
