@@ -28,10 +28,26 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== documentation site"
 NO_MKDOCS_2_WARNING=1 "$py" -m mkdocs build --strict --site-dir site
 
-echo "== Rust tests"
-cargo test -p mzero-core --locked
+echo "== Rust tests, built and run beside the Python tests (output below them)"
+# the Python tests leave about a quarter of two cores idle (Ray and subprocess waits):
+# the Rust test build fills some of it
+rust_log="$(mktemp)"
+trap 'rm -f "$rust_log"' EXIT
+cargo test -p mzero-core --locked >"$rust_log" 2>&1 &
+rust_tests=$!
 
 echo "== Python tests"
 # two workers (MZERO_TEST_WORKERS); the learning guards start first, one worker each
 # (tests/conftest.py), while the other tests share the rest of the time
-"$py" -m pytest -n "${MZERO_TEST_WORKERS:-2}" --dist loadgroup "$@"
+python_status=0
+"$py" -m pytest -n "${MZERO_TEST_WORKERS:-2}" --dist loadgroup "$@" || python_status=$?
+
+echo "== Rust tests (output)"
+rust_status=0
+wait "$rust_tests" || rust_status=$?
+cat "$rust_log"
+if [ "$rust_status" -ne 0 ]; then
+  echo "Rust tests failed (exit status $rust_status)"
+  exit "$rust_status"
+fi
+exit "$python_status"
