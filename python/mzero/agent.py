@@ -14,7 +14,7 @@ from mzero.checkpoint import load_checkpoint
 from mzero.config import Config
 from mzero.errors import InvalidArgumentError, MZeroIOError
 from mzero.learner import build_network, resolve_device
-from mzero.planner import Planner, stack_frames
+from mzero.planner import Planner, stack_frame_actions, stack_frames
 
 __all__ = ["Agent"]
 
@@ -59,8 +59,8 @@ class Agent:
         self.rng = np.random.default_rng(seed)
         self.stack = config.env.frame_stack
         self.frames: deque[np.ndarray] = deque(maxlen=self.stack)
-        self.frame_actions: deque[int] = deque(maxlen=self.stack)
-        """The action before each of ``frames`` (-1 before the first)."""
+        self.moves: deque[int] = deque(maxlen=self.stack)
+        """The moves between ``frames`` (the last ``stack`` of them)."""
         self._last_action = -1
         self.last_search: Any = None
         """The search output of the last :meth:`act` (``visit_counts``, ``q_values``, ...
@@ -116,7 +116,7 @@ class Agent:
     def reset(self) -> None:
         """Forgets the stacked frames (call at the start of each episode)."""
         self.frames.clear()
-        self.frame_actions.clear()
+        self.moves.clear()
         self._last_action = -1
 
     def act(
@@ -151,16 +151,14 @@ class Agent:
                 f"got {previous_action}"
             )
         if self.frames:
-            before = self._last_action if previous_action is None else int(previous_action)
-        else:
-            before = -1
+            self.moves.append(
+                self._last_action if previous_action is None else int(previous_action)
+            )
         self.frames.append(obs)
-        self.frame_actions.append(before)
         stacked = stack_frames(self.frames, self.stack)
         stack_actions = None
         if self.network.stack_actions:
-            actions = list(self.frame_actions)
-            stack_actions = np.asarray([[actions[0]] * (self.stack - len(actions)) + actions])
+            stack_actions = stack_frame_actions(list(self.moves), self.stack)[None]
         out = self.planner.plan(
             stacked[None],
             legal_mask,

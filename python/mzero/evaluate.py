@@ -31,7 +31,7 @@ from mzero.envs.players import Player, result_for
 from mzero.errors import InvalidArgumentError
 from mzero.networks import MuZeroNetwork
 from mzero.planner import Planner
-from mzero.selfplay import GameRecord
+from mzero.selfplay import GameRecord, stack_inputs
 
 __all__ = ["Evaluator", "evaluate_against", "evaluate_returns", "score", "score_against"]
 
@@ -47,11 +47,8 @@ def _planner(network: MuZeroNetwork, config: Config, two_player: bool, games: in
 def _plan(planner: Planner, games: list[GameRecord], stack: int, rng: np.random.Generator) -> Any:
     """One greedy search of ``games`` from their stacked frames (and the actions before
     them, for a network that sees those)."""
-    observations = np.stack([game.stacked(stack) for game in games])
+    observations, stack_actions = stack_inputs(games, stack, planner.network.stack_actions)
     legal_mask = np.stack([game.legal_mask for game in games])
-    stack_actions = None
-    if planner.network.stack_actions:
-        stack_actions = np.stack([game.stacked_actions(stack) for game in games])
     seed = int(rng.integers(_SEED_BOUND))
     return planner.plan(observations, legal_mask, seed=seed, stack_actions=stack_actions)
 

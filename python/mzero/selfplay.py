@@ -64,7 +64,7 @@ from mzero.planner import Planner, eval_mode, stack_frame_actions, stack_frames
 from mzero.search import select_action_with_uniforms
 from mzero.throughput import BusyClock, Throughput
 
-__all__ = ["EpisodeStats", "GameRecord", "Planner", "SelfPlay", "pipeline_groups"]
+__all__ = ["EpisodeStats", "GameRecord", "Planner", "SelfPlay", "pipeline_groups", "stack_inputs"]
 
 _SEED_BOUND = 2**63
 
@@ -185,6 +185,18 @@ class GameRecord:
     def __len__(self) -> int:
         """Moves the record holds (the dropped ones not counted)."""
         return len(self.actions)
+
+
+def stack_inputs(
+    games: list[GameRecord], stack: int, with_actions: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The network inputs of ``games``: their stacked frames ``[B, stack, *obs_shape]``
+    and, for a network that sees them (``with_actions``), the actions before those
+    frames, int64 ``[B, stack]`` (else None)."""
+    observations = np.stack([game.stacked(stack) for game in games])
+    if not with_actions:
+        return observations, None
+    return observations, np.stack([game.stacked_actions(stack) for game in games])
 
 
 @dataclass(frozen=True)
@@ -349,14 +361,14 @@ class SelfPlay:
         games = [self.games[i] for i in group]
         started = time.perf_counter()
         network_before = planner.inference_s
-        observations = np.stack([game.stacked(self.stack) for game in games])
+        observations, stack_actions = stack_inputs(games, self.stack, self.stack_actions)
         legal_mask = np.stack([game.legal_mask for game in games])
         out = planner.search(
             observations,
             legal_mask,
             seed=move.seed,
             first_game=group.start,
-            stack_actions=self._stacked_actions(games),
+            stack_actions=stack_actions,
         )
         searched = time.perf_counter()
         network_s = planner.inference_s - network_before
@@ -430,15 +442,8 @@ class SelfPlay:
         if not slots:
             return {}
         games = [self.games[i] for i in slots]
-        last = np.stack([game.stacked(self.stack) for game in games])
-        values = self.planner.value(last, self._stacked_actions(games))
+        values = self.planner.value(*stack_inputs(games, self.stack, self.stack_actions))
         return dict(zip(slots, values.tolist(), strict=True))
-
-    def _stacked_actions(self, games: list[GameRecord]) -> np.ndarray | None:
-        """int64 ``[B, stack]`` for a network that sees the actions beside its frames."""
-        if not self.stack_actions:
-            return None
-        return np.stack([game.stacked_actions(self.stack) for game in games])
 
     def _store(self, piece: dict[str, Any]) -> None:
         """``replay.add_game`` of a finished game or of a segment."""
