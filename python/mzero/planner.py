@@ -257,6 +257,8 @@ class Planner:
         self._steps = _steps(network, self.latent)
         self.clock = clock or BusyClock()
         self.inference_s = 0.0
+        self._no_actions: Tensor | None = None
+        """-1 (no action) before every frame, for a network that does not read them."""
         dtype = autocast_dtype(network.inference_dtype)
         self._autocast: Any = (
             (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else nullcontext
@@ -319,7 +321,9 @@ class Planner:
                     f"stack_actions: expected int64 {list(expected)} (the action before each "
                     "stacked frame) for a network with network.stack_actions, got None"
                 )
-            return torch.full(expected, -1, dtype=torch.int64, device=self.device)
+            if self._no_actions is None or self._no_actions.shape[0] < games:
+                self._no_actions = torch.full(expected, -1, dtype=torch.int64, device=self.device)
+            return self._no_actions[:games]
         if stack_actions.shape != expected:
             raise InvalidArgumentError(
                 f"stack_actions: expected shape {list(expected)}, got {list(stack_actions.shape)}"
