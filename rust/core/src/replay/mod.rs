@@ -541,28 +541,17 @@ impl ReplayBuffer {
             let game = &self.games[self.games.partition_point(|g| g.end() <= i)];
             let t = (i - game.first) as usize;
             let slot_at = |position: usize| columns.slot(game.first + position as u64);
-            // o_{end-stack+1} .. o_end, clamped to o_0 before the start, o_T at the end.
-            let stack_ending_at = |end: usize| {
-                (0..stack).map(move |s| {
-                    let q = (end + s + 1).saturating_sub(stack);
-                    if q < game.len {
-                        FrameSource::Slot(slot_at(q))
-                    } else {
-                        FrameSource::Last(&game.last_observation)
-                    }
-                })
+            // the positions of the stack ending at o_end: end-stack+1 .. end, clamped to 0
+            let stack_ending_at = |end: usize| (0..stack).map(move |s| (end + s + 1).saturating_sub(stack));
+            // frame o_q (o_T at the end) and the action a_{q-1} that led to it (-1 for o_0)
+            let frame = |q: usize| {
+                if q < game.len {
+                    FrameSource::Slot(slot_at(q))
+                } else {
+                    FrameSource::Last(&game.last_observation)
+                }
             };
-            // a_{q-1} for each frame o_q of that stack (q <= T), -1 for o_0
-            let actions_ending_at = |end: usize| {
-                (0..stack).map(move |s| {
-                    let q = (end + s + 1).saturating_sub(stack);
-                    if q == 0 {
-                        -1
-                    } else {
-                        columns.actions[slot_at(q - 1)]
-                    }
-                })
-            };
+            let action_before = |q: usize| if q == 0 { -1 } else { columns.actions[slot_at(q - 1)] };
             batch.game_id.push(to_i64(game.id));
             batch.position.push(t as i64);
             batch.terminated.push(game.terminated);
@@ -600,14 +589,18 @@ impl ReplayBuffer {
                             *l = legal != 0;
                         }
                         let end = parts.bootstrap_position.unwrap_or(game.len);
-                        bootstrap_sources.extend(stack_ending_at(end));
-                        reanalysis.bootstrap_observation_actions.extend(actions_ending_at(end));
+                        bootstrap_sources.extend(stack_ending_at(end).map(frame));
+                        reanalysis
+                            .bootstrap_observation_actions
+                            .extend(stack_ending_at(end).map(action_before));
                     }
                 } else if with_reanalysis {
                     reanalysis.bootstrap_position[row] = -1;
                     reanalysis.legal_mask[row * num_actions..(row + 1) * num_actions].fill(true);
-                    bootstrap_sources.extend(stack_ending_at(game.len));
-                    reanalysis.bootstrap_observation_actions.extend(actions_ending_at(game.len));
+                    bootstrap_sources.extend(stack_ending_at(game.len).map(frame));
+                    reanalysis
+                        .bootstrap_observation_actions
+                        .extend(stack_ending_at(game.len).map(action_before));
                 }
                 if k > 0 && position <= game.len {
                     batch.target_reward[row] = columns.rewards[slot_at(position - 1)];
@@ -620,12 +613,13 @@ impl ReplayBuffer {
                     rng.random_range(0..num_actions as i64)
                 });
             }
-            frame_sources.extend(stack_ending_at(t));
-            batch.observation_actions.extend(actions_ending_at(t));
+            frame_sources.extend(stack_ending_at(t).map(frame));
+            batch.observation_actions.extend(stack_ending_at(t).map(action_before));
             if with_next {
                 for k in 1..=k_steps {
-                    next_sources.extend(stack_ending_at((t + k).min(game.len)));
-                    next_actions.extend(actions_ending_at((t + k).min(game.len)));
+                    let end = (t + k).min(game.len);
+                    next_sources.extend(stack_ending_at(end).map(frame));
+                    next_actions.extend(stack_ending_at(end).map(action_before));
                 }
             }
         }
