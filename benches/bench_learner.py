@@ -10,7 +10,10 @@ the AdamW step. The buffer holds uniformly random games of the preset's environm
 Each variant is a ``train.learner_dtype`` and a ``train.learner_step`` (``eager`` or
 ``compile``); its first step, which compiles, is timed apart. Repeats take turns
 between the variants; the table shows the median steps/s and the median of each
-repeat's ratio to the first variant. JSON is written (default
+repeat's ratio to the first variant. With ``--profile N`` each variant's N steps also
+run under ``torch.profiler`` and the JSON keeps the ops that took most of its time
+(self CPU ms a step and share of the step), which says what a compiled step can and
+cannot fuse away (convolutions stay library calls). JSON is written (default
 ``benches/results/learner.json``); nothing is asserted.
 
     python benches/bench_learner.py                               # connect4, eager vs compile
@@ -18,6 +21,7 @@ repeat's ratio to the first variant. JSON is written (default
     python benches/bench_learner.py --dtypes float32 bfloat16 --learner-steps eager
     python benches/bench_learner.py --preset tictactoe --threads 1
     python benches/bench_learner.py --quick                       # few steps (smoke test)
+    python benches/bench_learner.py --profile 10                  # where a step's time goes
 """
 
 from __future__ import annotations
@@ -94,6 +98,28 @@ def steps_per_second(learner: Learner, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
+def profile_ops(learner: Learner, steps: int, top: int = 12) -> list[dict[str, object]]:
+    """The ``top`` ops by self CPU time over ``steps`` learner steps under
+    ``torch.profiler``: name, calls a step, self CPU ms a step and share of the total."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            learner.train_step()
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    events.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
+    return [
+        {
+            "op": e.key,
+            "calls_per_step": e.count / steps,
+            "self_ms_per_step": e.self_cpu_time_total / 1e3 / steps,
+            "share": e.self_cpu_time_total / total,
+        }
+        for e in events[:top]
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="connect4")
@@ -105,6 +131,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=20, help="timed learner steps a repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2 steps, 1 repeat")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="profile N steps of each variant"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if args.quick:
@@ -128,6 +157,11 @@ def main(argv: list[str] | None = None) -> None:
         for variant, learner in learners.items():
             rates[variant].append(steps_per_second(learner, args.steps))
 
+    profiles = {}
+    if args.profile:
+        profiles = {
+            variant: profile_ops(learner, args.profile) for variant, learner in learners.items()
+        }
     first = variants[0]
     rows = []
     for variant in variants:
@@ -144,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
                 "learner_steps": learners[variant].train_steps,
             }
         )
+        if args.profile:
+            rows[-1]["profile"] = profiles[variant]
     print(
         f"{args.preset}: batch {base.train.batch_size}, K = {base.train.unroll_steps}, "
         f"{threads} torch threads, medians of {args.repeats} x {args.steps} steps"
@@ -155,6 +191,12 @@ def main(argv: list[str] | None = None) -> None:
             f"{row['steps_per_second']:8.2f} {row['ms_per_step']:8.1f} "
             f"{row['ratio_to_first']:8.2f} {row['first_step_s']:10.1f}"
         )
+    for row in rows:
+        for op in row.get("profile", []):
+            print(
+                f"{row['learner_step']:>8} {op['op'][:48]:<48} "
+                f"{op['self_ms_per_step']:7.2f} ms {op['share']:6.1%}"
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "learner",
@@ -166,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
         "torch_threads": threads,
         "steps": args.steps,
         "repeats": args.repeats,
+        "profile_steps": args.profile,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "cpu": cpu_model()},
         "torch": torch.__version__,
         "rows": rows,
