@@ -14,7 +14,7 @@ repeat's ratio to the first variant. With ``--profile N`` each variant's N steps
 run under ``torch.profiler`` and the JSON keeps the ops that took most of its time
 (self CPU ms a step and share of the step), which says what a compiled step can and
 cannot fuse away (convolutions stay library calls). JSON is written (default
-``benches/results/learner.json``); nothing is asserted.
+``benches/results/learner/PRESET-DATE.json``); nothing is asserted.
 
     python benches/bench_learner.py                               # connect4, eager vs compile
     python benches/bench_learner.py --preset cartpole
@@ -44,7 +44,7 @@ from mzero.config import Config, apply_overrides, preset
 from mzero.envs.registry import make_env_from_config
 from mzero.learner import Learner
 
-DEFAULT_OUT = Path(__file__).parent / "results" / "learner.json"
+RESULTS = Path(__file__).parent / "results" / "learner"
 
 
 def random_games(config: Config, replay: mzero.ReplayBuffer, transitions: int) -> None:
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="profile N steps of each variant"
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=Path, help="default: results/learner/PRESET-DATE.json")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.repeats = 2, 1
@@ -197,7 +197,6 @@ def main(argv: list[str] | None = None) -> None:
                 f"{row['learner_step']:>8} {op['op'][:48]:<48} "
                 f"{op['self_ms_per_step']:7.2f} ms {op['share']:6.1%}"
             )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "learner",
         "quick": args.quick,
@@ -213,8 +212,11 @@ def main(argv: list[str] | None = None) -> None:
         "torch": torch.__version__,
         "rows": rows,
     }
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    date = result["date"][:10]
+    out = args.out or RESULTS / f"{args.preset}-{date}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
