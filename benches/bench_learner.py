@@ -157,14 +157,10 @@ def main(argv: list[str] | None = None) -> None:
         for variant, learner in learners.items():
             rates[variant].append(steps_per_second(learner, args.steps))
 
-    profiles = {}
-    if args.profile:
-        profiles = {
-            variant: profile_ops(learner, args.profile) for variant, learner in learners.items()
-        }
     first = variants[0]
     rows = []
     for variant in variants:
+        profile = profile_ops(learners[variant], args.profile) if args.profile else None
         ratios = [r / f for r, f in zip(rates[variant], rates[first], strict=True)]
         rows.append(
             {
@@ -178,8 +174,8 @@ def main(argv: list[str] | None = None) -> None:
                 "learner_steps": learners[variant].train_steps,
             }
         )
-        if args.profile:
-            rows[-1]["profile"] = profiles[variant]
+        if profile is not None:
+            rows[-1]["profile"] = profile
     print(
         f"{args.preset}: batch {base.train.batch_size}, K = {base.train.unroll_steps}, "
         f"{threads} torch threads, medians of {args.repeats} x {args.steps} steps"
