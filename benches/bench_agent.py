@@ -34,7 +34,7 @@ from mzero.agent import Agent
 from mzero.config import apply_overrides, preset
 from mzero.learner import build_network
 
-DEFAULT_OUT = Path(__file__).parent / "results" / "agent.json"
+RESULTS = Path(__file__).parent / "results" / "agent"
 
 
 def observations(count: int) -> list[np.ndarray]:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--moves", type=int, default=100, help="timed moves a repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="5 moves, 1 repeat")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=Path, help="default: results/agent/PRESET-DATE.json")
     args = parser.parse_args(argv)
     if args.quick:
         args.moves, args.repeats = 5, 1
@@ -107,7 +107,6 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'inference':>10} {'ms/move':>8} {'1st move s':>10}")
     for row in rows:
         print(f"{row['inference']:>10} {row['ms_per_move']:8.2f} {row['first_move_s']:10.1f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "agent",
         "quick": args.quick,
@@ -120,8 +119,10 @@ def main(argv: list[str] | None = None) -> None:
         "torch": torch.__version__,
         "rows": rows,
     }
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    out = args.out or RESULTS / f"{args.preset}-{result['date'][:10]}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -38,9 +38,10 @@ rust_tests=$!
 
 echo "== Python tests"
 # two workers (MZERO_TEST_WORKERS); the learning guards start first, one worker each
-# (tests/conftest.py), while the other tests share the rest of the time
+# (tests/conftest.py), while the other tests share the rest of the time; the 15 slowest
+# are listed at the end, to watch the command's 15-minute budget
 python_status=0
-"$py" -m pytest -n "${MZERO_TEST_WORKERS:-2}" --dist loadgroup "$@" || python_status=$?
+"$py" -m pytest -n "${MZERO_TEST_WORKERS:-2}" --dist loadgroup --durations=15 "$@" || python_status=$?
 
 echo "== Rust tests (output)"
 rust_status=0
